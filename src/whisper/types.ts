@@ -1,0 +1,208 @@
+/**
+ * The contracts between the pieces of the decoding core: model manager → Whisper (ORT adapter,
+ * tokenizer, decoder) → transcribe driver. All times in milliseconds unless the name ends in `InS`;
+ * audio is 16 kHz mono Float32 in [-1, 1] unless the name says otherwise.
+ */
+
+/** Where the ONNX sessions run. `cuda` with an index, default 0 when parsed from bare `cuda`. */
+export type Device = { readonly kind: 'cpu' } | { readonly kind: 'cuda'; readonly index: number };
+
+/** Precision of the ONNX files: q8 → `_quantized`, fp16 → `_fp16`, fp32 → no suffix. */
+export type ModelDtype = 'q8' | 'fp16' | 'fp32';
+
+export type ModelSource = 'dir' | 'cache' | 'mirror' | 'hub';
+
+/** A model whose files are all present and checked on disk, in the hub's layout. */
+export interface ResolvedModel {
+  readonly name: string;
+  readonly dtype: ModelDtype;
+  readonly source: ModelSource;
+  /** Folder with config.json, generation_config.json, preprocessor_config.json, tokenizer*.json… */
+  readonly dir: string;
+  readonly encoderPath: string;
+  readonly decoderPath: string;
+}
+
+/** Non-fatal conditions the caller should see (CLI prints them, the engine emits them). */
+export type WarningCode = 'STT_WARN_DEVICE_FALLBACK';
+export interface EngineWarning {
+  readonly code: WarningCode;
+  readonly message: string;
+}
+
+export interface LoadWhisperOptions {
+  /** `cpu` (default), `cuda`, `cuda:N`, or a parsed Device. */
+  readonly device?: string | Device;
+  /** When the device cannot be used: throw DeviceUnavailableError instead of warning and using CPU. */
+  readonly strictDevice?: boolean;
+  /** ORT intra-op threads (default: 2). */
+  readonly intraOpThreads?: number;
+  /** ORT inter-op threads (default: 1). */
+  readonly interOpThreads?: number;
+  readonly onWarning?: (warning: EngineWarning) => void;
+}
+
+/** Options of one decode of one ≤ 30 s window at one temperature. */
+export interface DecodeOptions {
+  /** ISO code, e.g. 'fr'. The caller detects the language first when the user asked for auto. */
+  readonly language: string;
+  readonly task: 'transcribe' | 'translate';
+  /** 0 → greedy (beamSize 1) or beam search; > 0 → sampling with `bestOf` candidates. */
+  readonly temperature: number;
+  readonly beamSize: number;
+  readonly bestOf: number;
+  /** Beam search: stop after beamSize × patience finished candidates (faster-whisper semantics). */
+  readonly patience: number;
+  /** null → rank by average log-prob (length-normalised); a number α → Google NMT penalty ((5+len)/6)^α. */
+  readonly lengthPenalty: number | null;
+  readonly withoutTimestamps: boolean;
+  /** Largest first timestamp allowed (OpenAI default 1.0 s). */
+  readonly maxInitialTimestampInS: number;
+  /** Token ids never emitted (from generation_config when the caller passes the default). */
+  readonly suppressTokens: readonly number[];
+  /** Suppress blank (' ') and EOT at the first sampled position. */
+  readonly suppressBlank: boolean;
+  /** Text tokens placed after <|startofprev|> (previous text, initial prompt, hotwords); already trimmed. */
+  readonly promptTokens: readonly number[];
+  /** Text tokens forced at the start of the answer (after the SOT sequence). */
+  readonly prefixTokens: readonly number[];
+  /** Most new tokens to generate (default: half the model's max_target_positions). */
+  readonly maxNewTokens: number;
+  /** Seeded uniform [0, 1) generator for sampling; required when temperature > 0. */
+  readonly random?: () => number;
+}
+
+/** What one decode produced. `tokens` excludes the SOT sequence, the prompt and the final EOT. */
+export interface DecodingResult {
+  readonly tokens: readonly number[];
+  readonly text: string;
+  readonly language: string;
+  readonly temperature: number;
+  /** Sum of log-probs of the generated tokens (EOT included, as OpenAI does). */
+  readonly sumLogprob: number;
+  /** sumLogprob / (number of generated tokens + 1) — OpenAI's avg_logprob. */
+  readonly avgLogprob: number;
+  /** Probability of <|nocaptions|> at the SOT position (the no-speech gate's input). */
+  readonly noSpeechProb: number;
+}
+
+export interface LanguageDetection {
+  readonly language: string;
+  readonly probability: number;
+  /** Top candidates, most probable first. */
+  readonly candidates: readonly { readonly language: string; readonly probability: number }[];
+}
+
+/** One transcript segment with its times in the input audio. */
+export interface Segment {
+  readonly id: number;
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly text: string;
+  readonly tokens: readonly number[];
+  readonly temperature: number;
+  readonly avgLogprob: number;
+  readonly compressionRatio: number;
+  readonly noSpeechProb: number;
+}
+
+export interface TranscribeOptions {
+  /** ISO code, or 'auto' to detect on the first window (default 'auto'). */
+  readonly language?: string;
+  readonly task?: 'transcribe' | 'translate';
+  readonly beamSize?: number;
+  readonly bestOf?: number;
+  readonly patience?: number;
+  readonly lengthPenalty?: number | null;
+  /** Temperatures tried in order until the gates pass (default [0, 0.2, 0.4, 0.6, 0.8, 1.0]). */
+  readonly temperatures?: readonly number[];
+  readonly compressionRatioThreshold?: number | null;
+  readonly logProbThreshold?: number | null;
+  readonly noSpeechThreshold?: number | null;
+  readonly conditionOnPreviousText?: boolean;
+  readonly initialPrompt?: string;
+  readonly hotwords?: string;
+  readonly withoutTimestamps?: boolean;
+  /** Seed for sampling at temperature > 0 (default 0: deterministic). */
+  readonly seed?: number;
+}
+
+export interface TranscriptionResult {
+  readonly text: string;
+  readonly language: string;
+  readonly languageProbability: number | null;
+  readonly segments: readonly Segment[];
+  readonly durationMs: number;
+  readonly timings: { readonly melMs: number; readonly encodeMs: number; readonly decodeMs: number; readonly totalMs: number };
+}
+
+/** Token ids the decoder needs, read from the model's config files (never hard-coded). */
+export interface SpecialTokens {
+  readonly eot: number;
+  readonly sot: number;
+  readonly sotPrev: number;
+  /** <|nocaptions|> (or <|nospeech|> in newer vocabularies): the no-speech gate's token. */
+  readonly noSpeech: number;
+  readonly noTimestamps: number;
+  /** <|0.00|>; every id ≥ this is a timestamp, 0.02 s apart. */
+  readonly timestampBegin: number;
+  readonly transcribe: number;
+  readonly translate: number;
+  /** ISO code → language token id, e.g. 'fr' → 50265. */
+  readonly languages: ReadonlyMap<string, number>;
+}
+
+export interface WhisperTokenizerLike {
+  readonly specials: SpecialTokens;
+  /** Text → ids, no special tokens added. */
+  encode(text: string): number[];
+  /** Ids → text; special and timestamp ids are dropped. */
+  decode(ids: readonly number[]): string;
+}
+
+/** Audio features after the encoder, owned by the backend (opaque to callers). */
+export interface EncodedAudio {
+  readonly kind: 'encoded-audio';
+}
+
+/** What the transcribe driver needs from a loaded Whisper model (implemented by Whisper in whisper.ts). */
+export interface WhisperBackend {
+  readonly modelName: string;
+  /** The device the sessions actually run on (after any CPU fallback). */
+  readonly device: Device;
+  readonly nMels: number;
+  /** Samples per mel frame (160) and frames per 30 s window (3000), from preprocessor_config.json. */
+  readonly hopLength: number;
+  readonly nFrames: number;
+  readonly maxTargetPositions: number;
+  readonly defaultSuppressTokens: readonly number[];
+  readonly tokenizer: WhisperTokenizerLike;
+  /** mel: row-major [nMels][nFrames] of one window. */
+  encode(mel: Float32Array): Promise<EncodedAudio>;
+  detectLanguage(audio: EncodedAudio): Promise<LanguageDetection>;
+  decode(audio: EncodedAudio, options: DecodeOptions): Promise<DecodingResult>;
+  release(audio: EncodedAudio): void;
+  close(): Promise<void>;
+}
+
+/** A model loaded and ready to transcribe (created by createTranscriber in src/transcriber.ts). */
+export interface Transcriber {
+  readonly backend: WhisperBackend;
+  /** samples: 16 kHz mono. */
+  transcribe(samples: Float32Array, options?: TranscribeOptions): Promise<TranscriptionResult>;
+  /** Reads, converts (any WAV format, rate, channels) and transcribes a file. */
+  transcribeFile(path: string, options?: TranscribeOptions): Promise<TranscriptionResult>;
+  close(): Promise<void>;
+}
+
+export interface TranscriberOptions extends LoadWhisperOptions {
+  /** Model name from the manifest (default 'base'). */
+  readonly model?: string;
+  readonly dtype?: ModelDtype;
+  /** An explicit model directory (hub layout) instead of resolving by name. */
+  readonly modelDir?: string;
+  /** Mirror directory with the hub layout (default: env STT_MODEL_MIRROR). */
+  readonly mirror?: string;
+  /** Allow a hub download when no local source has the model (default true). */
+  readonly allowDownload?: boolean;
+}

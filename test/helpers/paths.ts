@@ -1,0 +1,21 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Repository root (this file is test/helpers/paths.ts). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** ../shared beside the checkout (models, corpus, golden); STT_SHARED_DIR overrides. */
+export const SHARED_DIR = path.resolve(process.env['STT_SHARED_DIR'] ?? path.join(REPO_ROOT, '..', 'shared'));
+export const SHARED_MODELS = path.join(SHARED_DIR, 'models');
+export const SHARED_CORPUS = path.join(SHARED_DIR, 'corpus');
+export const SHARED_GOLDEN = path.join(SHARED_DIR, 'golden');
+export const WHISPER_BASE_DIR = path.join(SHARED_MODELS, 'whisper-base');
+
+export function corpusPath(relative: string): string {
+  return path.join(SHARED_CORPUS, relative);
+}
+
+export function hasShared(): boolean {
+  return existsSync(path.join(WHISPER_BASE_DIR, 'config.json'));
+}
