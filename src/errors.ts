@@ -26,6 +26,7 @@
  * | STT_INVALID_OPTION            | an option out of range or of the wrong type                       |
  * | STT_DECODE_FAILED             | the runtime failed while decoding                                 |
  * | STT_MANIFEST_INVALID          | an evaluation manifest line cannot be parsed                      |
+ * | STT_SHM_RANGE_UNAVAILABLE     | audio asked of the utterance arena is not written yet or evicted  |
  */
 
 export type ErrorCode =
@@ -46,7 +47,8 @@ export type ErrorCode =
   | 'STT_DEVICE_UNAVAILABLE'
   | 'STT_INVALID_OPTION'
   | 'STT_DECODE_FAILED'
-  | 'STT_MANIFEST_INVALID';
+  | 'STT_MANIFEST_INVALID'
+  | 'STT_SHM_RANGE_UNAVAILABLE';
 
 /** Extra facts about an error (a path, a byte count, the expected hash…), JSON-serialisable. */
 export type ErrorDetails = Readonly<Record<string, string | number | boolean | null>>;
@@ -120,6 +122,10 @@ export class ManifestInvalidError extends SttError {
   readonly code = 'STT_MANIFEST_INVALID' as const;
 }
 
+export class ShmRangeUnavailableError extends SttError {
+  readonly code = 'STT_SHM_RANGE_UNAVAILABLE' as const;
+}
+
 type SttErrorClass = new (message: string, details?: ErrorDetails, options?: { cause?: unknown }) => SttError;
 
 /** One entry per code: the compiler fails here when a code is added without its class. */
@@ -142,6 +148,7 @@ const CLASS_BY_CODE: { readonly [C in ErrorCode]: SttErrorClass } = {
   STT_INVALID_OPTION: InvalidOptionError,
   STT_DECODE_FAILED: DecodeFailedError,
   STT_MANIFEST_INVALID: ManifestInvalidError,
+  STT_SHM_RANGE_UNAVAILABLE: ShmRangeUnavailableError,
 };
 
 export const ERROR_CODES = Object.keys(CLASS_BY_CODE) as readonly ErrorCode[];
