@@ -1,0 +1,195 @@
+/**
+ * Turns per-window speech probabilities (Silero, 512 samples at 16 kHz) into utterances: hysteresis
+ * between two thresholds, pre-roll and post-roll, a minimum speech length, an endpoint after a
+ * pause, and a maximum utterance length split at the quietest window. Pure logic: no model, no
+ * thread, no clock — positions are counted in samples from the windows pushed, so the same
+ * probabilities always give the same utterances (tests script them; replay relies on it).
+ */
+import { InvalidOptionError } from '../../errors.js';
+import { DEFAULT_VAD_OPTIONS, type SpeechEndReason, type VadEvent, type VadOptions } from './vad.protocol.js';
+
+type State = 'silence' | 'speech' | 'pause';
+
+export class VadSegmenter {
+  readonly options: VadOptions;
+  readonly #emit: (event: VadEvent) => void;
+  readonly #window: number;
+  readonly #preRoll: number;
+  readonly #postRoll: number;
+  readonly #minSpeech: number;
+  readonly #endpoint: number;
+  readonly #maxUtterance: number;
+
+  #position = 0;
+  #state: State = 'silence';
+  #nextId = 1;
+  #utteranceId = 0;
+  /** Where the current utterance's audio starts (pre-roll included). */
+  #utteranceStart = 0;
+  /** Start of its first speech window, and end of its latest one. */
+  #speechStart = 0;
+  #lastSpeechEnd = 0;
+  /** End of the previous utterance: a pre-roll never reaches back into it. */
+  #previousEnd = 0;
+  /** RMS of each window since #energyStart, to find the quietest split point. Preallocated. */
+  readonly #energies: Float32Array;
+  #energyStart = 0;
+  #energyCount = 0;
+
+  constructor(options: Partial<VadOptions> = {}, emit: (event: VadEvent) => void) {
+    const o = { ...DEFAULT_VAD_OPTIONS, ...options };
+    validate(o);
+    this.options = o;
+    this.#emit = emit;
+    const perMs = o.sampleRate / 1000;
+    this.#window = o.windowSamples;
+    this.#preRoll = Math.round(o.preRollMs * perMs);
+    this.#postRoll = Math.round(o.postRollMs * perMs);
+    this.#minSpeech = Math.round(o.minSpeechMs * perMs);
+    this.#endpoint = Math.round(o.endpointSilenceMs * perMs);
+    this.#maxUtterance = Math.round(o.maxUtteranceMs * perMs);
+    this.#energies = new Float32Array(Math.ceil(this.#maxUtterance / this.#window) + 2);
+  }
+
+  /** Samples consumed so far: the end of the last window pushed. */
+  get positionSamples(): number {
+    return this.#position;
+  }
+
+  get inUtterance(): boolean {
+    return this.#state !== 'silence';
+  }
+
+  /** One window's speech probability (0..1) and RMS energy. */
+  push(probability: number, energy: number): void {
+    const windowStart = this.#position;
+    const windowEnd = windowStart + this.#window;
+    this.#position = windowEnd;
+    const speech = probability >= this.options.positiveThreshold;
+
+    switch (this.#state) {
+      case 'silence':
+        if (!speech) return;
+        this.#begin(Math.max(this.#previousEnd, windowStart - this.#preRoll), windowStart);
+        this.#lastSpeechEnd = windowEnd;
+        break;
+      case 'speech':
+        if (probability < this.options.negativeThreshold) {
+          this.#state = 'pause';
+          this.#emit({ type: 'pauseStart', utteranceId: this.#utteranceId, endSamples: this.#endOfSpeech() });
+        } else {
+          this.#lastSpeechEnd = windowEnd;
+        }
+        break;
+      case 'pause':
+        if (speech) {
+          this.#state = 'speech';
+          this.#lastSpeechEnd = windowEnd;
+          this.#emit({ type: 'speechResumed', utteranceId: this.#utteranceId });
+        } else if (windowEnd - this.#lastSpeechEnd >= this.#endpoint) {
+          this.#finish('silence');
+          return;
+        }
+        break;
+      default:
+        return assertNever(this.#state);
+    }
+    this.#recordEnergy(energy);
+    if (windowEnd - this.#utteranceStart >= this.#maxUtterance) this.#split();
+  }
+
+  /** End of input: an utterance in progress ends where the audio ends (or its post-roll). */
+  flush(): void {
+    if (this.#state !== 'silence') this.#finish('flush');
+  }
+
+  #begin(utteranceStart: number, speechStart: number): void {
+    this.#utteranceId = this.#nextId++;
+    this.#utteranceStart = utteranceStart;
+    this.#speechStart = speechStart;
+    this.#state = 'speech';
+    this.#energyStart = speechStart;
+    this.#energyCount = 0;
+    this.#emit({ type: 'speechStart', utteranceId: this.#utteranceId, startSamples: utteranceStart });
+  }
+
+  #endOfSpeech(): number {
+    return Math.min(this.#position, this.#lastSpeechEnd + this.#postRoll);
+  }
+
+  #finish(reason: SpeechEndReason): void {
+    const endSamples = reason === 'silence' || this.#state === 'pause' ? this.#endOfSpeech() : this.#position;
+    const base = { utteranceId: this.#utteranceId, startSamples: this.#utteranceStart, endSamples };
+    if (this.#lastSpeechEnd - this.#speechStart < this.#minSpeech) {
+      this.#emit({ type: 'misfire', ...base });
+    } else {
+      this.#emit({ type: 'speechEnd', ...base, reason });
+    }
+    this.#previousEnd = endSamples;
+    this.#state = 'silence';
+  }
+
+  #recordEnergy(energy: number): void {
+    if (this.#energyCount < this.#energies.length) this.#energies[this.#energyCount++] = energy;
+  }
+
+  /**
+   * The utterance reached its maximum length: cut it at the quietest window of its second half
+   * (a cut in the first half would leave a long remainder to split again), and go on with the
+   * rest as a new utterance with no gap, so no sample is lost between the two.
+   */
+  #split(): void {
+    if (this.#state === 'pause') {
+      this.#finish('max-length');
+      return;
+    }
+    const earliest = this.#utteranceStart + this.#maxUtterance / 2;
+    let best = -1;
+    let bestEnergy = Number.POSITIVE_INFINITY;
+    for (let k = 0; k < this.#energyCount; k++) {
+      const start = this.#energyStart + k * this.#window;
+      const e = this.#energies[k] ?? Number.POSITIVE_INFINITY;
+      if (start >= earliest && e <= bestEnergy) {
+        best = k;
+        bestEnergy = e;
+      }
+    }
+    if (best < 0) best = this.#energyCount - 1;
+    const cut = this.#energyStart + best * this.#window + this.#window / 2;
+    this.#emit({
+      type: 'speechEnd',
+      utteranceId: this.#utteranceId,
+      startSamples: this.#utteranceStart,
+      endSamples: cut,
+      reason: 'max-length',
+    });
+    this.#previousEnd = cut;
+    // Windows after the cut belong to the new utterance: move their energies to the front.
+    const kept = this.#energies.subarray(best + 1, this.#energyCount);
+    const keptStart = this.#energyStart + (best + 1) * this.#window;
+    this.#begin(cut, cut);
+    this.#energies.copyWithin(0, best + 1, best + 1 + kept.length);
+    this.#energyStart = keptStart;
+    this.#energyCount = kept.length;
+  }
+}
+
+function validate(o: VadOptions): void {
+  const problems: string[] = [];
+  if (!Number.isInteger(o.windowSamples) || o.windowSamples < 1) problems.push('windowSamples must be a positive integer');
+  if (!Number.isInteger(o.sampleRate) || o.sampleRate < 1) problems.push('sampleRate must be a positive integer');
+  if (!(o.positiveThreshold > 0 && o.positiveThreshold <= 1)) problems.push('positiveThreshold must be in (0, 1]');
+  if (!(o.negativeThreshold >= 0 && o.negativeThreshold <= o.positiveThreshold)) {
+    problems.push('negativeThreshold must be in [0, positiveThreshold]');
+  }
+  for (const key of ['preRollMs', 'minSpeechMs', 'endpointSilenceMs', 'postRollMs'] as const) {
+    if (!(o[key] >= 0 && Number.isFinite(o[key]))) problems.push(`${key} must be a finite number ≥ 0`);
+  }
+  const windowMs = (o.windowSamples / o.sampleRate) * 1000;
+  if (!(o.maxUtteranceMs >= 4 * windowMs)) problems.push(`maxUtteranceMs must be at least 4 windows (${4 * windowMs} ms)`);
+  if (problems.length > 0) throw new InvalidOptionError(`invalid VAD options: ${problems.join('; ')}`);
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unhandled VAD state ${String(value)}`);
+}

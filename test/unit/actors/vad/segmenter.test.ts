@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidOptionError } from '../../../../src/errors.js';
+import { VadSegmenter } from '../../../../src/actors/vad/segmenter.js';
+import type { VadEvent, VadOptions } from '../../../../src/actors/vad/vad.protocol.js';
+
+// 512-sample windows at 16 kHz are 32 ms: options in whole windows keep the arithmetic readable.
+const W = 512;
+const BASE: Partial<VadOptions> = {
+  preRollMs: 64, // 2 windows
+  postRollMs: 32, // 1 window
+  minSpeechMs: 96, // 3 windows
+  endpointSilenceMs: 160, // 5 windows
+  maxUtteranceMs: 3200, // 100 windows
+};
+
+/** Runs a script: each character is one window — 'S' speech (0.9), '.' silence (0.05), '~' between thresholds (0.4). */
+function run(script: string, options: Partial<VadOptions> = BASE, energies?: (i: number) => number): VadEvent[] {
+  const events: VadEvent[] = [];
+  const vad = new VadSegmenter(options, (e) => events.push(e));
+  [...script].forEach((c, i) => {
+    const p = c === 'S' ? 0.9 : c === '~' ? 0.4 : 0.05;
+    vad.push(p, energies ? energies(i) : p);
+  });
+  vad.flush();
+  return events;
+}
+
+describe('VadSegmenter', () => {
+  it('emits one utterance with pre-roll and post-roll after the endpoint silence', () => {
+    const events = run('..........SSSSSS..........');
+    expect(events).toEqual([
+      { type: 'speechStart', utteranceId: 1, startSamples: 8 * W },
+      { type: 'pauseStart', utteranceId: 1, endSamples: 17 * W },
+      { type: 'speechEnd', utteranceId: 1, startSamples: 8 * W, endSamples: 17 * W, reason: 'silence' },
+    ]);
+  });
+
+  it('holds its state between the thresholds (hysteresis)', () => {
+    // '~' neither starts speech from silence nor ends it once started.
+    const events = run('~~~~SSS~~~~~~~~SSS.....~~~~~');
+    const ends = events.filter((e) => e.type === 'speechEnd');
+    expect(ends).toHaveLength(1);
+    expect(events[0]).toEqual({ type: 'speechStart', utteranceId: 1, startSamples: 2 * W });
+    expect(ends[0]).toMatchObject({ startSamples: 2 * W, endSamples: 19 * W });
+  });
+
+  it('continues the utterance when speech resumes during a pause, and says so', () => {
+    const events = run('..SSSS...SSSS........');
+    expect(events.map((e) => e.type)).toEqual(['speechStart', 'pauseStart', 'speechResumed', 'pauseStart', 'speechEnd']);
+    expect(events.at(-1)).toMatchObject({ startSamples: 0, endSamples: 14 * W });
+  });
+
+  it('reports speech shorter than the minimum as a misfire, not an utterance', () => {
+    const events = run('.....SS..........SSSS.......');
+    expect(events.filter((e) => e.type === 'misfire')).toEqual([
+      { type: 'misfire', utteranceId: 1, startSamples: 3 * W, endSamples: 8 * W },
+    ]);
+    expect(events.filter((e) => e.type === 'speechEnd')).toHaveLength(1);
+  });
+
+  it('never reaches back into the previous utterance with its pre-roll', () => {
+    const events = run('SSSS.....SSSS.....', { ...BASE, endpointSilenceMs: 128 /* 4 windows */ });
+    const starts = events.filter((e) => e.type === 'speechStart');
+    const ends = events.filter((e) => e.type === 'speechEnd');
+    expect(ends[0]).toMatchObject({ endSamples: 5 * W });
+    expect(starts[1]).toMatchObject({ startSamples: 7 * W });
+  });
+
+  it('splits a long utterance at the quietest window of its second half, losing no sample', () => {
+    const script = 'S'.repeat(130) + '.'.repeat(10);
+    // Window 73 is the quietest in the second half; window 10 (first half) is quieter but not eligible.
+    const events = run(script, BASE, (i) => (i === 73 ? 0.01 : i === 10 ? 0.001 : 0.5));
+    const ends = events.filter((e) => e.type === 'speechEnd');
+    expect(ends[0]).toEqual({
+      type: 'speechEnd',
+      utteranceId: 1,
+      startSamples: 0,
+      endSamples: 73 * W + W / 2,
+      reason: 'max-length',
+    });
+    expect(events.filter((e) => e.type === 'speechStart')[1]).toEqual({
+      type: 'speechStart',
+      utteranceId: 2,
+      startSamples: 73 * W + W / 2,
+    });
+    expect(ends[1]).toMatchObject({ utteranceId: 2, startSamples: 73 * W + W / 2, endSamples: 131 * W, reason: 'silence' });
+  });
+
+  it('ends an utterance still open at the end of input with reason flush', () => {
+    const events = run('...SSSSSS');
+    expect(events.at(-1)).toEqual({ type: 'speechEnd', utteranceId: 1, startSamples: 1 * W, endSamples: 9 * W, reason: 'flush' });
+  });
+
+  it('rejects inconsistent options with a coded error', () => {
+    expect(() => new VadSegmenter({ negativeThreshold: 0.8, positiveThreshold: 0.5 }, () => undefined)).toThrow(
+      InvalidOptionError,
+    );
+    expect(() => new VadSegmenter({ maxUtteranceMs: 10 }, () => undefined)).toThrow(/maxUtteranceMs/);
+  });
+});
