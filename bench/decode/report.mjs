@@ -1,0 +1,158 @@
+// Pure scoring and rendering of the decode benchmark (no I/O, no process spawning), so it is unit-tested
+// with injected normaliser and WER functions (test/unit/bench/decode-report.test.ts). Types: report.d.mts.
+
+/** Corpus folders the benchmark knows, in report order. */
+export const GROUPS = /** @type {const} */ (['fr', 'en', 'long', 'noise']);
+
+/**
+ * Turns manifest lines into benchmark clips. The group is the corpus folder; noise clips have no
+ * language and are decoded with 'fr' forced for every system (the engine is French-first, and forcing
+ * keeps language detection out of the timings).
+ * @param {readonly Record<string, unknown>[]} entries
+ * @param {string} corpusDir
+ */
+export function clipsFromManifest(entries, corpusDir) {
+  return entries.map((e, line) => {
+    const { id, lang, audio, text, duration_s: durationInS } = e;
+    if (typeof id !== 'string' || typeof lang !== 'string' || typeof audio !== 'string' || typeof text !== 'string') {
+      throw new Error(`manifest line ${line + 1}: id, lang, audio and text must be strings`);
+    }
+    if (typeof durationInS !== 'number' || !(durationInS > 0)) {
+      throw new Error(`manifest line ${line + 1} (${id}): duration_s must be a positive number`);
+    }
+    const group = audio.split('/')[0];
+    if (!GROUPS.includes(/** @type {any} */ (group))) {
+      throw new Error(`manifest line ${line + 1} (${id}): audio folder '${group}' is not one of ${GROUPS.join(', ')}`);
+    }
+    const isNoise = group === 'noise';
+    if (!isNoise && lang !== 'fr' && lang !== 'en') {
+      throw new Error(`manifest line ${line + 1} (${id}): speech clip with language '${lang}' (expected fr or en)`);
+    }
+    return {
+      id,
+      group: /** @type {'fr' | 'en' | 'long' | 'noise'} */ (group),
+      lang: isNoise ? 'fr' : lang,
+      refLang: isNoise ? null : lang,
+      path: `${corpusDir}/${audio}`,
+      durationInS,
+      reference: text,
+    };
+  });
+}
+
+/**
+ * Keeps the clips of the chosen groups, at most `limit` per group (manifest order), for quick checks.
+ * @template {{ group: string }} C
+ * @param {readonly C[]} clips @param {readonly string[]} groups @param {number | null} limit
+ */
+export function selectClips(clips, groups, limit) {
+  const taken = new Map();
+  return clips.filter((c) => {
+    if (!groups.includes(c.group)) return false;
+    const n = taken.get(c.group) ?? 0;
+    if (limit !== null && n >= limit) return false;
+    taken.set(c.group, n + 1);
+    return true;
+  });
+}
+
+function countWords(text) {
+  const t = text.trim();
+  return t === '' ? 0 : t.split(/\s+/u).length;
+}
+
+/**
+ * Scores one run (one system × config). WER is corpus-level per group: total S+D+I over total reference
+ * words, on texts normalised for the clip's language. Noise clips have no reference: their score is the
+ * number of (normalised) words emitted. A clip without a result is an error, never a silent drop.
+ * @param {{ clips: readonly any[], results: readonly { id: string, text: string, decodeMs: number }[],
+ *           normalize: (text: string, lang: string) => string,
+ *           wordErrors: (ref: string, hyp: string) => { substitutions: number, deletions: number, insertions: number, refLength: number } }} args
+ */
+export function scoreRun({ clips, results, normalize, wordErrors }) {
+  const byId = new Map(results.map((r) => [r.id, r]));
+  /** @type {Record<string, any>} */
+  const groups = {};
+  const bucket = (name) =>
+    (groups[name] ??= { clips: 0, audioInS: 0, decodeMs: 0, errors: 0, refWords: 0, hypWords: 0 });
+  for (const clip of clips) {
+    const r = byId.get(clip.id);
+    if (r === undefined) throw new Error(`no result for clip ${clip.id}`);
+    if (typeof r.text !== 'string' || !Number.isFinite(r.decodeMs)) throw new Error(`malformed result for clip ${clip.id}`);
+    const names = clip.group === 'long' ? ['long', `long-${clip.refLang}`] : [clip.group];
+    const hyp = normalize(r.text, clip.lang);
+    const counts = clip.refLang === null ? null : wordErrors(normalize(clip.reference, clip.refLang), hyp);
+    for (const name of names) {
+      const b = bucket(name);
+      b.clips += 1;
+      b.audioInS += clip.durationInS;
+      b.decodeMs += r.decodeMs;
+      b.hypWords += countWords(hyp);
+      if (counts !== null) {
+        b.errors += counts.substitutions + counts.deletions + counts.insertions;
+        b.refWords += counts.refLength;
+      }
+    }
+  }
+  for (const b of Object.values(groups)) {
+    b.wer = b.refWords > 0 ? b.errors / b.refWords : null;
+    b.rtf = b.decodeMs / (b.audioInS * 1000);
+  }
+  const all = Object.entries(groups).filter(([name]) => !name.startsWith('long-'));
+  const decodeMs = all.reduce((s, [, b]) => s + b.decodeMs, 0);
+  const audioInS = all.reduce((s, [, b]) => s + b.audioInS, 0);
+  return { groups, total: { decodeMs, audioInS, rtf: audioInS > 0 ? decodeMs / (audioInS * 1000) : null } };
+}
+
+/**
+ * Our decode time over the peer's at the same config, per group and in total (null when either is missing).
+ * @param {any[]} runs
+ */
+export function ratios(runs, ours = 'ours', peer = 'faster-whisper') {
+  const out = {};
+  for (const mine of runs.filter((r) => r.system === ours)) {
+    const theirs = runs.find((r) => r.system === peer && r.config === mine.config);
+    if (theirs === undefined) continue;
+    const per = {};
+    for (const g of [...GROUPS, 'total']) {
+      const a = g === 'total' ? mine.score.total.decodeMs : mine.score.groups[g]?.decodeMs;
+      const b = g === 'total' ? theirs.score.total.decodeMs : theirs.score.groups[g]?.decodeMs;
+      per[g] = a !== undefined && b !== undefined && b > 0 ? a / b : null;
+    }
+    out[mine.config] = per;
+  }
+  return out;
+}
+
+const pct = (x) => (x === null || x === undefined ? '–' : `${(100 * x).toFixed(1)} %`);
+const ms = (x) => (x === undefined ? '–' : `${Math.round(x)}`);
+const mib = (bytes) => `${Math.round(bytes / (1024 * 1024))}`;
+
+/** The markdown table: one row per system × config, then the ratio lines. @param {any} report */
+export function renderMarkdown(report) {
+  const lines = [
+    '| system | config | French WER | English WER | long WER (fr / en) | noise words | decode ms speech | decode ms long | decode ms noise | RTF | peak RSS MiB | load ms |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const run of report.runs) {
+    const g = run.score.groups;
+    const speechMs = (g.fr?.decodeMs ?? 0) + (g.en?.decodeMs ?? 0);
+    const hasSpeech = g.fr !== undefined || g.en !== undefined;
+    const long = g.long === undefined ? '–' : `${pct(g.long.wer)} (${pct(g['long-fr']?.wer)} / ${pct(g['long-en']?.wer)})`;
+    lines.push(
+      `| ${run.system} | ${run.config} | ${pct(g.fr?.wer)} | ${pct(g.en?.wer)} | ${long} | ${g.noise?.hypWords ?? '–'} | ` +
+        `${hasSpeech ? ms(speechMs) : '–'} | ${ms(g.long?.decodeMs)} | ${ms(g.noise?.decodeMs)} | ` +
+        `${run.score.total.rtf === null ? '–' : run.score.total.rtf.toFixed(3)} | ${mib(run.summary.peakRssBytes)} | ${ms(run.summary.loadMs)} |`,
+    );
+  }
+  const r = ratios(report.runs);
+  if (Object.keys(r).length > 0) {
+    lines.push('', 'Decode time of ours ÷ faster-whisper int8 at the same settings (target ≤ 0.67):', '');
+    lines.push('| config | speech fr | speech en | long | noise | all clips |', '| --- | ---: | ---: | ---: | ---: | ---: |');
+    const f = (x) => (x === null || x === undefined ? '–' : x.toFixed(2));
+    for (const [config, per] of Object.entries(r)) {
+      lines.push(`| ${config} | ${f(per.fr)} | ${f(per.en)} | ${f(per.long)} | ${f(per.noise)} | ${f(per.total)} |`);
+    }
+  }
+  return lines.join('\n');
+}

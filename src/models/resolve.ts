@@ -1,0 +1,279 @@
+/**
+ * Finding a model's files: explicit dir → cache → mirror → hub download into the cache.
+ *
+ * - An explicit `dir` is used alone: missing there is an error, never a fallback, so a typo in a path
+ *   does not silently download 100 MB.
+ * - The cache (`<cacheDir>/whisper-<name>/`) is ours: a partial model there is completed by download
+ *   (resuming `.partial` files), and a file that fails its check is deleted and fetched again when
+ *   downloads are allowed.
+ * - A mirror is someone else's read-only folder in the hub layout (`<mirror>/whisper-<name>/` or
+ *   `<mirror>/onnx-community/whisper-<name>/`), used in place, never copied. A mirror folder holding
+ *   one of the dtype's ONNX files has the model: any other required file missing there is an error
+ *   naming it. One without them (e.g. only q8 when fp16 is asked) does not, and the hub is next.
+ * Only required files are checked at resolution (optional ones are checked when downloaded); see
+ * verify.ts for when hashes are computed.
+ */
+
+import { existsSync, readFileSync } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { ModelChecksumError, ModelDownloadError, ModelIncompleteError, ModelNotFoundError } from '../errors.js';
+import type { ModelDtype, ModelSource, ResolvedModel } from '../whisper/types.js';
+import { downloadFile, type DownloadProgress } from './download.js';
+import { DEFAULT_DTYPE, getModelSpec, type ModelFileSpec, type ModelSpec } from './manifest.js';
+import { fileState, StampStore, verifyFile } from './verify.js';
+
+export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
+
+export interface ResolveOptions {
+  readonly dtype?: ModelDtype;
+  /** An explicit model folder in the hub layout; when given, it is the only source tried. */
+  readonly dir?: string;
+  /** Default: env STT_MODEL_CACHE, else the package's `models/` folder. */
+  readonly cacheDir?: string;
+  /** Default: env STT_MODEL_MIRROR. */
+  readonly mirror?: string;
+  /** Default: env STT_HUB_ENDPOINT, else HF_ENDPOINT, else https://huggingface.co. */
+  readonly hubEndpoint?: string;
+  /** Default true. */
+  readonly allowDownload?: boolean;
+  readonly onProgress?: (progress: DownloadProgress) => void;
+  /** Where the STT_* and HF_* defaults are read (default process.env); the CLI passes its own. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Abort a download when no byte arrives for this long (default 30 s). */
+  readonly idleTimeoutMs?: number;
+  readonly fetchImpl?: typeof fetch;
+}
+
+let packageRootMemo: string | null = null;
+
+/**
+ * The installed package's root, found by walking up from this module to our package.json, so the
+ * answer is the same from src/ (tsx, vitest) and from dist/.
+ */
+export function packageRoot(): string {
+  if (packageRootMemo) return packageRootMemo;
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  let dir = here;
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === 'stt-engine') break;
+      } catch {
+        // not ours; keep walking
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) {
+      dir = path.resolve(here, '..', '..');
+      break;
+    }
+    dir = parent;
+  }
+  packageRootMemo = dir;
+  return dir;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value !== undefined && value.trim() !== '' ? value : undefined;
+}
+
+export function defaultCacheDir(env: Env = process.env): string {
+  return path.resolve(nonEmpty(env['STT_MODEL_CACHE']) ?? path.join(packageRoot(), 'models'));
+}
+
+export function defaultHubEndpoint(env: Env = process.env): string {
+  return nonEmpty(env['STT_HUB_ENDPOINT']) ?? nonEmpty(env['HF_ENDPOINT']) ?? DEFAULT_HUB_ENDPOINT;
+}
+
+/** A local folder that holds at least one ONNX file of the model at the asked dtype. */
+export interface LocalCopy {
+  readonly source: 'cache' | 'mirror';
+  readonly dir: string;
+  /** Required files absent there (empty: complete). */
+  readonly missing: readonly string[];
+}
+
+async function missingRequired(dir: string, spec: ModelSpec): Promise<ModelFileSpec[]> {
+  const missing: ModelFileSpec[] = [];
+  for (const f of spec.files) {
+    if (f.required && (await fileState(path.join(dir, f.path))) === 'missing') missing.push(f);
+  }
+  return missing;
+}
+
+/**
+ * Whether a folder holds this model at this precision: one of its ONNX files is there. The config
+ * and tokenizer files are shared by every dtype, so they alone say nothing about, say, fp16.
+ */
+async function holdsDtype(dir: string, spec: ModelSpec): Promise<boolean> {
+  return (
+    (await fileState(path.join(dir, spec.encoderPath))) === 'present' ||
+    (await fileState(path.join(dir, spec.decoderPath))) === 'present'
+  );
+}
+
+/** The mirror folder that holds the model at this dtype, in either accepted layout. */
+async function findMirrorDir(mirror: string, spec: ModelSpec): Promise<string | null> {
+  for (const dir of [path.join(mirror, spec.folder), path.join(mirror, spec.repo)]) {
+    if (await holdsDtype(dir, spec)) return dir;
+  }
+  return null;
+}
+
+/** Where the model lies locally, by presence of files only (no hashing): for `models list`. */
+export async function findLocalCopies(
+  name: string,
+  options: Pick<ResolveOptions, 'dtype' | 'cacheDir' | 'mirror' | 'env'> = {},
+): Promise<LocalCopy[]> {
+  const spec = getModelSpec(name, options.dtype ?? DEFAULT_DTYPE);
+  const env = options.env ?? process.env;
+  const copies: LocalCopy[] = [];
+  const cacheModelDir = path.join(path.resolve(options.cacheDir ?? defaultCacheDir(env)), spec.folder);
+  if (await holdsDtype(cacheModelDir, spec)) {
+    const missing = await missingRequired(cacheModelDir, spec);
+    copies.push({ source: 'cache', dir: cacheModelDir, missing: missing.map((f) => f.path) });
+  }
+  const mirror = options.mirror ?? nonEmpty(env['STT_MODEL_MIRROR']);
+  if (mirror) {
+    const dir = await findMirrorDir(path.resolve(mirror), spec);
+    if (dir) copies.push({ source: 'mirror', dir, missing: (await missingRequired(dir, spec)).map((f) => f.path) });
+  }
+  return copies;
+}
+
+function resolved(spec: ModelSpec, source: ModelSource, dir: string): ResolvedModel {
+  return {
+    name: spec.name,
+    dtype: spec.dtype,
+    source,
+    dir,
+    encoderPath: path.join(dir, spec.encoderPath),
+    decoderPath: path.join(dir, spec.decoderPath),
+  };
+}
+
+/** A folder we do not own: every required file must be there and pass its checks. */
+async function useInPlace(dir: string, spec: ModelSpec, stamps: StampStore, source: 'dir' | 'mirror'): Promise<ResolvedModel> {
+  const missing = await missingRequired(dir, spec);
+  const first = missing[0];
+  if (first) {
+    throw new ModelIncompleteError(
+      `${source === 'dir' ? 'model folder' : 'mirror folder'} ${dir} lacks ${first.path}` +
+        (missing.length > 1 ? ` (and ${missing.length - 1} more: ${missing.slice(1).map((f) => f.path).join(', ')})` : ''),
+      { dir, missing: first.path, source },
+    );
+  }
+  for (const f of spec.files) if (f.required) await verifyFile(path.join(dir, f.path), f, stamps);
+  return resolved(spec, source, dir);
+}
+
+/**
+ * Checks the cache's required files; a bad one is deleted (to be downloaded again) when `heal`,
+ * thrown otherwise. Returns the required files still missing.
+ */
+async function checkCache(dir: string, spec: ModelSpec, stamps: StampStore, heal: boolean): Promise<ModelFileSpec[]> {
+  const missing: ModelFileSpec[] = [];
+  for (const f of spec.files) {
+    if (!f.required) continue;
+    const p = path.join(dir, f.path);
+    if ((await fileState(p)) === 'missing') {
+      missing.push(f);
+      continue;
+    }
+    try {
+      await verifyFile(p, f, stamps);
+    } catch (err) {
+      if (!heal || !(err instanceof ModelIncompleteError || err instanceof ModelChecksumError)) throw err;
+      await rm(p, { force: true });
+      missing.push(f);
+    }
+  }
+  return missing;
+}
+
+function notFound(spec: ModelSpec, cacheDir: string, mirror: string | undefined): ModelNotFoundError {
+  return new ModelNotFoundError(
+    `model ${spec.name} (${spec.dtype}) is not available locally: not in the cache ${cacheDir}` +
+      (mirror ? ` nor in the mirror ${mirror}` : ' (no mirror set)') +
+      ` and downloading is disabled. Run \`stt-engine models pull ${spec.name}\`` +
+      ' or set STT_MODEL_MIRROR to a folder with the hub layout.',
+    { model: spec.name, dtype: spec.dtype, cacheDir, mirror: mirror ?? null },
+  );
+}
+
+export async function resolveModel(name: string, options: ResolveOptions = {}): Promise<ResolvedModel> {
+  const spec = getModelSpec(name, options.dtype ?? DEFAULT_DTYPE);
+  const env = options.env ?? process.env;
+  const cacheDir = path.resolve(options.cacheDir ?? defaultCacheDir(env));
+  const stamps = new StampStore(cacheDir);
+  const allowDownload = options.allowDownload ?? true;
+
+  if (options.dir !== undefined) {
+    const dir = path.resolve(options.dir);
+    const st = await stat(dir).catch(() => null);
+    if (!st?.isDirectory()) {
+      throw new ModelNotFoundError(`model folder ${dir} does not exist or is not a folder`, { dir });
+    }
+    return useInPlace(dir, spec, stamps, 'dir');
+  }
+
+  const cacheModelDir = path.join(cacheDir, spec.folder);
+  const cacheMissing = await checkCache(cacheModelDir, spec, stamps, allowDownload);
+  if (cacheMissing.length === 0) return resolved(spec, 'cache', cacheModelDir);
+
+  const mirror = options.mirror ?? nonEmpty(env['STT_MODEL_MIRROR']);
+  if (mirror) {
+    const mirrorDir = await findMirrorDir(path.resolve(mirror), spec);
+    if (mirrorDir) return useInPlace(mirrorDir, spec, stamps, 'mirror');
+  }
+
+  if (!allowDownload) {
+    const first = cacheMissing[0];
+    if (first && (await holdsDtype(cacheModelDir, spec))) {
+      throw new ModelIncompleteError(
+        `the cached model ${cacheModelDir} lacks ${first.path} and downloading is disabled;` +
+          ` run \`stt-engine models pull ${spec.name}\` to complete it`,
+        { dir: cacheModelDir, missing: first.path, source: 'cache' },
+      );
+    }
+    throw notFound(spec, cacheDir, mirror);
+  }
+
+  await downloadModel(spec, cacheModelDir, stamps, options, env);
+  return resolved(spec, 'hub', cacheModelDir);
+}
+
+/** Fetches every required file not yet in the cache, then the optional ones the hub has. */
+async function downloadModel(spec: ModelSpec, dir: string, stamps: StampStore, options: ResolveOptions, env: Env): Promise<void> {
+  const endpoint = (options.hubEndpoint ?? defaultHubEndpoint(env)).replace(/\/+$/, '');
+  const token = nonEmpty(env['HF_TOKEN']) ?? null;
+  for (const f of spec.files) {
+    const dest = path.join(dir, f.path);
+    // Required files present here passed checkCache; optional ones are kept as they are.
+    if ((await fileState(dest)) === 'present') continue;
+    try {
+      const got = await downloadFile({
+        url: `${endpoint}/${spec.repo}/resolve/${spec.revision}/${f.path}`,
+        destPath: dest,
+        expectedSizeBytes: f.sizeBytes,
+        expectedSha256: f.sha256,
+        label: f.path,
+        token,
+        ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        ...(options.fetchImpl ? { fetchImpl: options.fetchImpl } : {}),
+      });
+      // Remember the streamed hash so the next start does not hash the file again.
+      if (f.sha256 !== null) await stamps.record(dest, got.sha256);
+    } catch (err) {
+      if (!f.required && err instanceof ModelDownloadError && err.details['status'] === 404) continue;
+      throw err;
+    }
+  }
+}

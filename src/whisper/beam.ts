@@ -1,0 +1,127 @@
+/**
+ * Beam search as OpenAI's BeamSearchDecoder does it, with every beam in one batched decoder run per
+ * step. Each step: filter each beam's row, take its top (beamSize + 1) log-probs, rank all candidates
+ * by cumulative log-prob, keep the best beamSize that do not end in EOT (those that do become
+ * finished hypotheses), and reorder the KV cache to the surviving beams' sources.
+ */
+import { logSumExp, topK } from './logit-filters.js';
+import { pickBest, type Candidate, type DecoderModel, type SearchParams } from './search.js';
+
+export interface BeamOptions {
+  readonly beamSize: number;
+  /** Stop after round(beamSize × patience) finished hypotheses. */
+  readonly patience: number;
+}
+
+/** Beam state for one step, in flat typed arrays (beam-major, maxSteps tokens per beam). */
+class Beams {
+  readonly tokens: Int32Array;
+  readonly lengths: Int32Array;
+  readonly sums: Float64Array;
+  constructor(beamSize: number, readonly maxSteps: number) {
+    this.tokens = new Int32Array(beamSize * maxSteps);
+    this.lengths = new Int32Array(beamSize);
+    this.sums = new Float64Array(beamSize);
+  }
+  history(beam: number): Int32Array {
+    return this.tokens.subarray(beam * this.maxSteps, (beam + 1) * this.maxSteps);
+  }
+  toCandidate(beam: number, sumLogprob: number): Candidate {
+    const start = beam * this.maxSteps;
+    return { tokens: Array.from(this.tokens.subarray(start, start + (this.lengths[beam] as number))), sumLogprob };
+  }
+}
+
+/** `first`: the logits row after the initial sequence (batch 1); overwritten by the filters. */
+export async function beamSearch(
+  model: DecoderModel,
+  first: Float32Array,
+  params: SearchParams,
+  options: BeamOptions,
+): Promise<Candidate> {
+  const { vocabSize: vocab, eot, filters, maxSteps } = params;
+  const { beamSize } = options;
+  const maxCandidates = Math.max(1, Math.round(beamSize * options.patience));
+  const perBeam = beamSize + 1;
+
+  let current = new Beams(beamSize, maxSteps);
+  let upcoming = new Beams(beamSize, maxSteps);
+  const candScore = new Float64Array(beamSize * perBeam);
+  const candSource = new Int32Array(beamSize * perBeam);
+  const candToken = new Int32Array(beamSize * perBeam);
+  const order: number[] = [];
+  const topIds = new Int32Array(perBeam);
+  const topValues = new Float64Array(perBeam);
+  const nextTokens = new Int32Array(beamSize);
+  const nextSources = new Int32Array(beamSize);
+  const finished: Candidate[] = [];
+
+  // Step 0 runs at batch 1: the beams are identical then, which is OpenAI's de-duplication of
+  // identical sequences in its candidate dictionary.
+  let batch = 1;
+  let logits = first;
+  for (let step = 0; step < maxSteps; step++) {
+    let count = 0;
+    for (let j = 0; j < batch; j++) {
+      const row = logits.subarray(j * vocab, (j + 1) * vocab);
+      filters.apply(row, current.history(j), current.lengths[j] as number);
+      const logZ = logSumExp(row);
+      topK(row, perBeam, topIds, topValues);
+      for (let t = 0; t < perBeam; t++) {
+        const id = topIds[t] as number;
+        if (id < 0) continue;
+        candScore[count] = (current.sums[j] as number) + ((topValues[t] as number) - logZ);
+        candSource[count] = j;
+        candToken[count] = id;
+        count++;
+      }
+    }
+    order.length = count;
+    for (let c = 0; c < count; c++) order[c] = c;
+    // Array.prototype.sort is stable: ties keep beam order, then top-k order, as Python's sorted().
+    order.sort((a, b) => (candScore[b] as number) - (candScore[a] as number));
+
+    let saved = 0;
+    const newlyFinished: Candidate[] = [];
+    for (const c of order) {
+      const source = candSource[c] as number;
+      const score = candScore[c] as number;
+      const token = candToken[c] as number;
+      if (token === eot) {
+        newlyFinished.push(current.toCandidate(source, score));
+        continue;
+      }
+      const length = current.lengths[source] as number;
+      const dst = upcoming.history(saved);
+      dst.set(current.history(source).subarray(0, length));
+      dst[length] = token;
+      upcoming.lengths[saved] = length + 1;
+      upcoming.sums[saved] = score;
+      nextTokens[saved] = token;
+      nextSources[saved] = source;
+      saved++;
+      if (saved === beamSize) break;
+    }
+    for (const candidate of newlyFinished) {
+      if (finished.length >= maxCandidates) break;
+      finished.push(candidate);
+    }
+    [current, upcoming] = [upcoming, current];
+    batch = saved;
+    if (finished.length >= maxCandidates || step + 1 === maxSteps || saved === 0) break;
+    model.reorder(nextSources.subarray(0, saved));
+    logits = await model.step(nextTokens.subarray(0, saved));
+  }
+
+  // Too few finished: complete with the live beams, best first, as if they ended here.
+  if (finished.length < beamSize) {
+    const live = Array.from({ length: batch }, (_, j) => j).sort(
+      (a, b) => (current.sums[b] as number) - (current.sums[a] as number),
+    );
+    for (const j of live) {
+      if (finished.length >= beamSize) break;
+      finished.push(current.toCandidate(j, current.sums[j] as number));
+    }
+  }
+  return pickBest(finished, params.lengthPenalty);
+}

@@ -1,0 +1,106 @@
+/**
+ * The model-facing side of a decode and the two sampling searches (greedy, temperature sampling with
+ * best-of). The model is injected as a DecoderModel so the searches run on synthetic logits in tests.
+ */
+import { LogitFilters, argmax, logSumExp, rankScore, sampleWithTemperature } from './logit-filters.js';
+
+/** A decoder with its KV cache, as seen by a search. Logits it returns belong to the caller. */
+export interface DecoderModel {
+  /** Feeds the initial sequence at batch 1; returns logits row-major [tokens.length][vocab]. */
+  start(tokens: readonly number[]): Promise<Float32Array>;
+  /** Row b of the cache becomes a copy of row sources[b]; the batch becomes sources.length. */
+  reorder(sources: Int32Array): void;
+  /** Feeds one token per row; returns logits row-major [batch][vocab]. */
+  step(tokens: Int32Array): Promise<Float32Array>;
+}
+
+export interface SearchParams {
+  readonly vocabSize: number;
+  readonly eot: number;
+  readonly filters: LogitFilters;
+  /** Most tokens to sample (EOT included). */
+  readonly maxSteps: number;
+  readonly lengthPenalty: number | null;
+}
+
+/** One finished hypothesis: sampled tokens without the final EOT. */
+export interface Candidate {
+  readonly tokens: number[];
+  /** Sum of the log-probs of the sampled tokens, EOT included when it was sampled. */
+  readonly sumLogprob: number;
+}
+
+/** Highest rankScore wins; the first one on ties (np.argmax). */
+export function pickBest(candidates: readonly Candidate[], lengthPenalty: number | null): Candidate {
+  let best: Candidate | undefined;
+  let bestScore = -Infinity;
+  for (const c of candidates) {
+    const score = rankScore(c.sumLogprob, c.tokens.length, lengthPenalty);
+    if (best === undefined || score > bestScore) {
+      best = c;
+      bestScore = score;
+    }
+  }
+  if (best === undefined) throw new RangeError('pickBest: no candidates');
+  return best;
+}
+
+/**
+ * Greedy (temperature 0, n = 1) or sampling (temperature > 0, n = bestOf rows in one batch).
+ * `first` is the filtered-to-be logits row after the initial sequence (batch 1); it is overwritten.
+ */
+export async function sampleSearch(
+  model: DecoderModel,
+  first: Float32Array,
+  params: SearchParams,
+  n: number,
+  temperature: number,
+  random: (() => number) | undefined,
+): Promise<Candidate> {
+  const { vocabSize: vocab, eot, filters, maxSteps } = params;
+  const tokens = new Int32Array(n * maxSteps);
+  const lengths = new Int32Array(n);
+  const finished = new Uint8Array(n);
+  const sums = new Float64Array(n);
+  const next = new Int32Array(n);
+
+  let logits = first;
+  if (n > 1) {
+    // All rows start from the same state: copy the first row and tile the cache.
+    logits = new Float32Array(n * vocab);
+    for (let k = 0; k < n; k++) logits.set(first, k * vocab);
+    model.reorder(new Int32Array(n));
+  }
+
+  for (let step = 0; step < maxSteps; step++) {
+    let open = 0;
+    for (let k = 0; k < n; k++) {
+      if (finished[k]) {
+        next[k] = eot;
+        continue;
+      }
+      const row = logits.subarray(k * vocab, (k + 1) * vocab);
+      const history = tokens.subarray(k * maxSteps, (k + 1) * maxSteps);
+      filters.apply(row, history, lengths[k] as number);
+      const token = temperature === 0 || !random ? argmax(row) : sampleWithTemperature(row, temperature, random());
+      sums[k] = (sums[k] as number) + ((row[token] as number) - logSumExp(row));
+      next[k] = token;
+      if (token === eot) {
+        finished[k] = 1;
+      } else {
+        history[lengths[k] as number] = token;
+        lengths[k] = (lengths[k] as number) + 1;
+        open++;
+      }
+    }
+    if (open === 0 || step + 1 === maxSteps) break;
+    logits = await model.step(next);
+  }
+
+  const candidates: Candidate[] = [];
+  for (let k = 0; k < n; k++) {
+    const start = k * maxSteps;
+    candidates.push({ tokens: Array.from(tokens.subarray(start, start + (lengths[k] as number))), sumLogprob: sums[k] as number });
+  }
+  return pickBest(candidates, params.lengthPenalty);
+}

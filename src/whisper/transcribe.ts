@@ -1,0 +1,276 @@
+/**
+ * The long-form driver: OpenAI whisper's transcribe() (and faster-whisper's generate_segments) over a
+ * WhisperBackend. The mel of the whole input (plus 30 s of zero audio) is cut into 30 s windows
+ * starting at `seek`; each window is decoded with temperature fallback, gated for silence, split at
+ * timestamp tokens, and `seek` moves to the last timestamp so words cut by the edge are decoded whole.
+ */
+import { DecodeFailedError, EmptyAudioError, InvalidSamplesError, SttError } from '../errors.js';
+import { compressionRatio } from './compression.js';
+import { logMelSpectrogram } from './mel.js';
+import { seededRandom } from './random.js';
+import { splitWindow } from './segments.js';
+import { resolveTranscribeOptions, type ResolvedTranscribeOptions } from './transcribe-options.js';
+import type {
+  DecodeOptions,
+  DecodingResult,
+  EncodedAudio,
+  Segment,
+  TranscribeOptions,
+  TranscriptionResult,
+  WhisperBackend,
+} from './types.js';
+
+/** The backend contract takes 16 kHz mono samples; every Whisper model is trained on that rate. */
+export const WHISPER_SAMPLE_RATE = 16_000;
+/** FFT size of every Whisper model's front end (preprocessor_config.json n_fft). */
+export const WHISPER_N_FFT = 400;
+/** Timestamp tokens are 20 ms apart in every Whisper vocabulary (<|0.00|> … <|30.00|>). */
+const TIMESTAMP_STEP_MS = 20;
+/** OpenAI's max_initial_timestamp: the first timestamp of a window may not exceed 1 s. */
+const MAX_INITIAL_TIMESTAMP_IN_S = 1.0;
+
+/** Log-mel of a whole input, row-major [nMels][nFrames]. */
+export interface LogMel {
+  readonly data: Float32Array;
+  readonly nMels: number;
+  readonly nFrames: number;
+}
+
+/** Computes the log-mel of `samples` followed by `padTailSamples` zeros. */
+export type MelFunction = (samples: Float32Array, padTailSamples: number) => LogMel;
+
+export interface TranscribeDeps {
+  /** Default: mel.ts with the backend's nMels / hopLength and Whisper's n_fft and rate. */
+  readonly mel?: MelFunction;
+  /** Clock for the timings, in ms (default performance.now). */
+  readonly now?: () => number;
+}
+
+interface Clock {
+  melMs: number;
+  encodeMs: number;
+  decodeMs: number;
+}
+
+interface FallbackOutcome {
+  readonly result: DecodingResult;
+  readonly compressionRatio: number;
+  /** The last temperature tried: decides the prompt reset even when an earlier result was kept. */
+  readonly finalTemperature: number;
+}
+
+function checkSamples(samples: Float32Array): void {
+  if (!(samples instanceof Float32Array)) {
+    throw new InvalidSamplesError('samples must be a Float32Array of 16 kHz mono audio');
+  }
+  if (samples.length === 0) throw new EmptyAudioError('the audio holds no samples');
+  for (let i = 0; i < samples.length; i++) {
+    if (!Number.isFinite(samples[i])) {
+      throw new InvalidSamplesError(`sample ${i} is ${samples[i]} (NaN or infinite)`, { index: i });
+    }
+  }
+}
+
+/** Runtime failures that are not already coded become DecodeFailedError, keeping the cause. */
+async function coded<T>(what: string, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (err instanceof SttError) throw err;
+    throw new DecodeFailedError(`${what} failed: ${err instanceof Error ? err.message : String(err)}`, {}, { cause: err });
+  }
+}
+
+function defaultMel(backend: WhisperBackend): MelFunction {
+  const melOptions = {
+    nMels: backend.nMels,
+    nFft: WHISPER_N_FFT,
+    hopLength: backend.hopLength,
+    sampleRate: WHISPER_SAMPLE_RATE,
+  };
+  return (samples, padTailSamples) => logMelSpectrogram(samples, melOptions, padTailSamples);
+}
+
+/**
+ * Decodes at each temperature until the gates pass. When every temperature fails, keeps the result
+ * with the best average log-prob among those under the compression threshold (faster-whisper),
+ * rather than OpenAI's last one, which is usually the noisiest.
+ */
+async function decodeWithFallback(
+  backend: WhisperBackend,
+  encoded: EncodedAudio,
+  opts: ResolvedTranscribeOptions,
+  base: Omit<DecodeOptions, 'temperature' | 'random'>,
+  random: () => number,
+): Promise<FallbackOutcome> {
+  const all: { result: DecodingResult; ratio: number }[] = [];
+  const belowRatio: { result: DecodingResult; ratio: number }[] = [];
+  let finalTemperature = 0;
+  for (const temperature of opts.temperatures) {
+    finalTemperature = temperature;
+    const decodeOptions: DecodeOptions =
+      temperature > 0 ? { ...base, temperature, random } : { ...base, temperature };
+    const result = await coded('decoding', backend.decode(encoded, decodeOptions));
+    const ratio = compressionRatio(result.text.trim());
+    all.push({ result, ratio });
+
+    let needsFallback = false;
+    if (opts.compressionRatioThreshold !== null && ratio > opts.compressionRatioThreshold) {
+      needsFallback = true; // too repetitive
+    } else {
+      belowRatio.push({ result, ratio });
+    }
+    const lowLogprob = opts.logProbThreshold !== null && result.avgLogprob < opts.logProbThreshold;
+    if (lowLogprob) needsFallback = true;
+    // Silence: the no-speech gate will drop this window, so another temperature is wasted work.
+    if (opts.noSpeechThreshold !== null && result.noSpeechProb > opts.noSpeechThreshold && lowLogprob) {
+      needsFallback = false;
+    }
+    if (!needsFallback) return { result, compressionRatio: ratio, finalTemperature };
+  }
+  const pool = belowRatio.length > 0 ? belowRatio : all;
+  let best = pool[0];
+  for (const candidate of pool) {
+    if (best === undefined || candidate.result.avgLogprob > best.result.avgLogprob) best = candidate;
+  }
+  if (best === undefined) throw new DecodeFailedError('no temperature was tried');
+  return { result: best.result, compressionRatio: best.ratio, finalTemperature };
+}
+
+export async function transcribe(
+  backend: WhisperBackend,
+  samples: Float32Array,
+  options: TranscribeOptions = {},
+  deps: TranscribeDeps = {},
+): Promise<TranscriptionResult> {
+  const now = deps.now ?? (() => performance.now());
+  const startedMs = now();
+  const opts = resolveTranscribeOptions(options, backend.tokenizer);
+  checkSamples(samples);
+
+  const { nMels, nFrames, hopLength, tokenizer } = backend;
+  const frameMs = (hopLength * 1000) / WHISPER_SAMPLE_RATE;
+  const durationMs = (samples.length * 1000) / WHISPER_SAMPLE_RATE;
+  const clock: Clock = { melMs: 0, encodeMs: 0, decodeMs: 0 };
+
+  let t = now();
+  const mel = (deps.mel ?? defaultMel(backend))(samples, nFrames * hopLength);
+  clock.melMs += now() - t;
+  if (mel.nMels !== nMels || mel.data.length !== mel.nMels * mel.nFrames) {
+    throw new DecodeFailedError(`log-mel has ${mel.nMels} bins × ${mel.nFrames} frames; the model expects ${nMels} bins`);
+  }
+  // The tail padding is not content; a clip shorter than one hop still gets one (mostly empty) frame.
+  const contentFrames = Math.max(1, mel.nFrames - nFrames);
+
+  const half = Math.floor(backend.maxTargetPositions / 2);
+  // The decoder keeps at most half the context minus <|startofprev|> for the prompt; hotwords come
+  // first (faster-whisper) and previous text gets what is left, so neither is cut by the decoder.
+  const promptBudget = half - 1;
+  const hotwordTokens = opts.hotwords === null ? [] : tokenizer.encode(` ${opts.hotwords}`).slice(0, promptBudget);
+  const allTokens: number[] = opts.initialPrompt === null ? [] : tokenizer.encode(` ${opts.initialPrompt}`);
+  let promptResetSince = 0;
+  let language = opts.language;
+  let languageProbability: number | null = null;
+  const random = seededRandom(opts.seed);
+  const segments: Segment[] = [];
+  const window = new Float32Array(nMels * nFrames);
+
+  let seek = 0;
+  while (seek < contentFrames) {
+    const windowFrames = Math.min(nFrames, contentFrames - seek);
+    // OpenAI pads a short last window with zeros in the log-mel domain, not with the mel of silence.
+    for (let m = 0; m < nMels; m++) {
+      const from = m * mel.nFrames + seek;
+      window.set(mel.data.subarray(from, from + windowFrames), m * nFrames);
+      window.fill(0, m * nFrames + windowFrames, (m + 1) * nFrames);
+    }
+    t = now();
+    const encoded = await coded('encoding', backend.encode(window));
+    clock.encodeMs += now() - t;
+
+    let outcome: FallbackOutcome;
+    t = now();
+    try {
+      if (language === null) {
+        // Detection reuses the first window's encoding: OpenAI encodes a second, mel-of-silence
+        // padded copy for it, which costs a whole encoder pass on short clips for the same answer.
+        const detection = await coded('language detection', backend.detectLanguage(encoded));
+        language = detection.language;
+        languageProbability = detection.probability;
+      }
+      const previous = allTokens.slice(promptResetSince);
+      const keep = promptBudget - hotwordTokens.length;
+      const promptTokens = keep > 0 ? [...hotwordTokens, ...previous.slice(-keep)] : hotwordTokens;
+      const base: Omit<DecodeOptions, 'temperature' | 'random'> = {
+        language,
+        task: opts.task,
+        beamSize: opts.beamSize,
+        bestOf: opts.bestOf,
+        patience: opts.patience,
+        lengthPenalty: opts.lengthPenalty,
+        withoutTimestamps: opts.withoutTimestamps,
+        maxInitialTimestampInS: MAX_INITIAL_TIMESTAMP_IN_S,
+        suppressTokens: backend.defaultSuppressTokens,
+        suppressBlank: true,
+        promptTokens,
+        prefixTokens: [],
+        maxNewTokens: half,
+      };
+      outcome = await decodeWithFallback(backend, encoded, opts, base, random);
+    } finally {
+      backend.release(encoded);
+      clock.decodeMs += now() - t;
+    }
+    const { result } = outcome;
+
+    if (opts.noSpeechThreshold !== null && result.noSpeechProb > opts.noSpeechThreshold) {
+      const confident = opts.logProbThreshold !== null && result.avgLogprob > opts.logProbThreshold;
+      if (!confident) {
+        seek += windowFrames;
+        continue;
+      }
+    }
+
+    const split = splitWindow(result.tokens, {
+      timestampBegin: tokenizer.specials.timestampBegin,
+      offsetMs: seek * frameMs,
+      contentFrames: windowFrames,
+      frameMs,
+      timestampStepMs: TIMESTAMP_STEP_MS,
+    });
+    for (const piece of split.pieces) {
+      const text = tokenizer.decode(piece.tokens);
+      // Times past the input's end come from the zero padding; clamp them to the audio.
+      const startMs = Math.min(piece.startMs, durationMs);
+      const endMs = Math.min(piece.endMs, durationMs);
+      // An instantaneous or blank piece carries nothing (faster-whisper drops it, and its tokens).
+      if (endMs <= startMs || text.trim() === '') continue;
+      segments.push({
+        id: segments.length,
+        startMs,
+        endMs,
+        text,
+        tokens: piece.tokens,
+        temperature: result.temperature,
+        avgLogprob: result.avgLogprob,
+        compressionRatio: outcome.compressionRatio,
+        noSpeechProb: result.noSpeechProb,
+      });
+      allTokens.push(...piece.tokens);
+    }
+    seek += split.seekFrames;
+
+    if (!opts.conditionOnPreviousText || outcome.finalTemperature > opts.promptResetOnTemperature) {
+      promptResetSince = allTokens.length;
+    }
+  }
+
+  return {
+    text: segments.map((s) => s.text).join('').trim(),
+    language: language ?? '',
+    languageProbability,
+    segments,
+    durationMs,
+    timings: { ...clock, totalMs: now() - startedMs },
+  };
+}

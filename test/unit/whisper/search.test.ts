@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import { beamSearch } from '../../../src/whisper/beam.js';
+import { LogitFilters } from '../../../src/whisper/logit-filters.js';
+import { sampleSearch, type DecoderModel, type SearchParams } from '../../../src/whisper/search.js';
+
+const V = 6;
+const EOT = 5;
+const A = 1;
+const B = 2;
+const C = 3;
+
+/**
+ * A decoder whose next-token log-probs depend only on the row's own history, so a wrong cache
+ * reorder gives wrong logits. After the start sequence [0]:
+ *   step 1: A 0.55, B 0.45
+ *   after A: C 0.35, EOT 0.35, A 0.30   (greedy takes A then a weak continuation)
+ *   after B: EOT 0.95, C 0.05           (beam search finds B EOT: 0.45·0.95 > 0.55·0.35)
+ *   after C: EOT 1
+ */
+function table(history: readonly number[]): Record<number, number> {
+  const last = history.at(-1);
+  if (history.length === 1) return { [A]: 0.55, [B]: 0.45 };
+  if (last === A) return { [C]: 0.35, [EOT]: 0.35, [A]: 0.3 };
+  if (last === B) return { [EOT]: 0.95, [C]: 0.05 };
+  return { [EOT]: 1 };
+}
+
+class TableModel implements DecoderModel {
+  rows: number[][] = [];
+  readonly batches: number[] = [];
+  private logitsOf(history: readonly number[], out: Float32Array, offset: number): void {
+    out.fill(-Infinity, offset, offset + V);
+    for (const [id, p] of Object.entries(table(history))) out[offset + Number(id)] = Math.log(p);
+  }
+  async start(tokens: readonly number[]): Promise<Float32Array> {
+    this.rows = [[...tokens]];
+    const out = new Float32Array(tokens.length * V);
+    for (let i = 0; i < tokens.length; i++) this.logitsOf(tokens.slice(0, i + 1), out, i * V);
+    return out;
+  }
+  reorder(sources: Int32Array): void {
+    this.rows = Array.from(sources, (s) => {
+      const row = this.rows[s];
+      if (!row) throw new Error(`bad source ${s}`);
+      return [...row];
+    });
+  }
+  async step(tokens: Int32Array): Promise<Float32Array> {
+    expect(tokens.length).toBe(this.rows.length);
+    this.batches.push(tokens.length);
+    const out = new Float32Array(tokens.length * V);
+    this.rows.forEach((row, b) => {
+      row.push(tokens[b] as number);
+      this.logitsOf(row, out, b * V);
+    });
+    return out;
+  }
+}
+
+function params(overrides: Partial<SearchParams> = {}): SearchParams {
+  return {
+    vocabSize: V,
+    eot: EOT,
+    filters: new LogitFilters({ eot: EOT, suppressTokens: [], blankTokens: [], timestamps: null }),
+    maxSteps: 10,
+    lengthPenalty: null,
+    ...overrides,
+  };
+}
+
+async function firstRow(model: TableModel): Promise<Float32Array> {
+  return (await model.start([0])).slice(0, V);
+}
+
+describe('greedy', () => {
+  it('follows the argmax and sums log-probs with the EOT', async () => {
+    const model = new TableModel();
+    const best = await sampleSearch(model, await firstRow(model), params(), 1, 0, undefined);
+    expect(best.tokens).toEqual([A, C]);
+    expect(best.sumLogprob).toBeCloseTo(Math.log(0.55) + Math.log(0.35) + Math.log(1), 6);
+  });
+
+  it('stops at maxSteps without EOT', async () => {
+    const model = new TableModel();
+    const best = await sampleSearch(model, await firstRow(model), params({ maxSteps: 1 }), 1, 0, undefined);
+    expect(best.tokens).toEqual([A]);
+    expect(model.batches).toEqual([]);
+  });
+});
+
+describe('beam search', () => {
+  it('finds the sequence greedy misses, with batched beams and consistent reordering', async () => {
+    const model = new TableModel();
+    const best = await beamSearch(model, await firstRow(model), params(), { beamSize: 2, patience: 1 });
+    expect(best.tokens).toEqual([B]);
+    expect(best.sumLogprob).toBeCloseTo(Math.log(0.45) + Math.log(0.95), 6);
+    // Step 0 at batch 1 (start), then every step batches both beams.
+    expect(model.batches.every((b) => b === 2)).toBe(true);
+  });
+
+  it('beam 1 equals greedy', async () => {
+    const greedyModel = new TableModel();
+    const greedy = await sampleSearch(greedyModel, await firstRow(greedyModel), params(), 1, 0, undefined);
+    const model = new TableModel();
+    const beam = await beamSearch(model, await firstRow(model), params(), { beamSize: 1, patience: 1 });
+    expect(beam.tokens).toEqual(greedy.tokens);
+    expect(beam.sumLogprob).toBeCloseTo(greedy.sumLogprob, 6);
+  });
+
+  it('a length penalty can prefer the longer hypothesis; patience collects more candidates first', async () => {
+    // [B] scores ln(0.4275)/1 = -0.85 with α = 0 (penalty 1); [A, C] scores ln(0.1925) = -1.65.
+    const model = new TableModel();
+    const noPenalty = await beamSearch(model, await firstRow(model), params({ lengthPenalty: 0 }), { beamSize: 2, patience: 2 });
+    expect(noPenalty.tokens).toEqual([B]);
+    // With a huge α the penalty ((5+len)/6)^α rewards length: [A, C] or [A, A, …] wins over [B].
+    const long = new TableModel();
+    const penalised = await beamSearch(long, await firstRow(long), params({ lengthPenalty: 30 }), { beamSize: 2, patience: 2 });
+    expect(penalised.tokens.length).toBeGreaterThan(1);
+  });
+
+  it('completes with live beams when maxSteps ends the search early', async () => {
+    const model = new TableModel();
+    const best = await beamSearch(model, await firstRow(model), params({ maxSteps: 1 }), { beamSize: 2, patience: 1 });
+    expect(best.tokens).toEqual([A]);
+  });
+});
+
+describe('sampling', () => {
+  it('is reproducible for the same uniform stream and picks the best-ranked of bestOf rows', async () => {
+    const draws = [0.6, 0.1, 0.99, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5];
+    const run = async () => {
+      let i = 0;
+      const model = new TableModel();
+      return sampleSearch(model, await firstRow(model), params(), 3, 1, () => draws[i++ % draws.length] as number);
+    };
+    const a = await run();
+    const b = await run();
+    expect(b).toEqual(a);
+    // Rows: 0.6 → B, 0.1 → A, 0.99 → B; then 0.5 → EOT, C, EOT. Ranked by sum/length:
+    // [A, C] = (ln .55 + ln .35 + ln 1) / 2 = -0.82 beats [B] = ln .45 + ln .95 = -0.85.
+    expect(a.tokens).toEqual([A, C]);
+  });
+});
