@@ -18,7 +18,7 @@
  * | STT_MODEL_UNKNOWN             | a model name the manifest does not know                           |
  * | STT_MODEL_NOT_FOUND           | no source (dir, cache, mirror, hub) has the model                 |
  * | STT_MODEL_INCOMPLETE          | a model file is missing or shorter than expected                  |
- * | STT_MODEL_CHECKSUM            | a model file's sha256 differs from the manifest's                 |
+ * | STT_MODEL_CHECKSUM            | a model file's sha256 differs from the hub's, or from its stamp   |
  * | STT_MODEL_DOWNLOAD            | a hub download failed (network, HTTP status)                      |
  * | STT_MODEL_CORRUPT             | the runtime could not load a model file                           |
  * | STT_DEVICE_UNKNOWN            | a device string that is not `cpu` or `cuda[:N]`                   |

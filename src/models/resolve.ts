@@ -10,8 +10,10 @@
  *   `<mirror>/onnx-community/whisper-<name>/`), used in place, never copied. A mirror folder holding
  *   one of the dtype's ONNX files has the model: any other required file missing there is an error
  *   naming it. One without them (e.g. only q8 when fp16 is asked) does not, and the hub is next.
- * Only required files are checked at resolution (optional ones are checked when downloaded); see
- * verify.ts for when hashes are computed.
+ * Only required files are checked at resolution (optional ones are checked when downloaded). The
+ * manifest pins no hash (manifest.ts says why): downloads are checked against the hash the hub
+ * announces and stamped; local files are checked against their stamps, trusted on first use when
+ * never stamped. verify.ts states the whole policy and when hashes are computed.
  */
 
 import { existsSync, readFileSync } from 'node:fs';
@@ -269,8 +271,10 @@ async function downloadModel(spec: ModelSpec, dir: string, stamps: StampStore, o
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         ...(options.fetchImpl ? { fetchImpl: options.fetchImpl } : {}),
       });
-      // Remember the streamed hash so the next start does not hash the file again.
-      if (f.sha256 !== null) await stamps.record(dest, got.sha256);
+      // Stamp the streamed hash, verified or (server announced none) as received: the next start trusts
+      // size + mtime instead of hashing again, and a later change of the file is caught against it.
+      const origin = got.sha256Source === 'expected' ? 'manifest' : got.sha256Source === 'server' ? 'server' : 'first-use';
+      await stamps.record(dest, got.sha256, origin);
     } catch (err) {
       if (!f.required && err instanceof ModelDownloadError && err.details['status'] === 404) continue;
       throw err;

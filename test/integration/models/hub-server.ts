@@ -3,8 +3,15 @@
  * `/<repo>/resolve/<revision>/<file>` with HTTP Range support, records every request, and injects
  * the faults the download code must survive (dropped connection, flipped byte, 404, stall, a server
  * that ignores Range).
+ *
+ * Headers as the real hub sends them, computed from the served files: an LFS file (here: `*.onnx`)
+ * carries its sha256 in `X-Linked-Etag: "<sha256>"` and its size in `X-Linked-Size`, with an ETag that
+ * is not a sha256 (the CDN's md5); a small file carries an ETag (by default its sha256, quoted; see
+ * `smallFileEtag`). Faults that damage the body keep the headers of the true file, so the client's
+ * hash check is what must catch them.
  */
 
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import http from 'node:http';
@@ -28,6 +35,52 @@ export interface HubFaults {
   readonly stall?: ReadonlySet<string>;
   /** Answer 200 with the whole file even to a Range request. */
   readonly ignoreRange?: boolean;
+  /** Send no hash or linked-size header at all (no ETag, no X-Linked-*): a size-only server. */
+  readonly noHashHeaders?: boolean;
+  /**
+   * ETag of the small (non-LFS) files: their sha256 quoted (default), weak (`W/"<sha256>"`), or the
+   * git blob sha1 the real hub sends for files kept in git (not a sha256, so unusable as one).
+   */
+  readonly smallFileEtag?: 'sha256' | 'weak-sha256' | 'git-sha1';
+  /**
+   * Like the real hub: `resolve` for an LFS file answers 302 with the X-Linked-* headers and a
+   * Location on a "CDN" path (`/cdn/<repo>/<file>`) whose answer has only an md5 ETag.
+   */
+  readonly lfsRedirect?: boolean;
+}
+
+interface FileDigests {
+  readonly size: number;
+  readonly sha256: string;
+  readonly md5: string;
+  readonly gitSha1: string;
+}
+
+const digestMemo = new Map<string, Promise<FileDigests>>();
+
+/** sha256, md5 and git blob sha1 of a file, computed once per file version for the whole test file. */
+function digestsOf(filePath: string, size: number, mtimeMs: number): Promise<FileDigests> {
+  const key = `${filePath}:${size}:${mtimeMs}`;
+  let p = digestMemo.get(key);
+  if (!p) {
+    p = (async () => {
+      const sha256 = createHash('sha256');
+      const md5 = createHash('md5');
+      const git = createHash('sha1').update(`blob ${size}\0`);
+      for await (const chunk of createReadStream(filePath, { highWaterMark: 1 << 20 })) {
+        sha256.update(chunk as Buffer);
+        md5.update(chunk as Buffer);
+        git.update(chunk as Buffer);
+      }
+      return { size, sha256: sha256.digest('hex'), md5: md5.digest('hex'), gitSha1: git.digest('hex') };
+    })();
+    digestMemo.set(key, p);
+  }
+  return p;
+}
+
+function isLfs(file: string): boolean {
+  return file.endsWith('.onnx');
 }
 
 export interface HubServer {
@@ -46,7 +99,8 @@ export async function startHubServer(repos: Readonly<Record<string, string>>, fa
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    const m = /^\/(.+?)\/resolve\/([^/]+)\/(.+)$/.exec(url);
+    const cdn = /^\/cdn\/(.+?\/.+?)\/(.+)$/.exec(url);
+    const m = cdn ? (['', cdn[1], 'main', cdn[2]] as const) : /^\/(.+?)\/resolve\/([^/]+)\/(.+)$/.exec(url);
     const range = req.headers.range ?? null;
     const authorization = req.headers.authorization ?? null;
     const record = (file: string, status: number): void => {
@@ -67,19 +121,44 @@ export async function startHubServer(repos: Readonly<Record<string, string>>, fa
       return;
     }
     const size = st.size;
+    const digests = await digestsOf(filePath, size, st.mtimeMs);
+    const hashHeaders: http.OutgoingHttpHeaders = {};
+    const lfs = isLfs(file);
+    if (!faults.noHashHeaders) {
+      if (lfs) {
+        if (!cdn) {
+          hashHeaders['X-Linked-Etag'] = `"${digests.sha256}"`;
+          hashHeaders['X-Linked-Size'] = String(size);
+        }
+        hashHeaders['ETag'] = `"${digests.md5}"`;
+      } else {
+        const kind = faults.smallFileEtag ?? 'sha256';
+        hashHeaders['ETag'] =
+          kind === 'sha256' ? `"${digests.sha256}"` : kind === 'weak-sha256' ? `W/"${digests.sha256}"` : `"${digests.gitSha1}"`;
+      }
+    }
+    if (lfs && faults.lfsRedirect && !cdn) {
+      record(file, 302);
+      res.writeHead(302, { ...hashHeaders, Location: `/cdn/${m[1]}/${file}`, 'Content-Length': 0 }).end();
+      return;
+    }
     let start = 0;
     const rm = range !== null && !faults.ignoreRange ? /^bytes=(\d+)-$/.exec(range) : null;
     if (rm?.[1] !== undefined) {
       start = Number(rm[1]);
       if (start >= size) {
         record(file, 416);
-        res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end();
+        res.writeHead(416, { ...hashHeaders, 'Content-Range': `bytes */${size}` }).end();
         return;
       }
     }
     const status = rm ? 206 : 200;
     record(file, status);
-    const headers: http.OutgoingHttpHeaders = { 'Content-Length': size - start, 'Content-Type': 'application/octet-stream' };
+    const headers: http.OutgoingHttpHeaders = {
+      ...hashHeaders,
+      'Content-Length': size - start,
+      'Content-Type': 'application/octet-stream',
+    };
     if (rm) headers['Content-Range'] = `bytes ${start}-${size - 1}/${size}`;
     res.writeHead(status, headers);
 

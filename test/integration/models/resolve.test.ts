@@ -27,9 +27,24 @@ const REQUIRED = spec.files.filter((f) => f.required).map((f) => f.path);
 
 let tmp: string;
 let n = 0;
+/** sha256 of the served fixture files (what the test server announces for them). */
+const fixtureSha = new Map<string, string>();
+function shaOf(file: string): string {
+  const sha = fixtureSha.get(file);
+  if (sha === undefined) throw new Error(`fixture ${file} not hashed`);
+  return sha;
+}
 beforeAll(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'stt-resolve-'));
+  for (const f of REQUIRED) fixtureSha.set(f, await sha256File(path.join(WHISPER_BASE_DIR, f)));
 });
+
+interface StampJson {
+  files: Record<string, { sizeBytes: number; mtimeMs: number; sha256: string; origin?: string }>;
+}
+async function readStamps(cacheDir: string): Promise<StampJson> {
+  return JSON.parse(await readFile(path.join(cacheDir, '.verified.json'), 'utf8')) as StampJson;
+}
 afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
@@ -79,7 +94,7 @@ describe('resolveModel from the hub', () => {
         encoderPath: path.join(dir, ENCODER),
         decoderPath: path.join(dir, DECODER),
       });
-      expect(await sha256File(model.decoderPath)).toBe(spec.files.find((f) => f.path === DECODER)?.sha256);
+      expect(await sha256File(model.decoderPath)).toBe(shaOf(DECODER));
       for (const f of REQUIRED) expect((await stat(path.join(dir, f))).isFile()).toBe(true);
       // Optional files: fetched when the hub has them, skipped on 404.
       expect((await stat(path.join(dir, 'vocab.json'))).size).toBe(1036584);
@@ -88,11 +103,12 @@ describe('resolveModel from the hub', () => {
         ['decoder_model_merged_quantized.onnx', 'encoder_model_quantized.onnx'],
       );
       expect(server.requests.every((r) => r.authorization === 'Bearer hf_t')).toBe(true);
-      // The streamed hashes were stamped: the next start trusts size + mtime instead of re-hashing.
-      const stamps = JSON.parse(await readFile(path.join(cacheDir, '.verified.json'), 'utf8')) as {
-        files: Record<string, { sha256: string }>;
-      };
-      expect(stamps.files[model.encoderPath]?.sha256).toBe(spec.files.find((f) => f.path === ENCODER)?.sha256);
+      // The streamed hashes, verified against the server's headers, were stamped: the next start
+      // trusts size + mtime instead of re-hashing.
+      const stamps = await readStamps(cacheDir);
+      for (const f of REQUIRED) {
+        expect(stamps.files[path.join(dir, f)], f).toMatchObject({ sha256: shaOf(f), origin: 'server' });
+      }
 
       const before = server.requests.length;
       const again = await resolveModel('base', opts({ cacheDir, hubEndpoint: server.url }));
@@ -122,8 +138,57 @@ describe('resolveModel from the hub', () => {
       const retried = server.requests.slice(firstCount);
       // Only the decoder was missing among the required files; it was asked for from where it stopped.
       expect(retried[0]).toMatchObject({ file: DECODER, range: `bytes=${partialSize}-`, status: 206 });
-      expect(await sha256File(decoderPath)).toBe(spec.files.find((f) => f.path === DECODER)?.sha256);
+      expect(await sha256File(decoderPath)).toBe(shaOf(DECODER));
       await expect(stat(partialPathOf(decoderPath))).rejects.toThrow();
+    });
+  });
+
+  it('a resumed download is checked over the whole file, the bytes kept on disk included', async () => {
+    const cacheDir = await freshDir('resume-bad');
+    const cut = 4_000_000;
+    await withServer({ dropAfterBytes: new Map([[ENCODER, cut]]) }, async (server) => {
+      await expect(resolveModel('base', opts({ cacheDir, hubEndpoint: server.url }))).rejects.toBeInstanceOf(ModelDownloadError);
+      const encoderPath = path.join(cacheDir, 'whisper-base', ENCODER);
+      const partial = partialPathOf(encoderPath);
+      const kept = await readFile(partial);
+      expect(kept.length).toBeGreaterThan(1000);
+      // Damage a byte the resumed request will not send again.
+      kept[500] = (kept[500] ?? 0) ^ 0xff;
+      await writeFile(partial, kept);
+
+      const before = server.requests.length;
+      const err = await resolveModel('base', opts({ cacheDir, hubEndpoint: server.url })).catch((e: unknown) => e);
+      expect(server.requests[before]).toMatchObject({ file: ENCODER, range: `bytes=${kept.length}-`, status: 206 });
+      expect(err).toBeInstanceOf(ModelChecksumError);
+      expect((err as ModelChecksumError).details['expectedSha256']).toBe(shaOf(ENCODER));
+      await expect(stat(partial)).rejects.toThrow();
+      await expect(stat(encoderPath)).rejects.toThrow();
+
+      // The next attempt starts over and succeeds.
+      const model = await resolveModel('base', opts({ cacheDir, hubEndpoint: server.url }));
+      expect(await sha256File(model.encoderPath)).toBe(shaOf(ENCODER));
+    });
+  });
+
+  it('a server that announces no hash: size check only, and the download is stamped', async () => {
+    const cacheDir = await freshDir('nohash');
+    await withServer({ noHashHeaders: true }, async (server) => {
+      const model = await resolveModel('base', opts({ cacheDir, hubEndpoint: server.url }));
+      expect(model.source).toBe('hub');
+      expect(await sha256File(model.decoderPath)).toBe(shaOf(DECODER));
+      const stamps = await readStamps(cacheDir);
+      for (const f of REQUIRED) {
+        expect(stamps.files[path.join(model.dir, f)], f).toMatchObject({ sha256: shaOf(f), origin: 'first-use' });
+      }
+      // The stamp is now the reference: a later change of the file is caught offline.
+      const configPath = path.join(model.dir, 'config.json');
+      const bytes = await readFile(configPath);
+      bytes[3] = (bytes[3] ?? 0) ^ 0xff;
+      await writeFile(configPath, bytes);
+      await utimes(configPath, 1_000_000, 1_000_000);
+      const err = await resolveModel('base', opts({ cacheDir, allowDownload: false })).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ModelChecksumError);
+      expect((err as ModelChecksumError).details['expectedSha256']).toBe(shaOf('config.json'));
     });
   });
 
@@ -149,24 +214,37 @@ describe('resolveModel from the hub', () => {
     });
   });
 
-  it('replaces a corrupt cached file by downloading only that file', async () => {
+  it('replaces a cached file changed after it was stamped by downloading only that file', async () => {
     const cacheDir = await freshDir('heal');
     const modelDir = path.join(cacheDir, 'whisper-base');
-    await linkedModel(modelDir, { copy: ['config.json'] });
+    await linkedModel(modelDir, { copy: ['config.json', 'tokenizer_config.json'] });
+    // First use stamps every required file (no hash is pinned, nothing to compare with yet).
+    expect((await resolveModel('base', opts({ cacheDir, allowDownload: false }))).source).toBe('cache');
+    expect((await readStamps(cacheDir)).files[path.join(modelDir, 'config.json')]).toMatchObject({
+      sha256: shaOf('config.json'),
+      origin: 'first-use',
+    });
+
     const configPath = path.join(modelDir, 'config.json');
     const bytes = await readFile(configPath);
     bytes[10] = (bytes[10] ?? 0) ^ 0xff;
     await writeFile(configPath, bytes);
+    await utimes(configPath, 1_000_000, 1_000_000);
+    // And an emptied file: caught without any stamp or hash.
+    await writeFile(path.join(modelDir, 'tokenizer_config.json'), '');
 
     const offline = await resolveModel('base', opts({ cacheDir, allowDownload: false })).catch((e: unknown) => e);
     expect(offline).toBeInstanceOf(ModelChecksumError);
+    expect((offline as Error).message).toContain('changed after it was verified');
 
     await withServer({}, async (server) => {
       const model = await resolveModel('base', opts({ cacheDir, hubEndpoint: server.url }));
       expect(model.source).toBe('hub');
-      expect(server.requests.map((r) => r.file)).toEqual(['config.json']);
+      expect(server.requests.map((r) => r.file)).toEqual(['config.json', 'tokenizer_config.json']);
       expect(await readFile(configPath)).toEqual(await readFile(path.join(WHISPER_BASE_DIR, 'config.json')));
+      expect((await readStamps(cacheDir)).files[configPath]).toMatchObject({ sha256: shaOf('config.json'), origin: 'server' });
     });
+    expect((await resolveModel('base', opts({ cacheDir, allowDownload: false }))).source).toBe('cache');
   });
 });
 
@@ -178,8 +256,9 @@ describe('resolveModel from local sources', () => {
     const firstMs = performance.now() - t0;
     expect(first).toMatchObject({ source: 'mirror', dir: WHISPER_BASE_DIR });
     expect(first.decoderPath).toBe(path.join(WHISPER_BASE_DIR, DECODER));
-    const stamps = JSON.parse(await readFile(path.join(cacheDir, '.verified.json'), 'utf8')) as { files: object };
-    expect(Object.keys(stamps.files)).toContain(first.decoderPath);
+    const stamps = await readStamps(cacheDir);
+    // Trust on first use: the mirror's own bytes are what later resolutions are compared with.
+    expect(stamps.files[first.decoderPath]).toMatchObject({ sha256: shaOf(DECODER), origin: 'first-use' });
 
     const t1 = performance.now();
     const second = await resolveModel('base', opts({ cacheDir, mirror: SHARED_MODELS, allowDownload: false }));
@@ -244,14 +323,53 @@ describe('resolveModel from local sources', () => {
     await expect(resolveModel('base', opts({ dir, cacheDir }))).rejects.toBeInstanceOf(ModelChecksumError);
   });
 
-  it('reports a truncated file in a mirror as incomplete', async () => {
+  it('reports a mirror file truncated or emptied after it was stamped as incomplete', async () => {
+    const cacheDir = await freshDir('c');
     const mirror = await freshDir('mirror-short');
     const modelDir = path.join(mirror, 'whisper-base');
-    await linkedModel(modelDir, { omit: ['preprocessor_config.json'] });
-    await writeFile(path.join(modelDir, 'preprocessor_config.json'), '{}');
-    const err = await resolveModel('base', opts({ mirror, cacheDir: await freshDir('c') })).catch((e: unknown) => e);
+    await linkedModel(modelDir, { copy: ['preprocessor_config.json'] });
+    expect((await resolveModel('base', opts({ mirror, cacheDir }))).source).toBe('mirror');
+    const file = path.join(modelDir, 'preprocessor_config.json');
+    await writeFile(file, '{}');
+    const err = await resolveModel('base', opts({ mirror, cacheDir })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ModelIncompleteError);
     expect((err as ModelIncompleteError).details).toMatchObject({ sizeBytes: 2, expectedSizeBytes: 339 });
+    expect((err as Error).message).toContain('truncated');
+
+    await writeFile(file, '');
+    const empty = await resolveModel('base', opts({ mirror, cacheDir: await freshDir('c') })).catch((e: unknown) => e);
+    expect(empty).toBeInstanceOf(ModelIncompleteError);
+    expect((empty as Error).message).toContain('is empty');
+  });
+
+  it('a mirror file modified after it was stamped is a ModelChecksumError; a mere touch is not', async () => {
+    const cacheDir = await freshDir('c');
+    const mirror = await freshDir('mirror-modified');
+    const modelDir = path.join(mirror, 'whisper-base');
+    await linkedModel(modelDir, { copy: ['tokenizer_config.json'] });
+    const file = path.join(modelDir, 'tokenizer_config.json');
+    expect((await resolveModel('base', opts({ mirror, cacheDir, allowDownload: false }))).source).toBe('mirror');
+
+    // Same bytes, new mtime (a copy, a touch): re-hashed, equal to the stamp, re-stamped.
+    await utimes(file, 2_000_000, 2_000_000);
+    expect((await resolveModel('base', opts({ mirror, cacheDir, allowDownload: false }))).source).toBe('mirror');
+    expect((await readStamps(cacheDir)).files[file]).toMatchObject({ sha256: shaOf('tokenizer_config.json'), mtimeMs: 2_000_000_000 });
+
+    // Same size, other bytes.
+    const bytes = await readFile(file);
+    bytes[100] = (bytes[100] ?? 0) ^ 0xff;
+    await writeFile(file, bytes);
+    await utimes(file, 3_000_000, 3_000_000);
+    const err = await resolveModel('base', opts({ mirror, cacheDir, allowDownload: false })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ModelChecksumError);
+    expect((err as ModelChecksumError).details).toMatchObject({ path: file, expectedSha256: shaOf('tokenizer_config.json') });
+    // Still refused on the next start (the bad bytes are never stamped), downloads allowed or not.
+    await withServer({}, async (server) => {
+      await expect(resolveModel('base', opts({ mirror, cacheDir, hubEndpoint: server.url }))).rejects.toBeInstanceOf(
+        ModelChecksumError,
+      );
+      expect(server.requests).toEqual([]);
+    });
   });
 
   it('without any source and downloads disabled: ModelNotFoundError with a hint', async () => {

@@ -34,22 +34,14 @@ describe('model manifest', () => {
     }
   });
 
-  it('knows sizes and hashes only for whisper-base (ONNX: q8 only) and never invents others', () => {
-    const q8 = getModelSpec('base', 'q8');
-    expect(q8.files.every((f) => f.sha256 !== null && f.sizeBytes !== null)).toBe(true);
-    expect(q8.files.find((f) => f.path === q8.decoderPath)).toMatchObject({
-      sizeBytes: 79208649,
-      sha256: '030aa69c774e2a15eec0dee84b2fa91faa5d9f48f49094c1d849de09b587a40f',
-    });
-    const fp16 = getModelSpec('base', 'fp16');
-    expect(fp16.files.find((f) => f.path === fp16.encoderPath)).toMatchObject({ sizeBytes: null, sha256: null });
-    expect(fp16.files.find((f) => f.path === 'tokenizer.json')?.sha256).toBe(
-      '27fc476bfe7f17299480be2273fc0608e4d5a99aba2ab5dec5374b4482d1a566',
-    );
-    for (const name of MODEL_NAMES.filter((m) => m !== 'base')) {
-      expect(getModelSpec(name).files.every((f) => f.sha256 === null && f.sizeBytes === null)).toBe(true);
+  it('pins no size or hash: the reference mirror is a local rebuild, not the hub\'s bytes', () => {
+    // SOURCES.md: the shared int8 ONNX files were built locally and the configs come from a GitHub
+    // copy, so their hashes say nothing about what onnx-community serves.
+    for (const name of MODEL_NAMES) {
+      for (const dtype of MODEL_DTYPES) {
+        for (const f of getModelSpec(name, dtype).files) expect(f).toMatchObject({ sizeBytes: null, sha256: null });
+      }
     }
-    for (const f of q8.files) expect(f.sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('rejects unknown names and dtypes with coded errors', () => {
