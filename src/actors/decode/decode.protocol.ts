@@ -1,0 +1,69 @@
+/**
+ * Decode actor: the one worker that owns the Whisper session. The supervisor sends jobs that name
+ * an utterance and its audio by arena offsets (16 kHz samples since the stream began); the worker
+ * copies that range out of the arena, decodes it and answers with text and timings. Audio never
+ * travels in these messages. All times in ms unless the name ends InS.
+ */
+import type { SerializedError } from '../../errors.js';
+import type { UtteranceArenaShared } from '../../shm/utterance-arena.js';
+import type { EngineWarning, TranscriberOptions } from '../../whisper/types.js';
+import type { LifecycleMessage, ShutdownMessage } from '../../workers/worker.protocol.js';
+
+export type DecodeJobKind = 'partial' | 'final';
+
+export interface DecodeJobSpec {
+  /** Unique per engine; a result names the job it answers. */
+  readonly jobId: number;
+  readonly kind: DecodeJobKind;
+  readonly utteranceId: number;
+  readonly startSamples: number;
+  readonly endSamples: number;
+  /** 'auto' to detect. */
+  readonly language: string;
+  /** Finals: full settings (beam, fallback); partials: greedy, one temperature, no timestamps. */
+  readonly beamSize: number;
+  readonly temperatures: readonly number[];
+  readonly initialPrompt: string | null;
+  readonly hotwords: string | null;
+  /** A speculative final started during the endpoint pause: it may be superseded and ignored. */
+  readonly speculative: boolean;
+}
+
+export interface DecodeTimings {
+  /** Time from the job's arrival in the worker to the start of its decode. */
+  readonly waitMs: number;
+  readonly melMs: number;
+  readonly encodeMs: number;
+  readonly decodeMs: number;
+  readonly totalMs: number;
+}
+
+export interface DecodeResultMessage {
+  readonly type: 'result';
+  readonly jobId: number;
+  readonly kind: DecodeJobKind;
+  readonly utteranceId: number;
+  readonly text: string;
+  readonly language: string;
+  readonly avgLogprob: number;
+  readonly noSpeechProb: number;
+  readonly compressionRatio: number;
+  readonly temperature: number;
+  readonly timings: DecodeTimings;
+}
+
+/** Main → decode worker. */
+export type DecodeCommand =
+  | { readonly type: 'init'; readonly model: TranscriberOptions; readonly arena: UtteranceArenaShared }
+  | { readonly type: 'job'; readonly job: DecodeJobSpec }
+  | ShutdownMessage;
+
+/** Decode worker → main. */
+export type DecodeMessage =
+  | LifecycleMessage
+  | DecodeResultMessage
+  /** A job failed (arena range evicted, decode error): the utterance is reported, others go on. */
+  | { readonly type: 'jobFailed'; readonly jobId: number; readonly utteranceId: number; readonly error: SerializedError }
+  | { readonly type: 'warning'; readonly warning: EngineWarning };
+
+export type DecodeMessageType = DecodeMessage['type'];
