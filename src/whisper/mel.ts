@@ -6,6 +6,9 @@
  *
  * Computed in float64 (the references compute in float32 or float64; float64 keeps us within
  * rounding of both) and stored as float32.
+ *
+ * Frames that see only zeros (Whisper's 30 s tail padding, digital silence) skip the DFT: their value
+ * is known exactly, and a 2 s clip would otherwise pay for 32 s of spectrum.
  */
 import { InvalidOptionError, InvalidSamplesError } from '../errors.js';
 import { RealPairDft } from './fft.js';
@@ -37,6 +40,11 @@ export interface SparseFilterBank {
 }
 
 const LOG_FLOOR = 1e-10;
+/**
+ * log10 of an all-zero frame's energy, computed as project() does: zero samples give an exactly zero
+ * DFT (±0 inputs, finite twiddles), hence zero power and energy in every band, floored to LOG_FLOOR.
+ */
+const SILENT_LOG = Math.log10(LOG_FLOOR);
 /** Whisper keeps 8 decades (80 dB) below the loudest value. */
 const DYNAMIC_RANGE = 8;
 
@@ -99,9 +107,18 @@ function checkOptions(options: MelOptions): void {
   if (!Number.isInteger(sampleRate) || sampleRate < 1) bad('sampleRate', sampleRate);
 }
 
+export interface MelExtractorTuning {
+  /**
+   * Skip the DFT of frames whose whole analysis window is zero (default true). The output is
+   * bit-identical either way; false runs every frame through the DFT, for tests and benchmarks.
+   */
+  skipSilentFrames?: boolean;
+}
+
 /** Precomputed window, DFT and filterbank for one configuration, with preallocated frame buffers. */
 export class MelExtractor {
   readonly options: Readonly<MelOptions>;
+  private readonly skipSilentFrames: boolean;
   private readonly window: Float64Array;
   private readonly dft: RealPairDft;
   private readonly bank: SparseFilterBank;
@@ -109,10 +126,13 @@ export class MelExtractor {
   private readonly frameB: Float64Array;
   private readonly powerA: Float64Array;
   private readonly powerB: Float64Array;
+  /** Edge frames (reflect padding) are materialised here to test them for silence. */
+  private readonly edgeFrame: Float64Array;
 
-  constructor(options: MelOptions) {
+  constructor(options: MelOptions, tuning: MelExtractorTuning = {}) {
     checkOptions(options);
     this.options = { ...options };
+    this.skipSilentFrames = tuning.skipSilentFrames ?? true;
     const { nFft, nMels, sampleRate } = options;
     // Periodic Hann (torch.hann_window default, scipy 'hann' with fftbins): the DFT-even window.
     this.window = new Float64Array(nFft);
@@ -123,6 +143,7 @@ export class MelExtractor {
     this.frameB = new Float64Array(nFft);
     this.powerA = new Float64Array(this.bank.nBins);
     this.powerB = new Float64Array(this.bank.nBins);
+    this.edgeFrame = new Float64Array(nFft);
   }
 
   /** See logMelSpectrogram. */
@@ -132,26 +153,50 @@ export class MelExtractor {
         padTailSamples,
       });
     }
+    // nonZero[i] = how many of samples[0, i) are non-zero, so "is [a, b) all zero" is O(1) per frame.
+    // Built in the pass that validates the samples; per call, not per frame.
+    const nonZero = new Int32Array(samples.length + 1);
+    let count = 0;
     for (let i = 0; i < samples.length; i++) {
       const v = samples[i] as number;
       if (v - v !== 0) throw new InvalidSamplesError(`sample ${i} is ${v}`, { index: i });
+      if (v !== 0) count++;
+      nonZero[i + 1] = count;
     }
     const { nMels, hopLength } = this.options;
     const total = samples.length + padTailSamples;
     const nFrames = Math.floor(total / hopLength);
     const data = new Float32Array(nMels * nFrames);
     if (nFrames === 0) return { data, nMels, nFrames };
+    // Skipped frames keep this value; computed frames overwrite theirs. One contiguous fill is cheaper
+    // than writing each skipped column at a stride of nFrames.
+    if (this.skipSilentFrames) data.fill(SILENT_LOG);
 
     let max = -Infinity;
+    let skipped = false;
     for (let f = 0; f < nFrames; f += 2) {
-      this.fillFrame(samples, total, f, this.frameA);
       const hasB = f + 1 < nFrames;
+      // Only whole pairs are skipped: a frame's rounding depends on its DFT partner, so every computed
+      // frame must keep the partner it has on the full path for the output to stay bit-identical.
+      if (
+        this.skipSilentFrames &&
+        this.isSilent(samples, nonZero, total, f) &&
+        (!hasB || this.isSilent(samples, nonZero, total, f + 1))
+      ) {
+        skipped = true;
+        continue;
+      }
+      this.fillFrame(samples, total, f, this.frameA);
       if (hasB) this.fillFrame(samples, total, f + 1, this.frameB);
       else this.frameB.fill(0);
       this.dft.powerPair(this.frameA, this.frameB, this.powerA, this.powerB);
       max = Math.max(max, this.project(this.powerA, data, f, nFrames));
       if (hasB) max = Math.max(max, this.project(this.powerB, data, f + 1, nFrames));
     }
+    // project() floors every value at SILENT_LOG, so a skipped frame never raises the global max: the
+    // max, and with it the (max − 8) clamp, is the full path's. Only when every frame was skipped is
+    // SILENT_LOG itself the max, as it is on the full path.
+    if (skipped) max = Math.max(max, SILENT_LOG);
     const floor = max - DYNAMIC_RANGE;
     for (let i = 0; i < data.length; i++) data[i] = (Math.max(data[i] as number, floor) + 4) / 4;
     return { data, nMels, nFrames };
@@ -179,6 +224,24 @@ export class MelExtractor {
       }
       out[n] = i < samples.length ? (window[n] as number) * (samples[i] as number) : 0;
     }
+  }
+
+  /** Whether frame `f`'s whole analysis window (see fillFrame) is zero. */
+  private isSilent(samples: Float32Array, nonZero: Int32Array, total: number, f: number): boolean {
+    const { nFft, hopLength } = this.options;
+    const start = f * hopLength - nFft / 2;
+    const end = start + nFft;
+    if (start >= 0 && end <= total) {
+      // Indices from samples.length to total are the tail padding: zeros.
+      if (start >= samples.length) return true;
+      return nonZero[Math.min(end, samples.length)] === nonZero[start];
+    }
+    // Reflected edges (a couple of frames at each end): materialise the frame rather than
+    // re-derive the reflection. A windowed ±0 counts as zero: its DFT is exactly zero too.
+    const frame = this.edgeFrame;
+    this.fillFrame(samples, total, f, frame);
+    for (let n = 0; n < nFft; n++) if (frame[n] !== 0) return false;
+    return true;
   }
 
   /** Filterbank → log10 into column f of `data`; returns the column's largest value. */
