@@ -146,3 +146,229 @@ function gcd(a: number, b: number): number {
   while (b !== 0) [a, b] = [b, a % b];
   return a;
 }
+
+/** How a chunk pushed into a StreamResampler lays out its channels. */
+export type ChannelLayout = 'interleaved' | 'planar';
+
+export interface StreamResamplerOptions {
+  readonly inputRate: number;
+  readonly channels: number;
+  /** Input samples per converted block, rounded up to the ratio's period (default ~20 ms). */
+  readonly blockInSamples?: number;
+}
+
+/**
+ * Half the MEDIUM sinc filter, in input zero-crossings (libsamplerate: 22 438 coefficients at 491
+ * per crossing ≈ 46), with margin. When downsampling the filter is stretched by the ratio.
+ */
+const SINC_HALF_CROSSINGS = 64;
+const DEFAULT_BLOCK_MS = 20;
+
+/**
+ * Continuous 16 kHz mono conversion of a stream cut into chunks of any size.
+ *
+ * libsamplerate-js' streaming `full` API miscounted frames across calls (see MonoResampler), so this
+ * uses the stateless `simple` API on overlapping blocks instead: block k covers input
+ * [k·B − C, (k+1)·B + C) where B (block) and C (context) are multiples of the ratio's period p, so
+ * each block's start maps to a whole output index, and only the outputs of [k·B, (k+1)·B) are kept —
+ * they lie at least C input samples from the block's zero-padded edges, beyond the filter's reach.
+ * The kept outputs therefore equal the one-shot conversion's (to float rounding, ~1e-7), except:
+ * the very last output sample, whose count libsamplerate rounds per call (flush may give one sample
+ * more or fewer than one-shot). Latency: output for input t is released once t + C + B has arrived
+ * (~30 ms at 44.1/48 kHz; rates with a large period, e.g. 44 101 Hz, wait for a whole period ≈ 1 s).
+ *
+ * Outputs are views into a buffer reused by the next push()/flush(): copy or consume them at once.
+ */
+export class StreamResampler {
+  readonly inputRate: number;
+  readonly channels: number;
+  private readonly src: Src | null;
+  private readonly inPeriod: number;
+  private readonly outPeriod: number;
+  private readonly blockIn: number;
+  private readonly contextIn: number;
+  /** Mono input not yet released; history[0] is absolute input sample `historyStart`. */
+  private history: Float32Array;
+  private historyStart = 0;
+  private historyLength = 0;
+  /** Absolute input index of the next block's first kept sample (a multiple of inPeriod). */
+  private nextBlock = 0;
+  private out: Float32Array;
+  private mono: Float32Array;
+  private closed = false;
+  private flushed = false;
+
+  private constructor(src: Src | null, options: Required<StreamResamplerOptions>, p: number, q: number) {
+    this.src = src;
+    this.inputRate = options.inputRate;
+    this.channels = options.channels;
+    this.inPeriod = p;
+    this.outPeriod = q;
+    this.blockIn = Math.max(p, Math.ceil(options.blockInSamples / p) * p);
+    const halfWidthIn = SINC_HALF_CROSSINGS * Math.max(1, p / q);
+    this.contextIn = Math.ceil(halfWidthIn / p) * p;
+    this.history = new Float32Array(this.blockIn + 2 * this.contextIn + 4096);
+    this.out = new Float32Array(1024);
+    this.mono = new Float32Array(1024);
+  }
+
+  static async create(options: StreamResamplerOptions): Promise<StreamResampler> {
+    checkSampleRate(options.inputRate, 'stream resampler input');
+    if (!Number.isInteger(options.channels) || options.channels < 1) {
+      throw new UnsupportedAudioFormatError(`stream resampler: ${options.channels} channels`, {
+        channels: options.channels,
+      });
+    }
+    const g = gcd(options.inputRate, WHISPER_SAMPLE_RATE);
+    const p = options.inputRate / g;
+    const q = WHISPER_SAMPLE_RATE / g;
+    const full = {
+      inputRate: options.inputRate,
+      channels: options.channels,
+      blockInSamples: options.blockInSamples ?? Math.round((options.inputRate * DEFAULT_BLOCK_MS) / 1000),
+    };
+    // 16 kHz input only needs the downmix: no wasm converter at all.
+    const src =
+      p === q
+        ? null
+        : await libsamplerate.create(1, p, q, { converterType: libsamplerate.ConverterType.SRC_SINC_MEDIUM_QUALITY });
+    return new StreamResampler(src, full, p, q);
+  }
+
+  /** Mono 16 kHz samples the next push() would release at the latest, in input samples of latency. */
+  get latencyInSamples(): number {
+    return this.src ? this.blockIn + this.contextIn : 0;
+  }
+
+  /**
+   * Adds a chunk: interleaved frames (length a multiple of `channels`) or one array per channel.
+   * Returns the 16 kHz mono samples now final (a view valid until the next call).
+   */
+  push(chunk: Float32Array | readonly Float32Array[], layout: ChannelLayout = 'interleaved'): Float32Array {
+    this.checkOpen();
+    const frames = this.downmixInto(chunk, layout);
+    if (!this.src) return this.mono.subarray(0, frames);
+    this.append(this.mono.subarray(0, frames));
+    return this.convertReady(false);
+  }
+
+  /** End of input: converts what is left (its tail against silence, as one-shot does). */
+  flush(): Float32Array {
+    this.checkOpen();
+    if (this.flushed) return this.out.subarray(0, 0);
+    this.flushed = true;
+    if (!this.src) return this.out.subarray(0, 0);
+    return this.convertReady(true);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.src?.destroy();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error('StreamResampler used after close()');
+    if (this.flushed) throw new Error('StreamResampler used after flush()');
+  }
+
+  private downmixInto(chunk: Float32Array | readonly Float32Array[], layout: ChannelLayout): number {
+    const c = this.channels;
+    let frames: number;
+    if (layout === 'interleaved') {
+      if (!(chunk instanceof Float32Array)) throw new TypeError('an interleaved chunk is one Float32Array');
+      if (chunk.length % c !== 0) {
+        throw new InvalidSamplesError(`a chunk of ${chunk.length} samples is not whole frames of ${c} channels`, {
+          samples: chunk.length,
+          channels: c,
+        });
+      }
+      frames = chunk.length / c;
+    } else {
+      if (chunk instanceof Float32Array || chunk.length !== c) {
+        throw new InvalidSamplesError(`a planar chunk needs ${c} channel arrays`, { channels: c });
+      }
+      frames = (chunk[0] as Float32Array).length;
+      for (const ch of chunk) {
+        if (ch.length !== frames) {
+          throw new InvalidSamplesError(`planar channels differ in length (${frames} and ${ch.length})`, {
+            first: frames,
+            other: ch.length,
+          });
+        }
+      }
+    }
+    if (this.mono.length < frames) this.mono = new Float32Array(Math.max(frames, this.mono.length * 2));
+    const mono = this.mono;
+    const scale = 1 / c;
+    for (let i = 0; i < frames; i++) {
+      let sum = 0;
+      for (let k = 0; k < c; k++) {
+        sum += layout === 'interleaved' ? ((chunk as Float32Array)[i * c + k] as number) : ((chunk as readonly Float32Array[])[k] as Float32Array)[i] as number;
+      }
+      // v - v is NaN exactly for NaN and ±Infinity (the same check as validate.checkFinite).
+      if (sum - sum !== 0) {
+        const at = this.historyStart + this.historyLength + i;
+        throw new InvalidSamplesError(
+          `stream: frame ${at} (at ${((at / this.inputRate) * 1000).toFixed(1)} ms) is not finite`,
+          { source: 'stream', index: at },
+        );
+      }
+      mono[i] = c === 1 ? sum : sum * scale;
+    }
+    return frames;
+  }
+
+  private append(samples: Float32Array): void {
+    const needed = this.historyLength + samples.length;
+    if (needed > this.history.length) {
+      const grown = new Float32Array(Math.max(needed, this.history.length * 2));
+      grown.set(this.history.subarray(0, this.historyLength));
+      this.history = grown;
+    }
+    this.history.set(samples, this.historyLength);
+    this.historyLength = needed;
+  }
+
+  private convertReady(final: boolean): Float32Array {
+    const src = this.src as Src;
+    const p = this.inPeriod;
+    const q = this.outPeriod;
+    const end = this.historyStart + this.historyLength;
+    let written = 0;
+    for (;;) {
+      const blockEnd = this.nextBlock + this.blockIn;
+      const last = final && blockEnd + this.contextIn >= end;
+      if (!last && blockEnd + this.contextIn > end) break;
+      if (this.nextBlock >= end) break;
+      const from = Math.max(0, this.nextBlock - this.contextIn);
+      const to = last ? end : blockEnd + this.contextIn;
+      const converted = src.simple(this.history.subarray(from - this.historyStart, to - this.historyStart));
+      const skip = ((this.nextBlock - from) * q) / p;
+      const keep = last ? Math.max(0, converted.length - skip) : (this.blockIn * q) / p;
+      this.reserveOut(written + keep);
+      this.out.set(converted.subarray(skip, skip + keep), written);
+      written += keep;
+      this.nextBlock = blockEnd;
+      if (last) break;
+    }
+    this.dropBefore(Math.max(0, this.nextBlock - this.contextIn));
+    return this.out.subarray(0, written);
+  }
+
+  private reserveOut(samples: number): void {
+    if (samples <= this.out.length) return;
+    const grown = new Float32Array(Math.max(samples, this.out.length * 2));
+    grown.set(this.out);
+    this.out = grown;
+  }
+
+  /** Forgets input before absolute index `start`: no later block reaches back that far. */
+  private dropBefore(start: number): void {
+    const drop = Math.min(this.historyLength, start - this.historyStart);
+    if (drop <= 0) return;
+    this.history.copyWithin(0, drop, this.historyLength);
+    this.historyLength -= drop;
+    this.historyStart += drop;
+  }
+}

@@ -29,7 +29,8 @@ export interface PostProcessOptions {
 export type RejectReason = 'empty' | 'no-speech' | 'blocklisted' | 'repetition' | 'misfire';
 
 export interface Correction {
-  readonly rule: 'lexicon' | 'french-numbers' | 'repetition-collapse';
+  /** 'blocklist': a phantom phrase trailing real speech was stripped (`to` is ''). */
+  readonly rule: 'lexicon' | 'french-numbers' | 'repetition-collapse' | 'blocklist';
   readonly from: string;
   readonly to: string;
 }

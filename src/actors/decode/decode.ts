@@ -1,0 +1,237 @@
+/**
+ * The decode actor's logic, without threads: jobs name an utterance by arena offsets; the actor
+ * copies that range out of the arena, runs Whisper on it and posts text, scores and timings.
+ *
+ * - One Whisper session → jobs run strictly one at a time, in arrival order (the supervisor's
+ *   DecodeQueue already ordered and pruned them; reordering here would second-guess it).
+ * - A job that fails (range evicted, bad audio, runtime error) becomes `jobFailed` with its coded
+ *   error, and the next job runs: one bad utterance never loses the others.
+ * - The copy buffer grows geometrically and is reused, so steady-state jobs allocate no audio.
+ *
+ * Dependencies are injected (transcriber, arena reader, post, clock): tests drive it with a
+ * scripted transcriber and a real single-thread arena; src/workers/decode.worker.ts wires the real ones.
+ */
+import { serializeError } from '../../errors.js';
+import type { Segment, TranscribeOptions, TranscriptionResult, WhisperBackend } from '../../whisper/types.js';
+import type { DecodeJobSpec, DecodeMessage, DecodeResultMessage } from './decode.protocol.js';
+
+/** What the actor needs of a Transcriber (src/transcriber.ts's fits). */
+export interface DecodeTranscriber {
+  readonly backend: WhisperBackend;
+  transcribe(samples: Float32Array, options?: TranscribeOptions): Promise<TranscriptionResult>;
+}
+
+/** What the actor needs of UtteranceArenaReader. */
+export interface DecodeArenaSource {
+  read(startSamples: number, endSamples: number, into?: Float32Array): Float32Array;
+}
+
+/** Whisper's no-speech gate: the driver's for finals, the actor's own per segment (see #score). */
+export interface NoSpeechGate {
+  readonly noSpeechThreshold: number;
+  readonly logProbThreshold: number;
+}
+
+/** OpenAI whisper's defaults for the no-speech gate. */
+export const DEFAULT_NO_SPEECH_GATE: NoSpeechGate = { noSpeechThreshold: 0.6, logProbThreshold: -1 };
+
+export interface DecodeActorDeps {
+  readonly transcriber: DecodeTranscriber;
+  readonly arena: DecodeArenaSource;
+  readonly post: (message: DecodeMessage) => void;
+  /** Monotonic ms clock (default performance.now). */
+  readonly now?: () => number;
+  readonly gate?: NoSpeechGate;
+  /** Initial size of the reused copy buffer (default 10 s at 16 kHz); it grows as needed. */
+  readonly initialBufferSamples?: number;
+}
+
+export interface DecodeActorStats {
+  readonly completed: number;
+  readonly failed: number;
+  /** Jobs waiting, not counting the one being decoded. */
+  readonly queued: number;
+  readonly busy: boolean;
+}
+
+interface PendingJob {
+  readonly job: DecodeJobSpec;
+  readonly arrivedMs: number;
+}
+
+/**
+ * Decoding options for a job: finals get the full settings, partials the fast path. Prompt and
+ * hotwords go to partials too: they bias vocabulary, so partials agree with the final
+ * (LocalAgreement) at the cost of a few prompt tokens.
+ *
+ * Finals keep the driver's no-speech skip (a silent 30 s window inside a long utterance is
+ * dropped without a wasted temperature fallback). Partials turn it off: with one temperature
+ * there is no fallback to save, and a partial then always carries its scores, so an all-silent
+ * one reaches the post-processor as 'no-speech' rather than ''.
+ */
+export function transcribeOptionsFor(job: DecodeJobSpec, gate: NoSpeechGate = DEFAULT_NO_SPEECH_GATE): TranscribeOptions {
+  const shared: TranscribeOptions = {
+    language: job.language,
+    logProbThreshold: gate.logProbThreshold,
+    ...(job.initialPrompt !== null ? { initialPrompt: job.initialPrompt } : {}),
+    ...(job.hotwords !== null ? { hotwords: job.hotwords } : {}),
+  };
+  switch (job.kind) {
+    case 'final':
+      return {
+        ...shared,
+        noSpeechThreshold: gate.noSpeechThreshold,
+        beamSize: job.beamSize,
+        temperatures: [...job.temperatures],
+        withoutTimestamps: false,
+      };
+    case 'partial':
+      return {
+        ...shared,
+        noSpeechThreshold: null,
+        beamSize: 1,
+        temperatures: [0],
+        withoutTimestamps: true,
+        conditionOnPreviousText: false,
+      };
+    default:
+      return assertNever(job.kind);
+  }
+}
+
+export class DecodeActor {
+  readonly #transcriber: DecodeTranscriber;
+  readonly #arena: DecodeArenaSource;
+  readonly #post: (message: DecodeMessage) => void;
+  readonly #now: () => number;
+  readonly #gate: NoSpeechGate;
+  readonly #queue: PendingJob[] = [];
+  #buffer: Float32Array;
+  #running: Promise<void> | null = null;
+  #completed = 0;
+  #failed = 0;
+
+  constructor(deps: DecodeActorDeps) {
+    this.#transcriber = deps.transcriber;
+    this.#arena = deps.arena;
+    this.#post = deps.post;
+    this.#now = deps.now ?? (() => performance.now());
+    this.#gate = deps.gate ?? DEFAULT_NO_SPEECH_GATE;
+    this.#buffer = new Float32Array(deps.initialBufferSamples ?? 160_000);
+  }
+
+  get stats(): DecodeActorStats {
+    return { completed: this.#completed, failed: this.#failed, queued: this.#queue.length, busy: this.#running !== null };
+  }
+
+  /** Queues a job; it starts as soon as the jobs before it are done. */
+  submit(job: DecodeJobSpec): void {
+    this.#queue.push({ job, arrivedMs: this.#now() });
+    if (this.#running === null) {
+      this.#running = this.#drain().finally(() => {
+        this.#running = null;
+      });
+    }
+  }
+
+  /** Resolves once every job submitted so far has been answered (result or jobFailed). */
+  async whenIdle(): Promise<void> {
+    while (this.#running !== null) await this.#running;
+  }
+
+  async #drain(): Promise<void> {
+    for (let next = this.#queue.shift(); next !== undefined; next = this.#queue.shift()) {
+      // #run never throws: every failure is posted as jobFailed.
+      await this.#run(next);
+    }
+  }
+
+  async #run({ job, arrivedMs }: PendingJob): Promise<void> {
+    const startedMs = this.#now();
+    try {
+      const samples = this.#copy(job.startSamples, job.endSamples);
+      const result = await this.#transcriber.transcribe(samples, transcribeOptionsFor(job, this.#gate));
+      const message = this.#message(job, result, arrivedMs, startedMs);
+      this.#completed++;
+      this.#post(message);
+    } catch (err) {
+      this.#failed++;
+      this.#post({ type: 'jobFailed', jobId: job.jobId, utteranceId: job.utteranceId, error: serializeError(err) });
+    }
+  }
+
+  #copy(startSamples: number, endSamples: number): Float32Array {
+    const length = endSamples - startSamples;
+    if (length > this.#buffer.length) {
+      // Doubling keeps reallocations logarithmic in the longest utterance seen.
+      this.#buffer = new Float32Array(Math.max(length, this.#buffer.length * 2));
+    }
+    return this.#arena.read(startSamples, endSamples, this.#buffer);
+  }
+
+  #message(job: DecodeJobSpec, result: TranscriptionResult, arrivedMs: number, startedMs: number): DecodeResultMessage {
+    const score = this.#score(result.segments);
+    return {
+      type: 'result',
+      jobId: job.jobId,
+      kind: job.kind,
+      utteranceId: job.utteranceId,
+      text: score.text,
+      language: result.language !== '' ? result.language : job.language,
+      avgLogprob: score.avgLogprob,
+      noSpeechProb: score.noSpeechProb,
+      compressionRatio: score.compressionRatio,
+      temperature: score.temperature,
+      timings: {
+        waitMs: startedMs - arrivedMs,
+        melMs: result.timings.melMs,
+        encodeMs: result.timings.encodeMs,
+        decodeMs: result.timings.decodeMs,
+        // Arrival to answer: what the supervisor's latency budget sees (wait + copy + decode).
+        totalMs: this.#now() - arrivedMs,
+      },
+    };
+  }
+
+  /**
+   * Text and scores of a multi-segment result. Windows failing the no-speech gate are dropped when
+   * others pass (a silent stretch inside a long utterance); when all fail, they are all kept so the
+   * post-processor sees the failing scores and rejects with 'no-speech' under its own thresholds.
+   * Aggregates over what is kept are the worst ones, so a gate that rejects any part rejects the
+   * text: lowest avgLogprob, highest noSpeechProb, highest compression ratio, highest temperature.
+   * No segment at all (a blank decode, or a final whose every window the driver skipped as
+   * silence) → text '' with neutral zero scores: the post-processor's 'empty' reason applies.
+   */
+  #score(segments: readonly Segment[]): {
+    text: string;
+    avgLogprob: number;
+    noSpeechProb: number;
+    compressionRatio: number;
+    temperature: number;
+  } {
+    const { noSpeechThreshold, logProbThreshold } = this.#gate;
+    const silent = (s: Segment): boolean => s.noSpeechProb > noSpeechThreshold && s.avgLogprob < logProbThreshold;
+    const speech = segments.filter((s) => !silent(s));
+    const kept = speech.length > 0 ? speech : segments;
+    if (kept.length === 0) return { text: '', avgLogprob: 0, noSpeechProb: 0, compressionRatio: 0, temperature: 0 };
+    let avgLogprob = Infinity;
+    let noSpeechProb = -Infinity;
+    let compressionRatio = -Infinity;
+    let temperature = -Infinity;
+    for (const s of kept) {
+      avgLogprob = Math.min(avgLogprob, s.avgLogprob);
+      noSpeechProb = Math.max(noSpeechProb, s.noSpeechProb);
+      compressionRatio = Math.max(compressionRatio, s.compressionRatio);
+      temperature = Math.max(temperature, s.temperature);
+    }
+    const text = kept
+      .map((s) => s.text)
+      .join('')
+      .trim();
+    return { text, avgLogprob, noSpeechProb, compressionRatio, temperature };
+  }
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unknown decode job kind ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,290 @@
+/**
+ * The VAD actor's logic, without threads: it reads the capture → VAD ring in fixed windows (512
+ * samples at 16 kHz for Silero), appends every sample to the utterance arena, asks a speech model
+ * for each window's probability, and feeds the segmenter, whose events it posts as offsets.
+ *
+ * Ordering matters: a window is appended to the arena BEFORE the segmenter sees it, so any range an
+ * event names is already readable when the event is posted. At end of input a partial last window
+ * is zero-padded for the model only: the arena gets its real samples, and event positions are
+ * clamped to the real sample count (the segmenter counts whole windows).
+ *
+ * Dependencies are injected (ring reader, arena writer, model, post), so tests drive it in one
+ * thread with a scripted model; src/workers/vad.worker.ts only wires the real ones.
+ */
+import { InvalidSamplesError, serializeError } from '../../errors.js';
+import type { ReadableOutcome } from '../../shm/audio-ring.js';
+import { VadSegmenter } from './segmenter.js';
+import { DEFAULT_VAD_OPTIONS, type VadEvent, type VadMessage, type VadOptions } from './vad.protocol.js';
+
+/** A speech/non-speech model over fixed windows, carrying its own recurrent state between calls. */
+export interface SpeechProbabilityModel {
+  /** Probability (0..1) that `window` (exactly `windowSamples` long) holds speech. */
+  probability(window: Float32Array): Promise<number>;
+  /** Forgets the state carried between windows (a new stream begins). */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+/** What the actor needs of AudioRingReader. */
+export interface VadAudioSource {
+  read(into: Float32Array, maxSamples?: number): number;
+  waitReadable(timeoutMs?: number): Promise<ReadableOutcome>;
+}
+
+/** What the actor needs of UtteranceArenaWriter. */
+export interface VadArenaSink {
+  append(chunk: Float32Array): number;
+}
+
+export interface VadActorDeps {
+  readonly source: VadAudioSource;
+  readonly arena: VadArenaSink;
+  readonly model: SpeechProbabilityModel;
+  readonly post: (message: VadMessage) => void;
+  readonly options?: Partial<VadOptions>;
+  /** A progress message every this many windows (4 × 32 ms ≈ 128 ms). */
+  readonly progressEveryWindows?: number;
+}
+
+export interface VadActorStats {
+  readonly windows: number;
+  readonly positionSamples: number;
+  /** Time spent in the model, to report ms per window. */
+  readonly modelMs: number;
+  /** Samples that were NaN or infinite: replaced by silence (0) in the arena and the model input. */
+  readonly nonFiniteSamples: number;
+  readonly events: Readonly<Record<VadEvent['type'], number>>;
+}
+
+/**
+ * Options for rooms with music or a TV on. Silero gives hold music up to ~0.83 per window, so the
+ * default threshold (0.5, Silero's own) turns 27 s of music into ~10 utterances; at 0.85 none
+ * start (corpus: noise_hold_music_part1). A higher threshold also starts speech later on soft
+ * onsets (up to ~600 ms on "silence", "règle…"), so the pre-roll grows to keep those syllables.
+ * The long command session still yields its 22 utterances with these.
+ */
+export const NOISE_ROBUST_VAD_OPTIONS: Partial<VadOptions> = { positiveThreshold: 0.85, preRollMs: 640 };
+
+/** A floor for the level of digital silence, so messages never carry -Infinity (JSON cannot). */
+export const SILENCE_FLOOR_DBFS = -100;
+
+/**
+ * How long one wait on the ring lasts before the loop re-checks its flags. A flush or stop also
+ * wakes the loop at once (see #wake); the bound only limits how long a superseded waitAsync lingers.
+ */
+const WAIT_SLICE_MS = 250;
+
+
+export class VadActor {
+  readonly options: VadOptions;
+  readonly #source: VadAudioSource;
+  readonly #arena: VadArenaSink;
+  readonly #model: SpeechProbabilityModel;
+  readonly #post: (message: VadMessage) => void;
+  readonly #segmenter: VadSegmenter;
+  readonly #progressEvery: number;
+  /** The window being filled (real samples), and the model's copy (sanitised, zero-padded). Preallocated. */
+  readonly #window: Float32Array;
+  readonly #modelInput: Float32Array;
+  #filled = 0;
+
+  #started = false;
+  #flushRequested = false;
+  #stopRequested = false;
+  #wake: (() => void) | null = null;
+
+  #positionSamples = 0;
+  #windows = 0;
+  #modelMs = 0;
+  #nonFinite = 0;
+  #inBadStretch = false;
+  readonly #eventCounts: Record<VadEvent['type'], number> = {
+    speechStart: 0,
+    pauseStart: 0,
+    speechResumed: 0,
+    speechEnd: 0,
+    misfire: 0,
+  };
+
+  constructor(deps: VadActorDeps) {
+    this.#segmenter = new VadSegmenter({ ...DEFAULT_VAD_OPTIONS, ...deps.options }, (e) => this.#emit(e));
+    this.options = this.#segmenter.options;
+    this.#source = deps.source;
+    this.#arena = deps.arena;
+    this.#model = deps.model;
+    this.#post = deps.post;
+    this.#progressEvery = Math.max(1, Math.floor(deps.progressEveryWindows ?? 4));
+    this.#window = new Float32Array(this.options.windowSamples);
+    this.#modelInput = new Float32Array(this.options.windowSamples);
+  }
+
+  stats(): VadActorStats {
+    return {
+      windows: this.#windows,
+      positionSamples: this.#positionSamples,
+      modelMs: this.#modelMs,
+      nonFiniteSamples: this.#nonFinite,
+      events: { ...this.#eventCounts },
+    };
+  }
+
+  /**
+   * Reads until the ring ends or a flush drains it (then posts `ended`), or until stop(). Rejects
+   * only when the model fails: the worker turns that into `fatal`.
+   */
+  async run(): Promise<void> {
+    if (this.#started) throw new Error('VadActor.run called twice');
+    this.#started = true;
+    this.#model.reset();
+    for (;;) {
+      await this.#drain();
+      if (this.#stopRequested) return;
+      if (this.#flushRequested) {
+        await this.#finish();
+        return;
+      }
+      // The writer closing the ring is the same as a flush.
+      if ((await this.#waitForData()) === 'ended') this.#flushRequested = true;
+    }
+  }
+
+  /** End of input upstream: process what the ring holds now, flush the segmenter, post `ended`. */
+  flush(): void {
+    this.#flushRequested = true;
+    this.#wake?.();
+  }
+
+  /** Stops reading after the current window; run() resolves without `ended`. */
+  stop(): void {
+    this.#stopRequested = true;
+    this.#wake?.();
+  }
+
+  /** Processes every whole window the ring holds now. */
+  async #drain(): Promise<void> {
+    const size = this.options.windowSamples;
+    for (;;) {
+      if (this.#stopRequested) return;
+      const got = this.#source.read(this.#window.subarray(this.#filled), size - this.#filled);
+      this.#filled += got;
+      if (this.#filled < size) return;
+      await this.#processWindow(size);
+      this.#filled = 0;
+    }
+  }
+
+  async #waitForData(): Promise<ReadableOutcome> {
+    const woken = new Promise<'woken'>((resolve) => {
+      this.#wake = () => resolve('woken');
+    });
+    const outcome = await Promise.race([this.#source.waitReadable(WAIT_SLICE_MS), woken]);
+    this.#wake = null;
+    return outcome === 'woken' ? 'timed-out' : outcome;
+  }
+
+  async #finish(): Promise<void> {
+    // The ring may still hold samples written before the flush: take them all.
+    await this.#drain();
+    if (this.#stopRequested) return;
+    if (this.#filled > 0) {
+      await this.#processWindow(this.#filled);
+      this.#filled = 0;
+    }
+    this.#segmenter.flush();
+    this.#postProgress();
+    this.#post({ type: 'ended', positionSamples: this.#positionSamples });
+  }
+
+  /** One window of `real` samples (a whole window, or the last partial one). */
+  async #processWindow(real: number): Promise<void> {
+    const window = this.#window.subarray(0, real);
+    const input = this.#modelInput;
+    let sumSquares = 0;
+    let bad = 0;
+    for (let i = 0; i < real; i++) {
+      let x = window[i] as number;
+      if (!Number.isFinite(x)) {
+        x = 0;
+        window[i] = 0;
+        bad++;
+      }
+      input[i] = x;
+      sumSquares += x * x;
+    }
+    input.fill(0, real);
+    this.#noteBadSamples(bad);
+
+    // Arena first: once the segmenter sees this window, events may name its samples.
+    this.#arena.append(window);
+    this.#positionSamples += real;
+
+    const started = performance.now();
+    const probability = await this.#model.probability(input);
+    this.#modelMs += performance.now() - started;
+    const rms = Math.sqrt(sumSquares / real);
+    this.#lastProbability = probability;
+    this.#lastLevelDbfs = rms > 0 ? Math.max(SILENCE_FLOOR_DBFS, 20 * Math.log10(rms)) : SILENCE_FLOOR_DBFS;
+    this.#segmenter.push(Number.isFinite(probability) ? probability : 0, rms);
+    this.#windows++;
+    if (this.#windows % this.#progressEvery === 0) this.#postProgress();
+  }
+
+  #lastProbability = 0;
+  #lastLevelDbfs = SILENCE_FLOOR_DBFS;
+
+  #postProgress(): void {
+    this.#post({
+      type: 'progress',
+      positionSamples: this.#positionSamples,
+      probability: this.#lastProbability,
+      levelDbfs: this.#lastLevelDbfs,
+      inUtterance: this.#segmenter.inUtterance,
+    });
+  }
+
+  /** Non-finite samples are bad input: one coded error per bad stretch, the stream goes on. */
+  #noteBadSamples(bad: number): void {
+    if (bad === 0) {
+      this.#inBadStretch = false;
+      return;
+    }
+    this.#nonFinite += bad;
+    if (this.#inBadStretch) return;
+    this.#inBadStretch = true;
+    const error = new InvalidSamplesError(
+      `VAD input holds ${bad} NaN or infinite samples near position ${this.#positionSamples}; they are treated as silence`,
+      { positionSamples: this.#positionSamples, samples: bad },
+    );
+    this.#post({ type: 'error', error: serializeError(error), utteranceId: null });
+  }
+
+  #emit(event: VadEvent): void {
+    // The segmenter counts whole windows; after a zero-padded last window its positions can pass
+    // the real end of the audio, which the arena does not hold.
+    const end = this.#positionSamples;
+    let clamped: VadEvent;
+    switch (event.type) {
+      case 'speechStart':
+        clamped = { ...event, startSamples: Math.min(event.startSamples, end) };
+        break;
+      case 'pauseStart':
+        clamped = { ...event, endSamples: Math.min(event.endSamples, end) };
+        break;
+      case 'speechResumed':
+        clamped = event;
+        break;
+      case 'speechEnd':
+      case 'misfire':
+        clamped = { ...event, startSamples: Math.min(event.startSamples, end), endSamples: Math.min(event.endSamples, end) };
+        break;
+      default:
+        return assertNever(event);
+    }
+    this.#eventCounts[clamped.type]++;
+    this.#post({ type: 'vad', event: clamped });
+  }
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unhandled VAD event ${JSON.stringify(value)}`);
+}

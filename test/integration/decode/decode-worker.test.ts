@@ -1,0 +1,99 @@
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import type { DecodeJobSpec, DecodeMessage } from '../../../dist/actors/decode/decode.protocol.js';
+import { loadAudioFile } from '../../../dist/audio/load.js';
+import { UtteranceArenaWriter, createUtteranceArena } from '../../../dist/shm/index.js';
+import { WHISPER_BASE_DIR, corpusPath, hasShared } from '../../helpers/paths.js';
+
+const WORKER_URL = new URL('../../../dist/workers/decode.worker.js', import.meta.url);
+
+/** Messages from a worker, awaited one by one (no sleeps: each step waits for its message). */
+function inbox(worker: Worker): (type: DecodeMessage['type']) => Promise<DecodeMessage> {
+  const queue: DecodeMessage[] = [];
+  const waiters: (() => void)[] = [];
+  worker.on('message', (m: DecodeMessage) => {
+    queue.push(m);
+    waiters.shift()?.();
+  });
+  return async (type) => {
+    for (;;) {
+      const index = queue.findIndex((m) => m.type === type);
+      if (index >= 0) return queue.splice(index, 1)[0] as DecodeMessage;
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+  };
+}
+
+function job(jobId: number, kind: DecodeJobSpec['kind'], startSamples: number, endSamples: number): DecodeJobSpec {
+  return {
+    jobId,
+    kind,
+    utteranceId: jobId,
+    startSamples,
+    endSamples,
+    language: 'fr',
+    beamSize: 5,
+    temperatures: [0, 0.2, 0.4, 0.6, 0.8, 1],
+    initialPrompt: null,
+    hotwords: null,
+    speculative: false,
+  };
+}
+
+describe.skipIf(!hasShared())('decode worker (real Whisper base, real arena)', () => {
+  it('decodes a French command by arena offsets, reports a lost range, then shuts down cleanly', async () => {
+    const audio = await loadAudioFile(corpusPath('fr/fr_cmd_allume_la_lumiere.wav'));
+    // Silence before the command, so the job's offsets are not simply [0, n).
+    const leadSamples = 8000;
+    const shared = createUtteranceArena(leadSamples + audio.samples.length + 16_000);
+    const writer = new UtteranceArenaWriter(shared);
+    writer.append(new Float32Array(leadSamples));
+    const start = writer.append(audio.samples);
+    const end = start + audio.samples.length;
+
+    const worker = new Worker(WORKER_URL);
+    const next = inbox(worker);
+    const exited = once(worker, 'exit');
+    worker.postMessage({ type: 'init', model: { modelDir: WHISPER_BASE_DIR, intraOpThreads: 2 }, arena: shared });
+    const ready = await next('ready');
+    expect(ready).toMatchObject({ type: 'ready', info: { device: 'cpu' } });
+
+    worker.postMessage({ type: 'job', job: job(1, 'partial', start, end) });
+    worker.postMessage({ type: 'job', job: job(2, 'final', start, end) });
+    worker.postMessage({ type: 'job', job: job(3, 'final', end, end + 64_000) }); // not written
+    worker.postMessage({ type: 'shutdown' });
+
+    const partial = await next('result');
+    const final = await next('result');
+    const failed = await next('jobFailed');
+    for (const r of [partial, final]) {
+      if (r.type !== 'result') throw new Error('expected a result');
+      expect(r.language).toBe('fr');
+      expect(r.text.toLowerCase()).toMatch(/allume la lumi[eè]re/u);
+      expect(r.noSpeechProb).toBeLessThan(0.5);
+      expect(r.avgLogprob).toBeGreaterThan(-1);
+      expect(r.timings.encodeMs).toBeGreaterThan(0);
+      expect(r.timings.totalMs).toBeGreaterThanOrEqual(r.timings.melMs + r.timings.encodeMs + r.timings.decodeMs);
+    }
+    expect([partial.type === 'result' && partial.kind, final.type === 'result' && final.kind]).toEqual(['partial', 'final']);
+    expect(failed).toMatchObject({ jobId: 3, utteranceId: 3, error: { code: 'STT_SHM_RANGE_UNAVAILABLE' } });
+    const [code] = (await exited) as [number];
+    expect(code).toBe(0);
+  });
+
+  it('answers a bad init with fatal STT_MODEL_UNKNOWN and exits with code 1', async () => {
+    const worker = new Worker(WORKER_URL);
+    const next = inbox(worker);
+    const exited = once(worker, 'exit');
+    worker.postMessage({
+      type: 'init',
+      model: { model: 'no-such-whisper', allowDownload: false },
+      arena: createUtteranceArena(16),
+    });
+    const fatal = await next('fatal');
+    expect(fatal).toMatchObject({ type: 'fatal', error: { code: 'STT_MODEL_UNKNOWN' } });
+    const [code] = (await exited) as [number];
+    expect(code).toBe(1);
+  });
+});

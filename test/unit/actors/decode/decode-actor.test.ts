@@ -1,0 +1,240 @@
+import { describe, expect, it } from 'vitest';
+import { DecodeActor, transcribeOptionsFor, type DecodeTranscriber } from '../../../../src/actors/decode/decode.js';
+import type { DecodeJobSpec, DecodeMessage } from '../../../../src/actors/decode/decode.protocol.js';
+import { DecodeFailedError } from '../../../../src/errors.js';
+import { UtteranceArenaReader, UtteranceArenaWriter, createUtteranceArena } from '../../../../src/shm/index.js';
+import type { Segment, TranscribeOptions, TranscriptionResult, WhisperBackend } from '../../../../src/whisper/types.js';
+
+function job(over: Partial<DecodeJobSpec> & Pick<DecodeJobSpec, 'jobId' | 'startSamples' | 'endSamples'>): DecodeJobSpec {
+  return {
+    kind: 'final',
+    utteranceId: over.jobId,
+    language: 'fr',
+    beamSize: 5,
+    temperatures: [0, 0.2, 0.4],
+    initialPrompt: null,
+    hotwords: null,
+    speculative: false,
+    ...over,
+  };
+}
+
+function segment(text: string, over: Partial<Segment> = {}): Segment {
+  return {
+    id: 0,
+    startMs: 0,
+    endMs: 1000,
+    text,
+    tokens: [],
+    temperature: 0,
+    avgLogprob: -0.2,
+    compressionRatio: 1.1,
+    noSpeechProb: 0.01,
+    ...over,
+  };
+}
+
+interface Call {
+  readonly first: number;
+  readonly length: number;
+  readonly options: TranscribeOptions | undefined;
+}
+
+/**
+ * A transcriber whose answer is read from the audio it got (first sample = an index into the
+ * script), so each result proves which arena range was copied. Each call is released by the test
+ * (`release()`), so ordering and timings are controlled, not slept for.
+ */
+class ScriptedTranscriber implements DecodeTranscriber {
+  readonly backend = {} as WhisperBackend;
+  readonly calls: Call[] = [];
+  readonly #pending: (() => void)[] = [];
+  constructor(
+    readonly script: ReadonlyMap<number, readonly Segment[] | Error>,
+    readonly clock: { now: number },
+  ) {}
+
+  async transcribe(samples: Float32Array, options?: TranscribeOptions): Promise<TranscriptionResult> {
+    const first = samples[0] ?? NaN;
+    this.calls.push({ first, length: samples.length, options });
+    await new Promise<void>((resolve) => this.#pending.push(resolve));
+    const answer = this.script.get(first);
+    if (answer === undefined) throw new Error(`no script for first sample ${first}`);
+    if (answer instanceof Error) throw answer;
+    this.clock.now += 100;
+    return {
+      text: answer.map((s) => s.text).join('').trim(),
+      language: 'fr',
+      languageProbability: null,
+      segments: answer,
+      durationMs: samples.length / 16,
+      timings: { melMs: 5, encodeMs: 40, decodeMs: 55, totalMs: 100 },
+    };
+  }
+
+  /** Lets the oldest waiting call finish. */
+  async release(): Promise<void> {
+    for (let spin = 0; spin < 50 && this.#pending.length === 0; spin++) await Promise.resolve();
+    const next = this.#pending.shift();
+    if (!next) throw new Error('no transcribe call is waiting');
+    next();
+  }
+}
+
+/** An arena where sample i holds i, so a copied range names itself. */
+function arenaOf(capacity: number, written: number): { reader: UtteranceArenaReader; writer: UtteranceArenaWriter } {
+  const shared = createUtteranceArena(capacity);
+  const writer = new UtteranceArenaWriter(shared);
+  const chunk = new Float32Array(written);
+  for (let i = 0; i < written; i++) chunk[i] = i;
+  writer.append(chunk);
+  return { reader: new UtteranceArenaReader(shared), writer };
+}
+
+function setup(script: Map<number, readonly Segment[] | Error>, capacity = 50_000, written = 40_000) {
+  const clock = { now: 1000 };
+  const transcriber = new ScriptedTranscriber(script, clock);
+  const { reader, writer } = arenaOf(capacity, written);
+  const posted: DecodeMessage[] = [];
+  const actor = new DecodeActor({
+    transcriber,
+    arena: reader,
+    post: (m) => posted.push(m),
+    now: () => clock.now,
+    initialBufferSamples: 1000,
+  });
+  return { clock, transcriber, writer, posted, actor };
+}
+
+describe('DecodeActor', () => {
+  it('decodes jobs one at a time in arrival order, copying each exact range', async () => {
+    const script = new Map([
+      [100, [segment(' Allume la lumière.')]],
+      [5000, [segment(' Éteins')]],
+      [20_000, [segment(' Quelle heure est-il ?')]],
+    ]);
+    const { transcriber, posted, actor } = setup(script);
+    actor.submit(job({ jobId: 1, startSamples: 100, endSamples: 3000 }));
+    actor.submit(job({ jobId: 2, kind: 'partial', startSamples: 5000, endSamples: 9000 }));
+    actor.submit(job({ jobId: 3, startSamples: 20_000, endSamples: 36_000 }));
+    expect(transcriber.calls).toHaveLength(1); // one Whisper session: the others wait
+    expect(actor.stats).toMatchObject({ queued: 2, busy: true });
+    await transcriber.release();
+    await transcriber.release();
+    await transcriber.release();
+    await actor.whenIdle();
+    expect(transcriber.calls.map((c) => [c.first, c.length])).toEqual([
+      [100, 2900],
+      [5000, 4000],
+      [20_000, 16_000], // longer than the initial buffer: it grew
+    ]);
+    expect(posted.map((m) => (m.type === 'result' ? [m.jobId, m.kind, m.text] : m.type))).toEqual([
+      [1, 'final', 'Allume la lumière.'],
+      [2, 'partial', 'Éteins'],
+      [3, 'final', 'Quelle heure est-il ?'],
+    ]);
+    expect(actor.stats).toEqual({ completed: 3, failed: 0, queued: 0, busy: false });
+  });
+
+  it('gives finals the job settings and partials the fast greedy path', () => {
+    const final = transcribeOptionsFor(
+      job({ jobId: 1, startSamples: 0, endSamples: 1, beamSize: 5, initialPrompt: 'Maison', hotwords: 'SuperWhisper' }),
+    );
+    expect(final).toMatchObject({
+      language: 'fr',
+      beamSize: 5,
+      temperatures: [0, 0.2, 0.4],
+      withoutTimestamps: false,
+      initialPrompt: 'Maison',
+      hotwords: 'SuperWhisper',
+      noSpeechThreshold: 0.6,
+    });
+    const partial = transcribeOptionsFor(job({ jobId: 2, kind: 'partial', startSamples: 0, endSamples: 1, language: 'auto' }));
+    expect(partial).toMatchObject({
+      language: 'auto',
+      beamSize: 1,
+      temperatures: [0],
+      withoutTimestamps: true,
+      conditionOnPreviousText: false,
+      noSpeechThreshold: null,
+    });
+    expect(partial).not.toHaveProperty('initialPrompt');
+    expect(partial).not.toHaveProperty('hotwords');
+  });
+
+  it('reports wait, stage and total timings from its clock and the result', async () => {
+    const script = new Map([
+      [0, [segment(' un')]],
+      [1000, [segment(' deux')]],
+    ]);
+    const { clock, transcriber, posted, actor } = setup(script);
+    actor.submit(job({ jobId: 1, startSamples: 0, endSamples: 500 })); // arrives at 1000, starts at once
+    clock.now += 30;
+    actor.submit(job({ jobId: 2, startSamples: 1000, endSamples: 1500 })); // arrives at 1030
+    await transcriber.release(); // job 1 ends at 1130; job 2 starts then
+    await transcriber.release(); // job 2 ends at 1230
+    await actor.whenIdle();
+    const [first, second] = posted;
+    expect(first).toMatchObject({ type: 'result', timings: { waitMs: 0, melMs: 5, encodeMs: 40, decodeMs: 55, totalMs: 130 } });
+    expect(second).toMatchObject({ type: 'result', timings: { waitMs: 100, totalMs: 200 } });
+  });
+
+  it('turns an evicted range and a decode error into jobFailed, then decodes the next job', async () => {
+    const script = new Map<number, readonly Segment[] | Error>([
+      [30_000, new DecodeFailedError('runtime exploded')],
+      [35_000, [segment(' Ferme les volets.')]],
+    ]);
+    // 50 000 samples retained: once 70 000 are written, [0, 20 000) is gone.
+    const { transcriber, writer, posted, actor } = setup(script, 50_000, 40_000);
+    writer.append(new Float32Array(30_000).map((_, i) => 40_000 + i));
+    actor.submit(job({ jobId: 1, startSamples: 100, endSamples: 4000 }));
+    actor.submit(job({ jobId: 2, startSamples: 30_000, endSamples: 31_000 }));
+    actor.submit(job({ jobId: 3, startSamples: 35_000, endSamples: 39_000 }));
+    actor.submit(job({ jobId: 4, startSamples: 69_000, endSamples: 80_000 })); // not written yet
+    await transcriber.release();
+    await transcriber.release();
+    await actor.whenIdle();
+    expect(posted.map((m) => m.type)).toEqual(['jobFailed', 'jobFailed', 'result', 'jobFailed']);
+    const codes = posted.map((m) => (m.type === 'jobFailed' ? [m.jobId, m.utteranceId, m.error.code] : null));
+    expect(codes).toEqual([
+      [1, 1, 'STT_SHM_RANGE_UNAVAILABLE'],
+      [2, 2, 'STT_DECODE_FAILED'],
+      null,
+      [4, 4, 'STT_SHM_RANGE_UNAVAILABLE'],
+    ]);
+    expect(posted[2]).toMatchObject({ jobId: 3, text: 'Ferme les volets.' });
+    expect(transcriber.calls.map((c) => c.first)).toEqual([30_000, 35_000]);
+    expect(actor.stats).toMatchObject({ completed: 1, failed: 3 });
+  });
+
+  it('aggregates multi-segment scores by the worst value and drops silent windows among speech', async () => {
+    const script = new Map<number, readonly Segment[] | Error>([
+      [
+        0,
+        [
+          segment(' Première phrase.', { avgLogprob: -0.3, compressionRatio: 1.2, noSpeechProb: 0.1 }),
+          segment(' Sous-titres réalisés par la communauté d’Amara.org', { avgLogprob: -1.5, noSpeechProb: 0.9 }),
+          segment(' Deuxième phrase.', { avgLogprob: -0.5, compressionRatio: 1.6, noSpeechProb: 0.2, temperature: 0.2 }),
+        ],
+      ],
+      [1000, [segment(' Merci.', { avgLogprob: -1.4, noSpeechProb: 0.8 }), segment(' Merci.', { avgLogprob: -1.2, noSpeechProb: 0.7 })]],
+      [2000, []],
+    ]);
+    const { transcriber, posted, actor } = setup(script);
+    actor.submit(job({ jobId: 1, startSamples: 0, endSamples: 500 }));
+    actor.submit(job({ jobId: 2, startSamples: 1000, endSamples: 1500 }));
+    actor.submit(job({ jobId: 3, startSamples: 2000, endSamples: 2500 }));
+    for (let k = 0; k < 3; k++) await transcriber.release();
+    await actor.whenIdle();
+    expect(posted[0]).toMatchObject({
+      text: 'Première phrase. Deuxième phrase.',
+      avgLogprob: -0.5,
+      noSpeechProb: 0.2,
+      compressionRatio: 1.6,
+      temperature: 0.2,
+    });
+    // All silent: kept with the failing scores, so the post-processor can say 'no-speech'.
+    expect(posted[1]).toMatchObject({ text: 'Merci. Merci.', avgLogprob: -1.4, noSpeechProb: 0.8 });
+    expect(posted[2]).toMatchObject({ text: '', avgLogprob: 0, noSpeechProb: 0, compressionRatio: 0 });
+  });
+});

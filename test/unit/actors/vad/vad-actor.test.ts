@@ -1,0 +1,261 @@
+import { describe, expect, it } from 'vitest';
+import { VadActor, SILENCE_FLOOR_DBFS, type SpeechProbabilityModel } from '../../../../src/actors/vad/vad.js';
+import type { VadEvent, VadMessage, VadOptions } from '../../../../src/actors/vad/vad.protocol.js';
+import {
+  AudioRingReader,
+  AudioRingWriter,
+  UtteranceArenaReader,
+  UtteranceArenaWriter,
+  createAudioRing,
+  createUtteranceArena,
+} from '../../../../src/shm/index.js';
+
+const W = 512;
+const OPTIONS: Partial<VadOptions> = {
+  preRollMs: 64, // 2 windows
+  postRollMs: 32, // 1 window
+  minSpeechMs: 96, // 3 windows
+  endpointSilenceMs: 160, // 5 windows
+  maxUtteranceMs: 3200,
+};
+
+/**
+ * A model that reads its answer from the audio: the script marks speech windows with a loud first
+ * sample, so the probability follows the samples the actor actually read (and in which order).
+ */
+class ScriptedModel implements SpeechProbabilityModel {
+  calls = 0;
+  resets = 0;
+  closed = false;
+  readonly inputs: number[] = [];
+  async probability(window: Float32Array): Promise<number> {
+    expect(window.length).toBe(W);
+    this.calls++;
+    this.inputs.push(window.length);
+    return Math.abs(window[0] ?? 0) >= 0.5 ? 0.9 : 0.05;
+  }
+  reset(): void {
+    this.resets++;
+  }
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+/** mulberry32, seeded: deterministic noise and chunk sizes. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Audio from a script: 'S' a speech window (first sample 0.8), '.' a quiet one; `tail` extra quiet samples. */
+function audioFor(script: string, tail = 0, seed = 1): Float32Array {
+  const rnd = random(seed);
+  const audio = new Float32Array(script.length * W + tail);
+  for (let i = 0; i < audio.length; i++) audio[i] = (rnd() - 0.5) * 0.02;
+  [...script].forEach((c, k) => {
+    if (c === 'S') audio[k * W] = 0.8;
+  });
+  return audio;
+}
+
+interface Harness {
+  readonly actor: VadActor;
+  readonly model: ScriptedModel;
+  readonly messages: VadMessage[];
+  readonly writer: AudioRingWriter;
+  readonly arena: UtteranceArenaReader;
+}
+
+function harness(progressEveryWindows = 4, ringCapacity = 4096): Harness {
+  const ring = createAudioRing(ringCapacity);
+  const shared = createUtteranceArena(1 << 20);
+  const messages: VadMessage[] = [];
+  const model = new ScriptedModel();
+  const arenaReader = new UtteranceArenaReader(shared);
+  const actor = new VadActor({
+    source: new AudioRingReader(ring),
+    arena: new UtteranceArenaWriter(shared),
+    model,
+    options: OPTIONS,
+    progressEveryWindows,
+    post: (m) => {
+      // Every range an event names must already be readable when it is posted.
+      if (m.type === 'vad' && (m.event.type === 'speechEnd' || m.event.type === 'misfire')) {
+        expect(m.event.endSamples).toBeLessThanOrEqual(arenaReader.headSamples);
+        arenaReader.read(m.event.startSamples, m.event.endSamples);
+      }
+      messages.push(m);
+    },
+  });
+  return { actor, model, messages, writer: new AudioRingWriter(ring), arena: arenaReader };
+}
+
+/** Writes `audio` in seeded chunk sizes while the actor runs, then closes the ring. */
+async function feed(writer: AudioRingWriter, audio: Float32Array, seed = 3): Promise<void> {
+  const rnd = random(seed);
+  let at = 0;
+  while (at < audio.length) {
+    const size = Math.min(audio.length - at, 1 + Math.floor(rnd() * 1500));
+    expect(await writer.writeAll(audio.subarray(at, at + size), 5000)).toBe(true);
+    at += size;
+    // Let the reader run between chunks, as a real producer thread would.
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+const events = (messages: VadMessage[]): VadEvent[] =>
+  messages.flatMap((m) => (m.type === 'vad' ? [m.event] : []));
+
+describe('VadActor', () => {
+  it('finds utterance boundaries, copies every sample to the arena in order, and ends when the ring closes', async () => {
+    const script = '..........SSSSSS..........SSSSSSSS.........';
+    const audio = audioFor(script);
+    const h = harness();
+    const running = h.actor.run();
+    await feed(h.writer, audio);
+    h.writer.close();
+    await running;
+
+    expect(events(h.messages)).toEqual([
+      { type: 'speechStart', utteranceId: 1, startSamples: 8 * W },
+      { type: 'pauseStart', utteranceId: 1, endSamples: 17 * W },
+      { type: 'speechEnd', utteranceId: 1, startSamples: 8 * W, endSamples: 17 * W, reason: 'silence' },
+      { type: 'speechStart', utteranceId: 2, startSamples: 24 * W },
+      { type: 'pauseStart', utteranceId: 2, endSamples: 35 * W },
+      { type: 'speechEnd', utteranceId: 2, startSamples: 24 * W, endSamples: 35 * W, reason: 'silence' },
+    ]);
+    expect(h.arena.headSamples).toBe(audio.length);
+    expect(h.arena.read(0, audio.length)).toEqual(audio);
+    expect(h.messages.at(-1)).toEqual({ type: 'ended', positionSamples: audio.length });
+    expect(h.model.calls).toBe(script.length);
+    expect(h.model.resets).toBe(1);
+    expect(h.actor.stats()).toMatchObject({ windows: script.length, positionSamples: audio.length, nonFiniteSamples: 0 });
+  });
+
+  it('posts progress every N windows with position, probability, level and utterance state', async () => {
+    const script = '....SSSSSSSS....'; // 16 windows
+    const audio = audioFor(script);
+    const h = harness(4);
+    const running = h.actor.run();
+    await feed(h.writer, audio);
+    h.writer.close();
+    await running;
+    const progress = h.messages.filter((m) => m.type === 'progress');
+    // Four on the cadence, and one final report before `ended` (after the flush closed the
+    // utterance, whose pause was still shorter than the endpoint at window 16).
+    expect(progress.map((p) => p.positionSamples)).toEqual([4 * W, 8 * W, 12 * W, 16 * W, 16 * W]);
+    expect(progress.map((p) => p.inUtterance)).toEqual([false, true, true, true, false]);
+    expect(progress.map((p) => p.probability)).toEqual([0.05, 0.9, 0.9, 0.05, 0.05]);
+    for (const p of progress) {
+      expect(p.levelDbfs).toBeGreaterThan(-60);
+      expect(p.levelDbfs).toBeLessThan(0);
+    }
+  });
+
+  it('zero-pads a partial last window for the model only: the arena and event offsets keep the real length', async () => {
+    const script = '......SSSSSSSSSS'; // speech runs into the end of the input
+    const tail = 200;
+    const audio = audioFor(script, tail);
+    audio[script.length * W] = 0.8; // the partial window is speech too
+    const h = harness();
+    const running = h.actor.run();
+    await feed(h.writer, audio);
+    h.actor.flush();
+    await running;
+
+    expect(h.model.calls).toBe(script.length + 1);
+    expect(h.arena.headSamples).toBe(audio.length);
+    expect(h.arena.read(0, audio.length)).toEqual(audio);
+    const end = events(h.messages).at(-1);
+    expect(end).toEqual({ type: 'speechEnd', utteranceId: 1, startSamples: 4 * W, endSamples: audio.length, reason: 'flush' });
+    expect(h.messages.at(-1)).toEqual({ type: 'ended', positionSamples: audio.length });
+  });
+
+  it('flush drains what the ring holds without waiting for the writer to close', async () => {
+    const audio = audioFor('...SSSSSS', 37);
+    const h = harness(4, 8192);
+    // Written before run(): the flush must still see all of it.
+    expect(h.writer.write(audio)).toBe(audio.length);
+    const running = h.actor.run();
+    h.actor.flush();
+    await running;
+    expect(h.arena.headSamples).toBe(audio.length);
+    // The 37 quiet samples of the partial last window open a pause before the flush ends it.
+    expect(events(h.messages).map((e) => e.type)).toEqual(['speechStart', 'pauseStart', 'speechEnd']);
+    expect(h.messages.at(-1)).toEqual({ type: 'ended', positionSamples: audio.length });
+  });
+
+  it('a flush while waiting on an empty ring ends at once, and empty input ends with no event', async () => {
+    const h = harness();
+    const running = h.actor.run();
+    await new Promise((r) => setImmediate(r));
+    h.actor.flush();
+    await running;
+    expect(h.messages).toEqual([
+      { type: 'progress', positionSamples: 0, probability: 0, levelDbfs: SILENCE_FLOOR_DBFS, inUtterance: false },
+      { type: 'ended', positionSamples: 0 },
+    ]);
+  });
+
+  it('stop() ends the loop without `ended`', async () => {
+    const h = harness();
+    const running = h.actor.run();
+    h.writer.write(audioFor('SSSS'));
+    await new Promise((r) => setTimeout(r, 5));
+    h.actor.stop();
+    await running;
+    expect(h.messages.some((m) => m.type === 'ended')).toBe(false);
+  });
+
+  it('reports NaN samples with one coded error per bad stretch, treats them as silence, and loses no utterance', async () => {
+    const script = '...SSSSSS.......SSSSSS.......';
+    const audio = audioFor(script);
+    audio.fill(Number.NaN, 12 * W + 5, 14 * W + 9); // between the two utterances, three windows touched
+    const h = harness();
+    const running = h.actor.run();
+    await feed(h.writer, audio);
+    h.writer.close();
+    await running;
+    const errors = h.messages.filter((m) => m.type === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ error: { code: 'STT_AUDIO_INVALID_SAMPLES' }, utteranceId: null });
+    expect(events(h.messages).filter((e) => e.type === 'speechEnd')).toHaveLength(2);
+    expect(h.actor.stats().nonFiniteSamples).toBe(2 * W + 4);
+    const stored = h.arena.read(12 * W, 15 * W);
+    expect(stored.every((x) => Number.isFinite(x))).toBe(true);
+  });
+
+  it('keeps up with a ring smaller than the input (backpressure, no loss)', async () => {
+    const script = '..SSSSSSS....'.repeat(20);
+    const audio = audioFor(script, 0, 9);
+    const h = harness(4, 1024);
+    const running = h.actor.run();
+    await feed(h.writer, audio, 11);
+    h.writer.close();
+    await running;
+    expect(h.arena.read(0, audio.length)).toEqual(audio);
+    expect(events(h.messages).filter((e) => e.type === 'speechEnd')).toHaveLength(20);
+  });
+
+  it('rejects invalid options with a coded error', () => {
+    const ring = createAudioRing(1024);
+    const arena = createUtteranceArena(1024);
+    expect(
+      () =>
+        new VadActor({
+          source: new AudioRingReader(ring),
+          arena: new UtteranceArenaWriter(arena),
+          model: new ScriptedModel(),
+          post: () => undefined,
+          options: { positiveThreshold: 2 },
+        }),
+    ).toThrow(expect.objectContaining({ code: 'STT_INVALID_OPTION' }));
+  });
+});
