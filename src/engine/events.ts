@@ -1,0 +1,117 @@
+/**
+ * What the engine tells its users. Positions in the audio are ms since the stream began (16 kHz
+ * sample positions / 16); wall-clock durations are ms measured on the main thread.
+ */
+import type { SerializedError } from '../errors.js';
+import type { Correction, RejectReason } from '../actors/postprocess/postprocess.protocol.js';
+import type { DropReason } from '../state/decode-queue.js';
+
+export interface FinalTimings {
+  /** Time the decode worker spent on the job (mel + encode + decode). */
+  readonly decodeMs: number;
+  /** Time the job waited in the supervisor's queue before it was sent to the decode worker. */
+  readonly queueMs: number;
+  readonly postProcessMs: number;
+  /** Wall time from when the last speech sample entered the engine to this event; null if unknown. */
+  readonly endOfSpeechToFinalMs: number | null;
+}
+
+export interface FinalEvent {
+  readonly utteranceId: number;
+  readonly text: string;
+  readonly language: string;
+  readonly startMs: number;
+  readonly endMs: number;
+  /** True when the speculative decode started in the endpoint pause became the final (no second decode). */
+  readonly speculative: boolean;
+  readonly timings: FinalTimings;
+  readonly corrections: readonly Correction[];
+}
+
+export interface PartialEvent {
+  readonly utteranceId: number;
+  /** The newest hypothesis of the utterance so far, post-processed. */
+  readonly text: string;
+  /** LocalAgreement-2: words two successive partials agree on (never retracted)… */
+  readonly stable: string;
+  /** …and the rest, which may still change. */
+  readonly unstable: string;
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+/** Engine-level reasons add what happens before or instead of post-processing. */
+export type EngineRejectReason = RejectReason | 'decode-failed';
+
+export interface RejectedEvent {
+  readonly utteranceId: number;
+  readonly reason: EngineRejectReason;
+  readonly startMs: number;
+  readonly endMs: number;
+  /** The decoded text that was rejected ('' for a misfire or a failed decode). */
+  readonly text: string;
+}
+
+export interface SpeechStartEvent {
+  readonly utteranceId: number;
+  readonly startMs: number;
+}
+
+export interface SpeechEndEvent {
+  readonly utteranceId: number;
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly reason: 'silence' | 'max-length' | 'flush';
+}
+
+/** Partials and stale jobs that were not decoded: counted by reason, never silent. */
+export type EngineDropReason = DropReason | 'stale';
+
+export interface DecodeMsSummary {
+  readonly count: number;
+  readonly meanMs: number;
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly maxMs: number;
+}
+
+export interface EngineMetrics {
+  readonly utterances: number;
+  readonly misfires: number;
+  readonly partials: number;
+  readonly finals: number;
+  readonly rejected: number;
+  readonly partialDrops: Readonly<Record<EngineDropReason, number>>;
+  /** Speculative finals voided because speech resumed (decoded or not). */
+  readonly speculativeDiscarded: number;
+  /** Speculative finals that became the final with no second decode. */
+  readonly speculativeReused: number;
+  /** Jobs re-sent to a restarted decode worker. */
+  readonly replayedJobs: number;
+  readonly restarts: Readonly<Record<'decode' | 'postprocess', number>>;
+  readonly ringOverrunSamples: number;
+  readonly queueDepth: { readonly finals: number; readonly partials: number };
+  readonly decodeMs: { readonly partial: DecodeMsSummary; readonly final: DecodeMsSummary };
+}
+
+export interface EngineErrorEvent {
+  readonly error: Error & { readonly code?: string };
+  /** The utterance the error cost, if any; null when no utterance was lost (e.g. a rejected chunk). */
+  readonly utteranceId: number | null;
+  readonly source: 'capture' | 'vad' | 'decode' | 'postprocess' | 'engine' | 'input';
+}
+
+export interface EngineEventMap {
+  final: [FinalEvent];
+  partial: [PartialEvent];
+  speechStart: [SpeechStartEvent];
+  speechEnd: [SpeechEndEvent];
+  rejected: [RejectedEvent];
+  error: [EngineErrorEvent];
+  /** The supervisor's state value, e.g. "running" or {"draining":"decodes"}. */
+  state: [unknown];
+  metrics: [EngineMetrics];
+  warning: [{ readonly code: string; readonly message: string }];
+}
+
+export type SerializedEngineError = SerializedError;

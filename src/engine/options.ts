@@ -1,0 +1,157 @@
+/** createEngine's options, their defaults and validation (bad options are coded errors, early). */
+import { DEFAULT_VAD_OPTIONS, type VadOptions } from '../actors/vad/vad.protocol.js';
+import type { PcmFormat } from '../actors/capture/capture.protocol.js';
+import type { PostProcessOptions } from '../actors/postprocess/postprocess.protocol.js';
+import { BadSampleRateError, InvalidOptionError } from '../errors.js';
+import type { ModelDtype } from '../whisper/types.js';
+
+export type EngineInput =
+  | { readonly kind: 'push'; readonly sampleRate?: number; readonly channels?: number }
+  | { readonly kind: 'file'; readonly path: string; readonly realtime?: boolean }
+  | { readonly kind: 'stdin'; readonly sampleRate: number; readonly channels: number; readonly format: PcmFormat }
+  | {
+      readonly kind: 'microphone';
+      readonly device?: number | string | null;
+      readonly sampleRate?: number | null;
+      readonly channels?: number | null;
+    };
+
+export interface EngineOptions {
+  /** Model name from the manifest (default 'base'). */
+  readonly model?: string;
+  readonly modelDir?: string;
+  readonly dtype?: ModelDtype;
+  /** Mirror directory (default: env STT_MODEL_MIRROR). */
+  readonly mirror?: string;
+  readonly allowDownload?: boolean;
+  /**
+   * 'fr' by default: this is a French assistant, and language detection on 1–3 s commands is the
+   * weakest part of Whisper (a short "OK, stop" flips to English) while costing a pass per utterance.
+   * 'auto' remains available for mixed use.
+   */
+  readonly language?: string;
+  /** 'cpu' (default), 'cuda' or 'cuda:N'. */
+  readonly device?: string;
+  readonly strictDevice?: boolean;
+  /** ONNX Runtime intra-op threads of the decode worker. */
+  readonly threads?: number;
+  /** Beam size of finals (partials are always greedy). Default 5. */
+  readonly beamSize?: number;
+  readonly temperatures?: readonly number[];
+  readonly initialPrompt?: string;
+  readonly hotwords?: string;
+  readonly vad?: Partial<VadOptions>;
+  readonly partials?: { readonly enabled?: boolean; readonly intervalMs?: number };
+  readonly postProcess?: Partial<PostProcessOptions>;
+  /** Pending partial decodes kept before the oldest is dropped (counted). Default 2. */
+  readonly maxPendingPartials?: number;
+  /** Utterance arena length: audio a decode can still reach back to. Default 120 s. */
+  readonly arenaSeconds?: number;
+  /** Default: push at 16 kHz mono. */
+  readonly input?: EngineInput;
+  /** Interval of `metrics` events (default 1000 ms; 0 disables the timer, metrics still come at drain). */
+  readonly metricsIntervalMs?: number;
+  /** Environment for model defaults (STT_MODEL_MIRROR); default process.env. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+export const DEFAULT_POSTPROCESS_OPTIONS: PostProcessOptions = {
+  lexicon: [],
+  frenchNumbers: false,
+  noSpeechThreshold: 0.6,
+  logProbThreshold: -1,
+  compressionRatioThreshold: 2.4,
+  extraBlocklist: [],
+};
+
+export const DEFAULT_TEMPERATURES: readonly number[] = [0, 0.2, 0.4, 0.6, 0.8, 1];
+
+export interface ResolvedEngineOptions {
+  readonly language: string;
+  readonly beamSize: number;
+  readonly temperatures: readonly number[];
+  readonly vad: VadOptions;
+  readonly partialsEnabled: boolean;
+  readonly partialIntervalMs: number;
+  readonly postProcess: PostProcessOptions;
+  readonly maxPendingPartials: number;
+  readonly arenaSamples: number;
+  readonly input: EngineInput;
+  readonly pushSampleRate: number;
+  readonly pushChannels: number;
+  readonly metricsIntervalMs: number;
+}
+
+function integerAtLeast(name: string, value: number | undefined, min: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new InvalidOptionError(`option ${name} must be an integer ≥ ${min}, got ${String(value)}`, { option: name });
+  }
+  return value;
+}
+
+function positiveNumber(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new InvalidOptionError(`option ${name} must be a number > 0, got ${String(value)}`, { option: name });
+  }
+  return value;
+}
+
+export function checkSampleRate(rate: unknown): number {
+  if (typeof rate !== 'number' || !Number.isInteger(rate) || rate < 1000 || rate > 384_000) {
+    throw new BadSampleRateError(`sample rate must be an integer in [1000, 384000] Hz, got ${String(rate)}`, {
+      sampleRate: typeof rate === 'number' ? rate : String(rate),
+    });
+  }
+  return rate;
+}
+
+export function resolveEngineOptions(o: EngineOptions): ResolvedEngineOptions {
+  if (typeof o !== 'object' || o === null) throw new InvalidOptionError('engine options must be an object', { option: 'options' });
+  const language = o.language ?? 'fr';
+  if (typeof language !== 'string' || !/^(auto|[a-z]{2,3})$/u.test(language)) {
+    throw new InvalidOptionError(`option language must be 'auto' or an ISO code, got ${String(language)}`, { option: 'language' });
+  }
+  const input: EngineInput = o.input ?? { kind: 'push' };
+  let pushSampleRate = 16_000;
+  let pushChannels = 1;
+  switch (input.kind) {
+    case 'push':
+      pushSampleRate = checkSampleRate(input.sampleRate ?? 16_000);
+      pushChannels = integerAtLeast('input.channels', input.channels, 1, 1);
+      break;
+    case 'file':
+      if (typeof input.path !== 'string' || input.path === '') {
+        throw new InvalidOptionError('option input.path must be a non-empty string', { option: 'input.path' });
+      }
+      break;
+    case 'stdin':
+      checkSampleRate(input.sampleRate);
+      integerAtLeast('input.channels', input.channels, 1, 1);
+      break;
+    case 'microphone':
+      break;
+    default:
+      throw new InvalidOptionError(`unknown input kind ${JSON.stringify((input as { kind: unknown }).kind)}`, { option: 'input.kind' });
+  }
+  const temperatures = o.temperatures ?? DEFAULT_TEMPERATURES;
+  if (!Array.isArray(temperatures) || temperatures.length === 0 || temperatures.some((t) => !Number.isFinite(t) || t < 0)) {
+    throw new InvalidOptionError('option temperatures must be a non-empty list of numbers ≥ 0', { option: 'temperatures' });
+  }
+  return {
+    language,
+    beamSize: integerAtLeast('beamSize', o.beamSize, 1, 5),
+    temperatures,
+    vad: { ...DEFAULT_VAD_OPTIONS, ...o.vad },
+    partialsEnabled: o.partials?.enabled ?? true,
+    partialIntervalMs: positiveNumber('partials.intervalMs', o.partials?.intervalMs, 500),
+    postProcess: { ...DEFAULT_POSTPROCESS_OPTIONS, ...o.postProcess },
+    maxPendingPartials: integerAtLeast('maxPendingPartials', o.maxPendingPartials, 0, 2),
+    arenaSamples: Math.round(positiveNumber('arenaSeconds', o.arenaSeconds, 120) * 16_000),
+    input,
+    pushSampleRate,
+    pushChannels,
+    metricsIntervalMs: integerAtLeast('metricsIntervalMs', o.metricsIntervalMs, 0, 1000),
+  };
+}

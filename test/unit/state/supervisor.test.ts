@@ -1,0 +1,352 @@
+import { describe, expect, it } from 'vitest';
+import { Pipeline, type PipelineOptions, type UtteranceState } from '../../../src/state/pipeline.js';
+import { startSupervisor } from '../../../src/state/supervisor.js';
+import { answer, fakePorts, jobs, processAll, progress, vad, type FakePorts } from './fake-ports.js';
+
+const SR = 16_000;
+const OPTIONS: PipelineOptions = {
+  sampleRate: SR,
+  language: 'fr',
+  beamSize: 5,
+  temperatures: [0, 0.2],
+  initialPrompt: null,
+  hotwords: null,
+  partialsEnabled: true,
+  partialIntervalMs: 500,
+  maxPendingPartials: 2,
+  postRollMs: 96,
+};
+
+interface Emitted {
+  type: string;
+  payload: Record<string, unknown>;
+}
+
+async function harness(options: Partial<PipelineOptions> = {}) {
+  const ports: FakePorts = fakePorts();
+  const events: Emitted[] = [];
+  const states = new Map<number, UtteranceState[]>();
+  const errors: unknown[] = [];
+  let inputEnded = 0;
+  let now = 1_000_000;
+  const pipeline = new Pipeline(
+    { ...OPTIONS, ...options },
+    {
+      sendDecode: (job) => ports.decode.send({ type: 'job', job }),
+      sendPostProcess: (requestId, input) => ports.postprocess.send({ type: 'process', requestId, input }),
+      emit: (type, ...payload) => events.push({ type, payload: payload[0] as unknown as Record<string, unknown> }),
+      now: () => (now += 5),
+      wallClockOfSample: (p) => p / 16,
+      onUtteranceState: (id, s) => states.set(id, [...(states.get(id) ?? []), s]),
+    },
+  );
+  const supervisor = startSupervisor({
+    ports,
+    pipeline,
+    host: {
+      error: (e) => errors.push(e),
+      warning: () => undefined,
+      captureProgress: () => undefined,
+      overrun: () => undefined,
+      endInput: () => {
+        inputEnded++;
+        ports.capture.deliver({ type: 'ended', writtenSamples: 0, reason: 'end-of-input' });
+      },
+    },
+  });
+  const until = (pred: (v: string) => boolean) =>
+    new Promise<void>((resolve) => {
+      const check = () => pred(JSON.stringify(supervisor.getSnapshot().value));
+      if (check()) return resolve();
+      const sub = supervisor.subscribe(() => check() && (sub.unsubscribe(), resolve()));
+    });
+  await until((v) => v === '"running"');
+  const finals = () => events.filter((e) => e.type === 'final').map((e) => e.payload);
+  return { ports, events, states, errors, pipeline, supervisor, until, finals, inputEnded: () => inputEnded };
+}
+
+describe('supervisor: ordered start and stop', () => {
+  it('starts decode + post-process, then VAD, then capture; drains and closes upstream first', async () => {
+    const ports = fakePorts();
+    ports.decode.hold();
+    const order: string[] = [];
+    for (const p of Object.values(ports)) {
+      const start = p.start.bind(p);
+      p.start = async () => {
+        const info = await start();
+        order.push(p.name);
+        return info;
+      };
+      const close = p.close.bind(p);
+      p.close = async () => {
+        order.push(`close:${p.name}`);
+        return close();
+      };
+    }
+    const pipeline = new Pipeline(OPTIONS, {
+      sendDecode: () => undefined,
+      sendPostProcess: () => undefined,
+      emit: () => undefined,
+      now: () => 0,
+      wallClockOfSample: () => null,
+    });
+    const supervisor = startSupervisor({
+      ports,
+      pipeline,
+      host: { error: () => undefined, warning: () => undefined, captureProgress: () => undefined, overrun: () => undefined, endInput: () => undefined },
+    });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(order).toEqual(['postprocess']);
+    expect(ports.vad.started).toBe(0);
+    ports.decode.release();
+    await new Promise((r) => setTimeout(r, 0));
+    await new Promise((r) => setTimeout(r, 0));
+    expect(order).toEqual(['postprocess', 'decode', 'vad', 'capture']);
+    expect(supervisor.getSnapshot().value).toBe('running');
+    ports.capture.deliver({ type: 'ended', writtenSamples: 100, reason: 'end-of-input' });
+    expect(supervisor.getSnapshot().value).toEqual({ draining: 'vad' });
+    expect(ports.vad.sent).toContainEqual({ type: 'flush' });
+    ports.vad.deliver({ type: 'ended', positionSamples: 100 });
+    expect(supervisor.getSnapshot().value).toBe('drained');
+    supervisor.send({ type: 'CLOSE' });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(order.slice(4)).toEqual(['close:capture', 'close:vad', 'close:decode', 'close:postprocess']);
+    expect(supervisor.getSnapshot().status).toBe('done');
+  });
+
+  it('goes to failed with the cause when a backend cannot start', async () => {
+    const ports = fakePorts();
+    ports.decode.start = () => Promise.reject(new Error('no model'));
+    const pipeline = new Pipeline(OPTIONS, { sendDecode: () => undefined, sendPostProcess: () => undefined, emit: () => undefined, now: () => 0, wallClockOfSample: () => null });
+    const supervisor = startSupervisor({ ports, pipeline, host: { error: () => undefined, warning: () => undefined, captureProgress: () => undefined, overrun: () => undefined, endInput: () => undefined } });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(supervisor.getSnapshot().value).toBe('failed');
+    expect(supervisor.getSnapshot().context.failure?.message).toBe('no model');
+    expect(ports.capture.started).toBe(0);
+  });
+});
+
+describe('utterance lifecycle', () => {
+  it('walks speech → endpointing → decoding → postprocessing → emitted, reusing the speculative final', async () => {
+    const h = await harness({ partialsEnabled: false });
+    vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 1000 });
+    vad(h.ports, { type: 'pauseStart', utteranceId: 1, endSamples: 20_000 });
+    const [spec] = jobs(h.ports);
+    expect(spec).toMatchObject({ kind: 'final', speculative: true, startSamples: 1000, endSamples: 20_000, beamSize: 5 });
+    answer(h.ports, spec!, 'allume la lumière');
+    expect(h.ports.postprocess.sent).toHaveLength(0); // waits for the endpoint
+    vad(h.ports, { type: 'speechEnd', utteranceId: 1, startSamples: 1000, endSamples: 20_000, reason: 'silence' });
+    expect(jobs(h.ports)).toHaveLength(1); // no second decode
+    processAll(h.ports);
+    expect(h.finals()).toEqual([
+      expect.objectContaining({ utteranceId: 1, text: 'allume la lumière', speculative: true, startMs: 63, endMs: 1250 }),
+    ]);
+    expect(h.states.get(1)).toEqual(['speech', 'endpointing', 'decoding', 'postprocessing', 'emitted']);
+    expect(h.pipeline.metrics({ decode: 0, postprocess: 0 }, 0)).toMatchObject({ speculativeReused: 1, speculativeDiscarded: 0, finals: 1 });
+    expect(h.pipeline.idle).toBe(true);
+  });
+
+  it('discards the speculative result when speech resumes, and decodes the real final once', async () => {
+    const h = await harness({ partialsEnabled: false });
+    vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    vad(h.ports, { type: 'pauseStart', utteranceId: 1, endSamples: 16_000 });
+    vad(h.ports, { type: 'speechResumed', utteranceId: 1 });
+    answer(h.ports, jobs(h.ports)[0]!, 'allume');
+    vad(h.ports, { type: 'speechEnd', utteranceId: 1, startSamples: 0, endSamples: 40_000, reason: 'silence' });
+    const all = jobs(h.ports);
+    expect(all).toHaveLength(2);
+    expect(all[1]).toMatchObject({ kind: 'final', speculative: false, endSamples: 40_000 });
+    answer(h.ports, all[1]!, 'allume la cuisine');
+    processAll(h.ports);
+    expect(h.finals().map((f) => f.text)).toEqual(['allume la cuisine']);
+    expect(h.states.get(1)).toEqual(['speech', 'endpointing', 'speech', 'decoding', 'postprocessing', 'emitted']);
+    expect(h.pipeline.metrics({ decode: 0, postprocess: 0 }, 0).speculativeDiscarded).toBe(1);
+  });
+
+  it('adopts a speculative job still in flight at speechEnd, and a different end gets a new final', async () => {
+    const h = await harness({ partialsEnabled: false });
+    vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    vad(h.ports, { type: 'pauseStart', utteranceId: 1, endSamples: 16_000 });
+    vad(h.ports, { type: 'speechEnd', utteranceId: 1, startSamples: 0, endSamples: 16_000, reason: 'silence' });
+    answer(h.ports, jobs(h.ports)[0]!, 'stop');
+    processAll(h.ports);
+    vad(h.ports, { type: 'speechStart', utteranceId: 2, startSamples: 30_000 });
+    vad(h.ports, { type: 'pauseStart', utteranceId: 2, endSamples: 40_000 });
+    vad(h.ports, { type: 'speechEnd', utteranceId: 2, startSamples: 30_000, endSamples: 42_000, reason: 'max-length' });
+    answer(h.ports, jobs(h.ports)[1]!, 'void'); // the voided speculative, in flight
+    expect(h.ports.postprocess.sent).toHaveLength(0);
+    const third = jobs(h.ports)[2]!;
+    expect(third).toMatchObject({ utteranceId: 2, endSamples: 42_000, speculative: false });
+    answer(h.ports, third, 'encore');
+    processAll(h.ports);
+    expect(h.finals().map((f) => [f.utteranceId, f.text])).toEqual([[1, 'stop'], [2, 'encore']]);
+  });
+
+  it('rejects misfires and blocklisted finals with a reason, and keeps going', async () => {
+    const h = await harness({ partialsEnabled: false });
+    vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    vad(h.ports, { type: 'misfire', utteranceId: 1, startSamples: 0, endSamples: 2000 });
+    vad(h.ports, { type: 'speechStart', utteranceId: 2, startSamples: 10_000 });
+    vad(h.ports, { type: 'speechEnd', utteranceId: 2, startSamples: 10_000, endSamples: 30_000, reason: 'silence' });
+    answer(h.ports, jobs(h.ports)[0]!, 'Sous-titres réalisés par la communauté');
+    processAll(h.ports, ['Sous-titres réalisés par la communauté']);
+    const rejected = h.events.filter((e) => e.type === 'rejected').map((e) => [e.payload['utteranceId'], e.payload['reason']]);
+    expect(rejected).toEqual([[1, 'misfire'], [2, 'blocklisted']]);
+    expect(h.states.get(1)).toEqual(['speech', 'rejected']);
+    expect(h.finals()).toHaveLength(0);
+    expect(h.pipeline.idle).toBe(true);
+  });
+});
+
+describe('partials', () => {
+  it('queues a partial every intervalMs of NEW audio (VAD positions), with LocalAgreement-2 stable words', async () => {
+    const h = await harness();
+    vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    for (const p of [2048, 4096, 6144]) progress(h.ports, p); // < 8000 samples: nothing yet
+    expect(jobs(h.ports)).toHaveLength(0);
+    progress(h.ports, 8192);
+    expect(jobs(h.ports)).toEqual([expect.objectContaining({ kind: 'partial', startSamples: 0, endSamples: 8192, beamSize: 1, temperatures: [0] })]);
+    answer(h.ports, jobs(h.ports)[0]!, 'allume');
+    processAll(h.ports);
+    progress(h.ports, 12_288); // 4096 new samples: not yet
+    progress(h.ports, 16_384);
+    answer(h.ports, jobs(h.ports)[1]!, 'allume la');
+    processAll(h.ports);
+    progress(h.ports, 24_576);
+    answer(h.ports, jobs(h.ports)[2]!, 'allume la lumière');
+    processAll(h.ports);
+    const partials = h.events.filter((e) => e.type === 'partial').map((e) => [e.payload['stable'], e.payload['unstable'], e.payload['endMs']]);
+    expect(partials).toEqual([
+      ['', 'allume', 512],
+      ['allume', 'la', 1024],
+      ['allume la', 'lumière', 1536],
+    ]);
+  });
+
+  it('under a flood drops partials by reason but never a final, one job in flight at a time', async () => {
+    const h = await harness({ maxPendingPartials: 1, partialIntervalMs: 100 });
+    const N = 40;
+    for (let id = 1; id <= N; id++) {
+      const start = id * 100_000;
+      vad(h.ports, { type: 'speechStart', utteranceId: id, startSamples: start });
+      for (let k = 1; k <= 5; k++) progress(h.ports, start + k * 1600);
+      vad(h.ports, { type: 'speechEnd', utteranceId: id, startSamples: start, endSamples: start + 9000, reason: 'silence' });
+    }
+    // The decoder is slow: everything above piled up behind the first job.
+    let answered = 0;
+    for (let guard = 0; guard < 1000; guard++) {
+      const sent = jobs(h.ports);
+      if (answered === sent.length) break;
+      const job = sent[answered++]!;
+      expect(sent.length).toBe(answered); // never a second job before this one is answered
+      answer(h.ports, job, `texte ${job.utteranceId}`);
+      processAll(h.ports);
+    }
+    const finals = h.finals();
+    expect(finals.map((f) => f.utteranceId)).toEqual(Array.from({ length: N }, (_, i) => i + 1));
+    const m = h.pipeline.metrics({ decode: 0, postprocess: 0 }, 0);
+    const drops = Object.values(m.partialDrops).reduce((a, b) => a + b, 0);
+    expect(drops).toBeGreaterThan(0);
+    expect(m.partialDrops['queue-full'] + m.partialDrops['final-pending'] + m.partialDrops.stale).toBeGreaterThan(0);
+    // Every partial queued was either decoded or counted as dropped.
+    const partialJobs = jobs(h.ports).filter((j) => j.kind === 'partial').length;
+    expect(partialJobs + drops).toBe(N * 5);
+    expect(h.pipeline.idle).toBe(true);
+  });
+});
+
+describe('crash and replay', () => {
+  it('re-sends the in-flight final to the restarted decode worker and emits it exactly once', async () => {
+    const h = await harness({ partialsEnabled: false });
+    vad(h.ports, { type: 'speechStart', utteranceId: 7, startSamples: 0 });
+    vad(h.ports, { type: 'speechEnd', utteranceId: 7, startSamples: 0, endSamples: 32_000, reason: 'silence' });
+    const [job] = jobs(h.ports);
+    h.ports.decode.crash(true);
+    vad(h.ports, { type: 'speechStart', utteranceId: 8, startSamples: 40_000 });
+    vad(h.ports, { type: 'speechEnd', utteranceId: 8, startSamples: 40_000, endSamples: 60_000, reason: 'silence' });
+    expect(jobs(h.ports)).toHaveLength(1); // nothing sent to a dead worker
+    h.ports.decode.restarted();
+    const after = jobs(h.ports);
+    expect(after).toHaveLength(2);
+    expect(after[1]).toEqual(job);
+    answer(h.ports, after[1]!, 'ferme les volets');
+    answer(h.ports, after[1]!, 'ferme les volets'); // a duplicate answer must not duplicate the final
+    answer(h.ports, jobs(h.ports)[2]!, 'merci');
+    processAll(h.ports);
+    expect(h.finals().map((f) => [f.utteranceId, f.text])).toEqual([[7, 'ferme les volets'], [8, 'merci']]);
+    expect(h.pipeline.metrics({ decode: 1, postprocess: 0 }, 0).replayedJobs).toBe(1);
+    expect(h.errors).toHaveLength(0);
+  });
+
+  it('re-sends pending post-process requests after a post-process restart; a final dead end fails the engine', async () => {
+    const h = await harness({ partialsEnabled: false });
+    vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    vad(h.ports, { type: 'speechEnd', utteranceId: 1, startSamples: 0, endSamples: 16_000, reason: 'silence' });
+    answer(h.ports, jobs(h.ports)[0]!, 'bonjour');
+    h.ports.postprocess.crash(true);
+    h.ports.postprocess.sent.splice(0);
+    h.ports.postprocess.restarted();
+    expect(processAll(h.ports)).toBe(1);
+    expect(h.finals().map((f) => f.text)).toEqual(['bonjour']);
+    h.ports.decode.crash(false);
+    expect(h.supervisor.getSnapshot().value).toBe('failed');
+    expect(h.errors).toHaveLength(1);
+  });
+
+  it('reports a failed final as rejected decode-failed with an error, and the next utterance still decodes', async () => {
+    const h = await harness({ partialsEnabled: false });
+    vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    vad(h.ports, { type: 'speechEnd', utteranceId: 1, startSamples: 0, endSamples: 16_000, reason: 'silence' });
+    vad(h.ports, { type: 'speechStart', utteranceId: 2, startSamples: 20_000 });
+    vad(h.ports, { type: 'speechEnd', utteranceId: 2, startSamples: 20_000, endSamples: 36_000, reason: 'silence' });
+    h.ports.decode.deliver({
+      type: 'jobFailed',
+      jobId: jobs(h.ports)[0]!.jobId,
+      utteranceId: 1,
+      error: { code: 'STT_SHM_RANGE_UNAVAILABLE', message: 'evicted', details: {} },
+    });
+    answer(h.ports, jobs(h.ports)[1]!, 'salut');
+    processAll(h.ports);
+    expect(h.events.filter((e) => e.type === 'rejected').map((e) => e.payload['reason'])).toEqual(['decode-failed']);
+    expect(h.events.find((e) => e.type === 'error')?.payload['error']).toMatchObject({ code: 'STT_SHM_RANGE_UNAVAILABLE' });
+    expect(h.finals().map((f) => f.text)).toEqual(['salut']);
+  });
+});
+
+describe('flush', () => {
+  it('FLUSH ends the input; drained only once every final is out', async () => {
+    const h = await harness({ partialsEnabled: false });
+    vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    h.supervisor.send({ type: 'FLUSH' });
+    expect(h.inputEnded()).toBe(1);
+    h.ports.vad.deliver({ type: 'vad', event: { type: 'speechEnd', utteranceId: 1, startSamples: 0, endSamples: 8000, reason: 'flush' } });
+    h.ports.vad.deliver({ type: 'ended', positionSamples: 8000 });
+    expect(h.supervisor.getSnapshot().value).toEqual({ draining: 'decodes' });
+    answer(h.ports, jobs(h.ports)[0]!, 'fin');
+    expect(h.supervisor.getSnapshot().value).toEqual({ draining: 'decodes' });
+    processAll(h.ports);
+    expect(h.supervisor.getSnapshot().value).toBe('drained');
+    expect(h.finals()).toHaveLength(1);
+  });
+});
+
+describe('speculative tolerance', () => {
+  it('reuses the speculative final when speechEnd only adds post-roll pause, not more', async () => {
+    const h = await harness({ partialsEnabled: false });
+    vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    vad(h.ports, { type: 'pauseStart', utteranceId: 1, endSamples: 16_512 });
+    vad(h.ports, { type: 'speechEnd', utteranceId: 1, startSamples: 0, endSamples: 16_000 + 1536, reason: 'silence' });
+    expect(jobs(h.ports)).toHaveLength(1);
+    vad(h.ports, { type: 'speechStart', utteranceId: 2, startSamples: 40_000 });
+    vad(h.ports, { type: 'pauseStart', utteranceId: 2, endSamples: 50_000 });
+    vad(h.ports, { type: 'speechEnd', utteranceId: 2, startSamples: 40_000, endSamples: 50_000 + 1537, reason: 'silence' });
+    answer(h.ports, jobs(h.ports)[0]!, 'un');
+    answer(h.ports, jobs(h.ports)[1]!, 'deux');
+    processAll(h.ports);
+    expect(jobs(h.ports)).toHaveLength(2);
+    expect(h.finals().map((f) => [f.text, f.speculative, f.endMs])).toEqual([
+      ['un', true, 1096],
+      ['deux', false, 3221],
+    ]);
+  });
+});
