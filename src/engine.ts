@@ -309,9 +309,11 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       ),
     push,
     {
+      // flush() means "the input ends now" for every source: a file stops being read too (Ctrl-C on
+      // `--input` must not transcribe the rest of the file); done() is how to wait for a file's end.
       endInput: () => {
         if (push) void push.end();
-        else if (input.kind !== 'file') capture.send({ type: 'stop' });
+        else capture.send({ type: 'stop' });
       },
       captureProgress: (written, atMs) => clock.record(written, atMs),
     },

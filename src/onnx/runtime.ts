@@ -18,8 +18,12 @@ import type { Device, EngineWarning } from '../whisper/types.js';
 
 export type OnnxTensorData = Float32Array | BigInt64Array | Int32Array | Uint8Array;
 
+/** Brands OnnxTensor: only the constructors below and runs make one (a type, no runtime value). */
+declare const onnxTensorBrand: unique symbol;
+
 /** A tensor made by this module (constructors below) or returned by a run; its data is not copied. */
 export interface OnnxTensor {
+  readonly [onnxTensorBrand]: true;
   readonly type: string;
   readonly data: OnnxTensorData;
   readonly dims: readonly number[];

@@ -5,7 +5,7 @@
  * finished hypotheses), and reorder the KV cache to the surviving beams' sources.
  */
 import { logSumExp, topK } from './logit-filters.js';
-import { pickBest, type Candidate, type DecoderModel, type SearchParams } from './search.js';
+import { isRepetitionCheckpoint, pickBest, type Candidate, type DecoderModel, type SearchParams } from './search.js';
 
 export interface BeamOptions {
   readonly beamSize: number;
@@ -65,8 +65,9 @@ export async function beamSearch(
     for (let j = 0; j < batch; j++) {
       const row = logits.subarray(j * vocab, (j + 1) * vocab);
       filters.apply(row, current.history(j), current.lengths[j] as number);
-      const logZ = logSumExp(row);
       topK(row, perBeam, topIds, topValues);
+      // The best of the top k is the row's maximum: the normaliser needs only its exp pass.
+      const logZ = logSumExp(row, 0, vocab, topValues[0] as number);
       for (let t = 0; t < perBeam; t++) {
         const id = topIds[t] as number;
         if (id < 0) continue;
@@ -109,6 +110,12 @@ export async function beamSearch(
     [current, upcoming] = [upcoming, current];
     batch = saved;
     if (finished.length >= maxCandidates || step + 1 === maxSteps || saved === 0) break;
+    // Beam 0 is the best live hypothesis (candidates were taken in score order). Once even it fails
+    // the repetition gate, the search is returning a loop; stop here rather than at maxSteps.
+    const bestLength = current.lengths[0] as number;
+    if (params.hopeless && isRepetitionCheckpoint(bestLength) && params.hopeless(current.history(0).subarray(0, bestLength))) {
+      return { ...current.toCandidate(0, current.sums[0] as number), stoppedEarly: true };
+    }
     model.reorder(nextSources.subarray(0, saved));
     logits = await model.step(nextTokens.subarray(0, saved));
   }

@@ -6,6 +6,7 @@
  */
 import { DecodeFailedError, InvalidOptionError } from '../errors.js';
 import { beamSearch } from './beam.js';
+import { compressionRatio } from './compression.js';
 import { LogitFilters } from './logit-filters.js';
 import { sampleSearch, type Candidate, type DecoderModel, type SearchParams } from './search.js';
 import type { DecodeOptions, DecodingResult, SpecialTokens } from './types.js';
@@ -65,6 +66,10 @@ export function validateDecodeOptions(options: DecodeOptions, ctx: DecoderContex
   }
   if (!Number.isInteger(options.maxNewTokens) || options.maxNewTokens < 1) {
     throw invalid(`maxNewTokens must be an integer ≥ 1, not ${options.maxNewTokens}`, 'maxNewTokens');
+  }
+  const threshold = options.compressionRatioThreshold;
+  if (threshold !== undefined && threshold !== null && !(Number.isFinite(threshold) && threshold > 0)) {
+    throw invalid(`compressionRatioThreshold must be null or a finite number > 0, not ${threshold}`, 'compressionRatioThreshold');
   }
   if (options.temperature > 0 && typeof options.random !== 'function') {
     throw invalid('Sampling (temperature > 0) needs a seeded random generator', 'random');
@@ -126,12 +131,18 @@ export async function decodeWindow(model: DecoderModel, ctx: DecoderContext, opt
             options.maxInitialTimestampInS > 0 ? Math.round(options.maxInitialTimestampInS / ctx.timestampPrecisionInS) : null,
         },
   });
+  const threshold = options.compressionRatioThreshold;
   const params: SearchParams = {
     vocabSize: vocab,
     eot: s.eot,
     filters,
     maxSteps: Math.min(options.maxNewTokens, room),
     lengthPenalty: options.lengthPenalty,
+    // The driver's own measure on the same text (decoded, trimmed), so a stop here always fails its gate.
+    hopeless:
+      threshold === undefined || threshold === null
+        ? undefined
+        : (ids) => compressionRatio(ctx.decodeText(Array.from(ids)).trim()) > threshold,
   };
 
   const startLogits = await model.start(initial.tokens);
@@ -140,7 +151,8 @@ export async function decodeWindow(model: DecoderModel, ctx: DecoderContext, opt
     throw new DecodeFailedError(`The decoder returned ${startLogits.length} logits for ${rows} × ${vocab}`, {});
   }
   const noSpeechProb = softmaxAt(startLogits.subarray(initial.sotIndex * vocab, (initial.sotIndex + 1) * vocab), s.noSpeech);
-  const first = startLogits.subarray((rows - 1) * vocab, rows * vocab);
+  // A copy: the searches filter their first row in place, and the start logits may be shared.
+  const first = startLogits.slice((rows - 1) * vocab, rows * vocab);
 
   let best: Candidate;
   if (options.temperature > 0) {
@@ -159,5 +171,6 @@ export async function decodeWindow(model: DecoderModel, ctx: DecoderContext, opt
     sumLogprob: best.sumLogprob,
     avgLogprob: best.sumLogprob / (best.tokens.length + 1),
     noSpeechProb,
+    ...(best.stoppedEarly === true ? { stoppedEarly: 'repetition' as const } : {}),
   };
 }

@@ -102,16 +102,28 @@ export function applyTimestampRules(
   if (timestampMass > maxText) row.fill(-Infinity, 0, begin);
 }
 
-/** log Σ exp(row[from..to)); -Infinity when every entry is -Infinity. */
-export function logSumExp(row: Float32Array, from = 0, to = row.length): number {
+/** The largest entry of row[from..to); -Infinity for an empty or fully suppressed range. */
+export function rangeMax(row: Float32Array, from = 0, to = row.length): number {
   let max = -Infinity;
   for (let i = from; i < to; i++) {
     const v = row[i] as number;
     if (v > max) max = v;
   }
+  return max;
+}
+
+/**
+ * log Σ exp(row[from..to)); -Infinity when every entry is -Infinity. Pass `max` when the caller
+ * already knows the range's maximum (argmax, top-k): the exp pass is the whole cost then. Suppressed
+ * entries are skipped — exp(-∞) adds an exact 0 — so the sum is bit-identical either way.
+ */
+export function logSumExp(row: Float32Array, from = 0, to = row.length, max = rangeMax(row, from, to)): number {
   if (max === -Infinity) return -Infinity;
   let sum = 0;
-  for (let i = from; i < to; i++) sum += Math.exp((row[i] as number) - max);
+  for (let i = from; i < to; i++) {
+    const v = row[i] as number;
+    if (v !== -Infinity) sum += Math.exp(v - max);
+  }
   return max + Math.log(sum);
 }
 
@@ -135,9 +147,12 @@ export function argmax(row: Float32Array): number {
  */
 export function topK(row: Float32Array, k: number, outIds: Int32Array, outValues: Float64Array): void {
   let filled = 0;
+  // The k-th best so far, in a local: the one comparison most entries get. NaN until the list is
+  // full, since nothing compares <= NaN.
+  let floor = Number.NaN;
   for (let i = 0; i < row.length; i++) {
     const v = row[i] as number;
-    if (filled === k && v <= (outValues[k - 1] as number)) continue;
+    if (v <= floor) continue;
     let pos = filled < k ? filled : k - 1;
     while (pos > 0 && v > (outValues[pos - 1] as number)) {
       outValues[pos] = outValues[pos - 1] as number;
@@ -147,6 +162,7 @@ export function topK(row: Float32Array, k: number, outIds: Int32Array, outValues
     outValues[pos] = v;
     outIds[pos] = i;
     if (filled < k) filled++;
+    if (filled === k) floor = outValues[k - 1] as number;
   }
   for (let j = filled; j < k; j++) {
     outValues[j] = -Infinity;
@@ -154,23 +170,30 @@ export function topK(row: Float32Array, k: number, outIds: Int32Array, outValues
   }
 }
 
-/** Draws from softmax(row / temperature) with one uniform [0, 1) number. */
-export function sampleWithTemperature(row: Float32Array, temperature: number, uniform: number): number {
-  let max = -Infinity;
-  for (let i = 0; i < row.length; i++) {
-    const v = row[i] as number;
-    if (v > max) max = v;
-  }
+/**
+ * Draws from softmax(row / temperature) with one uniform [0, 1) number. `weights` (≥ row.length)
+ * keeps each exp from the normalising pass so the inverse-CDF walk does not compute it again.
+ */
+export function sampleWithTemperature(
+  row: Float32Array,
+  temperature: number,
+  uniform: number,
+  weights: Float64Array = new Float64Array(row.length),
+  max = rangeMax(row),
+): number {
   const inv = 1 / temperature;
   let total = 0;
-  for (let i = 0; i < row.length; i++) total += Math.exp(((row[i] as number) - max) * inv);
+  for (let i = 0; i < row.length; i++) {
+    const w = Math.exp(((row[i] as number) - max) * inv);
+    weights[i] = w;
+    total += w;
+  }
   let target = uniform * total;
   let last = -1;
   for (let i = 0; i < row.length; i++) {
-    const v = row[i] as number;
-    if (v === -Infinity) continue;
+    if (row[i] === -Infinity) continue;
     last = i;
-    target -= Math.exp((v - max) * inv);
+    target -= weights[i] as number;
     if (target < 0) return i;
   }
   // Rounding left a sliver of mass past the end: the last possible token takes it.

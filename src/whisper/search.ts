@@ -2,15 +2,18 @@
  * The model-facing side of a decode and the two sampling searches (greedy, temperature sampling with
  * best-of). The model is injected as a DecoderModel so the searches run on synthetic logits in tests.
  */
-import { LogitFilters, argmax, logSumExp, rankScore, sampleWithTemperature } from './logit-filters.js';
+import { LogitFilters, argmax, logSumExp, rangeMax, rankScore, sampleWithTemperature } from './logit-filters.js';
 
-/** A decoder with its KV cache, as seen by a search. Logits it returns belong to the caller. */
+/** A decoder with its KV cache, as seen by a search. */
 export interface DecoderModel {
-  /** Feeds the initial sequence at batch 1; returns logits row-major [tokens.length][vocab]. */
+  /**
+   * Feeds the initial sequence at batch 1; returns logits row-major [tokens.length][vocab], read-only
+   * (a decoder may hand the same array to the next decode of the window).
+   */
   start(tokens: readonly number[]): Promise<Float32Array>;
   /** Row b of the cache becomes a copy of row sources[b]; the batch becomes sources.length. */
   reorder(sources: Int32Array): void;
-  /** Feeds one token per row; returns logits row-major [batch][vocab]. */
+  /** Feeds one token per row; returns logits row-major [batch][vocab], the caller's to overwrite until the next step. */
   step(tokens: Int32Array): Promise<Float32Array>;
 }
 
@@ -21,6 +24,11 @@ export interface SearchParams {
   /** Most tokens to sample (EOT included). */
   readonly maxSteps: number;
   readonly lengthPenalty: number | null;
+  /**
+   * True when a hypothesis (its tokens so far) can no longer pass the caller's repetition gate;
+   * asked only at repetition checkpoints. Absent: hypotheses run to EOT or maxSteps.
+   */
+  readonly hopeless?: ((tokens: Int32Array) => boolean) | undefined;
 }
 
 /** One finished hypothesis: sampled tokens without the final EOT. */
@@ -28,6 +36,16 @@ export interface Candidate {
   readonly tokens: number[];
   /** Sum of the log-probs of the sampled tokens, EOT included when it was sampled. */
   readonly sumLogprob: number;
+  /** Stopped before EOT because `hopeless` said so. */
+  readonly stoppedEarly?: boolean;
+}
+
+/** Lengths at which a hypothesis is checked: 32, 48, 64… A loop needs a few repeats to show. */
+const REPETITION_CHECK_FIRST = 32;
+const REPETITION_CHECK_EVERY = 16;
+
+export function isRepetitionCheckpoint(length: number): boolean {
+  return length >= REPETITION_CHECK_FIRST && (length - REPETITION_CHECK_FIRST) % REPETITION_CHECK_EVERY === 0;
 }
 
 /** Highest rankScore wins; the first one on ties (np.argmax). */
@@ -63,6 +81,9 @@ export async function sampleSearch(
   const finished = new Uint8Array(n);
   const sums = new Float64Array(n);
   const next = new Int32Array(n);
+  const stopped = new Uint8Array(n);
+  const hopeless = params.hopeless;
+  const weights = temperature > 0 && random ? new Float64Array(vocab) : undefined;
 
   let logits = first;
   if (n > 1) {
@@ -82,14 +103,29 @@ export async function sampleSearch(
       const row = logits.subarray(k * vocab, (k + 1) * vocab);
       const history = tokens.subarray(k * maxSteps, (k + 1) * maxSteps);
       filters.apply(row, history, lengths[k] as number);
-      const token = temperature === 0 || !random ? argmax(row) : sampleWithTemperature(row, temperature, random());
-      sums[k] = (sums[k] as number) + ((row[token] as number) - logSumExp(row));
+      let token: number;
+      let max: number;
+      if (weights && random) {
+        max = rangeMax(row);
+        token = sampleWithTemperature(row, temperature, random(), weights, max);
+      } else {
+        token = argmax(row);
+        max = row[token] as number;
+      }
+      sums[k] = (sums[k] as number) + ((row[token] as number) - logSumExp(row, 0, vocab, max));
       next[k] = token;
       if (token === eot) {
         finished[k] = 1;
+        continue;
+      }
+      const length = (lengths[k] as number) + 1;
+      history[length - 1] = token;
+      lengths[k] = length;
+      if (hopeless && isRepetitionCheckpoint(length) && hopeless(history.subarray(0, length))) {
+        // This candidate alone stops (no EOT log-prob); the others keep sampling.
+        finished[k] = 1;
+        stopped[k] = 1;
       } else {
-        history[lengths[k] as number] = token;
-        lengths[k] = (lengths[k] as number) + 1;
         open++;
       }
     }
@@ -100,7 +136,8 @@ export async function sampleSearch(
   const candidates: Candidate[] = [];
   for (let k = 0; k < n; k++) {
     const start = k * maxSteps;
-    candidates.push({ tokens: Array.from(tokens.subarray(start, start + (lengths[k] as number))), sumLogprob: sums[k] as number });
+    const ids = Array.from(tokens.subarray(start, start + (lengths[k] as number)));
+    candidates.push(stopped[k] ? { tokens: ids, sumLogprob: sums[k] as number, stoppedEarly: true } : { tokens: ids, sumLogprob: sums[k] as number });
   }
   return pickBest(candidates, params.lengthPenalty);
 }

@@ -215,6 +215,8 @@ export async function transcribe(
         promptTokens,
         prefixTokens: [],
         maxNewTokens: half,
+        // Lets a decode that already fails the gate below stop early instead of looping to maxNewTokens.
+        compressionRatioThreshold: opts.compressionRatioThreshold,
       };
       outcome = await decodeWithFallback(backend, encoded, opts, base, random);
     } finally {

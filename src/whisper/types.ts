@@ -70,6 +70,14 @@ export interface DecodeOptions {
   readonly maxNewTokens: number;
   /** Seeded uniform [0, 1) generator for sampling; required when temperature > 0. */
   readonly random?: () => number;
+  /**
+   * The driver's compression-ratio gate (OpenAI's 2.4), or null/absent for none. When given, the
+   * search measures the text of its best hypothesis every 16 tokens past the first 32 and stops as
+   * soon as the ratio exceeds this: a repetition loop only gets more compressible, so the decode
+   * would be rejected anyway, and the loop would otherwise run to maxNewTokens (seconds with beams).
+   * Sampling stops each candidate on its own. The result is then marked `stoppedEarly`.
+   */
+  readonly compressionRatioThreshold?: number | null;
 }
 
 /** What one decode produced. `tokens` excludes the SOT sequence, the prompt and the final EOT. */
@@ -84,6 +92,11 @@ export interface DecodingResult {
   readonly avgLogprob: number;
   /** Probability of <|nocaptions|> at the SOT position (the no-speech gate's input). */
   readonly noSpeechProb: number;
+  /**
+   * Set when the decode ended before EOT because its text already exceeded
+   * DecodeOptions.compressionRatioThreshold; tokens and text are the hypothesis at that point.
+   */
+  readonly stoppedEarly?: 'repetition';
 }
 
 export interface LanguageDetection {

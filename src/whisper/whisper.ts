@@ -7,8 +7,7 @@ import { InvalidOptionError } from '../errors.js';
 import { loadWhisperConfig, type WhisperConfig } from './config.js';
 import { decodeWindow, type DecoderContext } from './decoder.js';
 import { parseDevice } from './device.js';
-import { WhisperOrt, type CrossAttention, type SelfAttentionCache } from './ort.js';
-import type { DecoderModel } from './search.js';
+import { WhisperOrt, type CrossAttention } from './ort.js';
 import { WhisperTokenizer } from './tokenizer.js';
 import type {
   DecodeOptions,
@@ -28,30 +27,6 @@ const LANGUAGE_CANDIDATES = 5;
 class Encoded implements EncodedAudio {
   readonly kind = 'encoded-audio' as const;
   constructor(readonly cross: CrossAttention) {}
-}
-
-/** The decoder with its growing KV cache, for one decode call. */
-class OrtDecoderModel implements DecoderModel {
-  #cache: SelfAttentionCache;
-  constructor(
-    private readonly ort: WhisperOrt,
-    private readonly cross: CrossAttention,
-  ) {
-    this.#cache = ort.emptyCache(1);
-  }
-  async start(tokens: readonly number[]): Promise<Float32Array> {
-    const out = await this.ort.step(this.cross, this.ort.emptyCache(1), tokens, tokens.length);
-    this.#cache = out.cache;
-    return out.logits;
-  }
-  reorder(sources: Int32Array): void {
-    this.#cache = this.ort.reorder(this.#cache, sources);
-  }
-  async step(tokens: Int32Array): Promise<Float32Array> {
-    const out = await this.ort.step(this.cross, this.#cache, tokens, 1);
-    this.#cache = out.cache;
-    return out.logits;
-  }
 }
 
 function threads(value: number | undefined, fallback: number, option: string): number {
@@ -155,8 +130,7 @@ export class Whisper implements WhisperBackend {
 
   async decode(audio: EncodedAudio, options: DecodeOptions): Promise<DecodingResult> {
     this.#checkOpen();
-    const model = new OrtDecoderModel(this.#ort, asEncoded(audio).cross);
-    return decodeWindow(model, this.#context, options);
+    return decodeWindow(this.#ort.decoder(asEncoded(audio).cross), this.#context, options);
   }
 
   release(audio: EncodedAudio): void {

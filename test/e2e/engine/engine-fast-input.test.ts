@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { createEngine, type EngineErrorEvent, type FinalEvent, type RejectedEvent } from '../../../dist/index.js';
 import { loadAudioFile } from '../../../dist/audio/load.js';
+import { countMessageTraffic, messageTraffic } from '../../../dist/engine/worker-bridge.js';
 import { normalizeFrench } from '../../../dist/eval/normalize-fr.js';
 import { wordErrors } from '../../../dist/eval/wer.js';
 import { corpusPath, hasShared, WHISPER_BASE_DIR } from '../../helpers/paths.js';
@@ -56,6 +57,7 @@ describe.skipIf(!hasShared())('engine fed at 20× real time (real workers, real 
     engine.on('error', (e) => errors.push(e));
     engine.on('partial', () => partials++);
 
+    countMessageTraffic(true);
     // Cumulative schedule: chunk k is due at t0 + (k + 1) × 5 ms, whatever the lateness of earlier wake-ups.
     const chunkMs = (CHUNK_SAMPLES * 1000) / RATE / SPEEDUP;
     const t0 = performance.now();
@@ -66,6 +68,8 @@ describe.skipIf(!hasShared())('engine fed at 20× real time (real workers, real 
     }
     const pushedInS = (performance.now() - t0) / 1000;
     const metrics = await engine.flush();
+    const traffic = messageTraffic();
+    countMessageTraffic(false);
     await engine.close();
 
     // Every utterance the VAD opened ended as a final or a counted rejection, and each was emitted once.
@@ -76,6 +80,13 @@ describe.skipIf(!hasShared())('engine fed at 20× real time (real workers, real 
     expect(errors).toEqual([]);
     // Pushed audio waits for room in the rings rather than being dropped.
     expect(metrics.ringOverrunSamples).toBe(0);
+
+    // Audio stays in shared memory: what crosses postMessage is offsets, events and text — no binary
+    // payload at all, and far less than one copy of the audio (64 kB per second as Float32).
+    const audioInS = samples.length / RATE;
+    expect(traffic.toWorkers.copiedBinaryBytes + traffic.fromWorkers.copiedBinaryBytes).toBe(0);
+    expect(traffic.fromWorkers.messages).toBeGreaterThan(0);
+    expect(traffic.toWorkers.bytes + traffic.fromWorkers.bytes).toBeLessThan(audioInS * 16_000);
 
     // Each command came out as a final overlapping its clip, with (mostly) the right words.
     for (const span of spans) {
@@ -95,7 +106,8 @@ describe.skipIf(!hasShared())('engine fed at 20× real time (real workers, real 
     expect(metrics.partials).toBe(partials);
     console.log(
       `[engine 20×] ${finals.length} finals, ${rejected.length} rejected, ${metrics.decodeMs.partial.count} partials decoded, ${partials} shown, drops ${JSON.stringify(drops)}, ` +
-        `pushed ${(samples.length / RATE).toFixed(1)} s of audio in ${pushedInS.toFixed(1)} s`,
+        `pushed ${audioInS.toFixed(1)} s of audio in ${pushedInS.toFixed(1)} s, ` +
+        `${((traffic.toWorkers.bytes + traffic.fromWorkers.bytes) / audioInS).toFixed(0)} message bytes per s of audio`,
     );
   }, 90_000);
 });

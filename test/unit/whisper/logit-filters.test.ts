@@ -4,6 +4,7 @@ import {
   applyTimestampRules,
   argmax,
   logSumExp,
+  rangeMax,
   rankScore,
   sampleWithTemperature,
   topK,
@@ -94,6 +95,23 @@ describe('row statistics', () => {
     expect(logSumExp(row([-Infinity, -Infinity]))).toBe(-Infinity);
   });
 
+  it('logSumExp with the maximum given, or over suppressed entries, is bit-identical to the plain sum', () => {
+    // A vocabulary-sized row with a suppressed block, as the filters leave it.
+    let seed = 1;
+    const values = Array.from({ length: 51865 }, (_, i) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return i >= 50000 && i < 51000 ? -Infinity : (seed / 2 ** 31) * 30 - 20;
+    });
+    const r = row(values);
+    const max = rangeMax(r);
+    let sum = 0;
+    for (let i = 0; i < r.length; i++) sum += Math.exp((r[i] as number) - max);
+    const reference = max + Math.log(sum);
+    expect(logSumExp(r)).toBe(reference);
+    expect(logSumExp(r, 0, r.length, r[argmax(r)] as number)).toBe(reference);
+    expect(rangeMax(row([-Infinity, -Infinity]))).toBe(-Infinity);
+  });
+
   it('argmax takes the first maximum', () => {
     expect(argmax(row([1, 5, 5, 2]))).toBe(1);
   });
@@ -122,6 +140,11 @@ describe('row statistics', () => {
     // T = 0.5 sharpens to [0.1, 0.9].
     expect(sampleWithTemperature(r, 0.5, 0.09)).toBe(0);
     expect(sampleWithTemperature(r, 0.5, 0.11)).toBe(1);
+    // A caller's scratch buffer and known maximum change nothing.
+    const weights = new Float64Array(3);
+    for (const u of [0.09, 0.11, 0.5, 0.999999]) {
+      expect(sampleWithTemperature(r, 0.5, u, weights, Math.log(3))).toBe(sampleWithTemperature(r, 0.5, u));
+    }
   });
 
   it('rankScore: average log-prob without penalty, Google NMT penalty with α', () => {

@@ -17,6 +17,8 @@ describe('transcribe: temperature fallback', () => {
     expect(backend.decodeCalls.map((c) => c.temperature)).toEqual([0]);
     expect(backend.decodeCalls[0]?.random).toBeUndefined();
     expect(backend.decodeCalls[0]?.beamSize).toBe(5);
+    // The decode gets the gate's threshold so that a repetition loop can stop early.
+    expect(backend.decodeCalls[0]?.compressionRatioThreshold).toBe(2.4);
     expect(result.text).toBe('allume la lumière');
     expect(result.segments[0]?.temperature).toBe(0);
   });
@@ -76,6 +78,7 @@ describe('transcribe: temperature fallback', () => {
       noSpeechThreshold: null,
     });
     expect(ungated.backend.decodeCalls).toHaveLength(1);
+    expect(ungated.backend.decodeCalls[0]?.compressionRatioThreshold).toBeNull();
     expect(ungated.result.text).toBe(REPEATED);
   });
 
