@@ -16,6 +16,15 @@ export function corpusPath(relative: string): string {
   return path.join(SHARED_CORPUS, relative);
 }
 
+/**
+ * Whether ../shared (model mirror, corpus, golden files) is beside the checkout. Tests that need it
+ * skip on a bare clone; in CI (CI=true) it must be there, so a missing folder fails instead of
+ * quietly skipping the real-model tests.
+ */
 export function hasShared(): boolean {
-  return existsSync(path.join(WHISPER_BASE_DIR, 'config.json'));
+  const present = existsSync(path.join(WHISPER_BASE_DIR, 'config.json'));
+  if (!present && process.env['CI']) {
+    throw new Error(`CI=true but ${SHARED_DIR} has no whisper-base model: the e2e tests cannot run`);
+  }
+  return present;
 }

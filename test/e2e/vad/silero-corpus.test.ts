@@ -17,17 +17,10 @@ import {
   createAudioRing,
   createUtteranceArena,
 } from '../../../src/shm/index.js';
-import { SHARED_CORPUS, corpusPath } from '../../helpers/paths.js';
+import { SHARED_CORPUS, corpusPath, hasShared } from '../../helpers/paths.js';
 
 const RATE = 16_000;
-const hasCorpus = (() => {
-  try {
-    readFileSync(corpusPath('manifest.jsonl'));
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasCorpus = hasShared();
 
 interface ManifestSegment {
   readonly start: number;

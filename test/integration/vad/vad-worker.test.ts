@@ -4,20 +4,19 @@
  * `ended` after `flush`. Synchronised on messages only, never on sleeps.
  */
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { sileroModelPath } from '../../../dist/actors/vad/silero.js';
 import { DEFAULT_VAD_OPTIONS, type VadCommand, type VadMessage } from '../../../dist/actors/vad/vad.protocol.js';
 import { loadAudioFile } from '../../../dist/audio/load.js';
 import { AudioRingWriter, UtteranceArenaReader, createAudioRing, createUtteranceArena } from '../../../dist/shm/index.js';
-import { corpusPath } from '../../helpers/paths.js';
+import { corpusPath, hasShared } from '../../helpers/paths.js';
 
 const RATE = 16_000;
 const CLIP = corpusPath('fr/fr_cmd_allume_la_chambre_a_80_pourcent.wav');
 const workerUrl = new URL('../../../dist/workers/vad.worker.js', import.meta.url);
 
-describe.skipIf(!existsSync(CLIP))('VAD worker (real thread, real Silero)', () => {
+describe.skipIf(!hasShared())('VAD worker (real thread, real Silero)', () => {
   it('posts ready, then ordered events inside the arena, then ended after flush', async () => {
     const clip = (await loadAudioFile(CLIP)).samples;
     // One second of silence on each side, so the command is one utterance with a clear endpoint.
