@@ -28,16 +28,19 @@ export async function decodeAudioBytes(bytes: Uint8Array, source = '<buffer>'): 
   };
 }
 
-export async function loadAudioFile(path: string): Promise<LoadedAudio> {
-  let bytes: Uint8Array;
+/** Reads a whole audio file; a missing path, a directory or an unreadable file is STT_AUDIO_FILE_NOT_FOUND. */
+export async function readAudioFileBytes(path: string): Promise<Uint8Array> {
   try {
     const info = await stat(path);
     if (!info.isFile()) throw new AudioFileNotFoundError(`${path}: not a file`, { path });
-    bytes = await readFile(path);
+    return await readFile(path);
   } catch (err) {
     if (err instanceof AudioFileNotFoundError) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
     throw new AudioFileNotFoundError(`${path}: cannot read the audio file (${code})`, { path, errno: code }, { cause: err });
   }
-  return decodeAudioBytes(bytes, path);
+}
+
+export async function loadAudioFile(path: string): Promise<LoadedAudio> {
+  return decodeAudioBytes(await readAudioFileBytes(path), path);
 }

@@ -3,10 +3,10 @@
  * it only delivers frames at the source's own rate and channel count.
  */
 import { read as fsRead } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readAudioFileBytes } from '../../audio/load.js';
 import { checkSampleRate } from '../../audio/validate.js';
 import { decodeWav } from '../../audio/wav.js';
-import { AudioFileNotFoundError, EmptyAudioError, InvalidOptionError, TruncatedAudioError } from '../../errors.js';
+import { EmptyAudioError, InvalidOptionError, TruncatedAudioError } from '../../errors.js';
 import { AudioRingReader } from '../../shm/audio-ring.js';
 import type { AudioRingShared } from '../../shm/audio-ring.js';
 import type { PcmFormat } from './capture.protocol.js';
@@ -17,17 +17,7 @@ import type { OpenedSource, SourceChunk } from './source.js';
 export const CHUNK_MS = 20;
 
 export async function openWavFile(path: string, realtime: boolean): Promise<OpenedSource> {
-  let bytes: Uint8Array;
-  try {
-    const info = await stat(path);
-    if (!info.isFile()) throw new AudioFileNotFoundError(`${path}: not a file`, { path });
-    bytes = await readFile(path);
-  } catch (err) {
-    if (err instanceof AudioFileNotFoundError) throw err;
-    const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
-    throw new AudioFileNotFoundError(`${path}: cannot read the audio file (${code})`, { path, errno: code }, { cause: err });
-  }
-  const decoded = decodeWav(bytes, path);
+  const decoded = decodeWav(await readAudioFileBytes(path), path);
   const length = decoded.channels[0]?.length ?? 0;
   if (length === 0) throw new EmptyAudioError(`${path}: the WAV file holds no samples`, { path });
   const chunkFrames = Math.max(1, Math.round((decoded.sampleRate * CHUNK_MS) / 1000));

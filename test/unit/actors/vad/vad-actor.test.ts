@@ -1,3 +1,4 @@
+import { seededRandom } from '../../../../src/whisper/random.js';
 import { describe, expect, it } from 'vitest';
 import { VadActor, SILENCE_FLOOR_DBFS, type SpeechProbabilityModel } from '../../../../src/actors/vad/vad.js';
 import type { VadEvent, VadMessage, VadOptions } from '../../../../src/actors/vad/vad.protocol.js';
@@ -42,17 +43,8 @@ class ScriptedModel implements SpeechProbabilityModel {
   }
 }
 
-/** mulberry32, seeded: deterministic noise and chunk sizes. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, as the decoder's sampling is: deterministic noise and chunk sizes. */
+const random = seededRandom;
 
 /** Audio from a script: 'S' a speech window (first sample 0.8), '.' a quiet one; `tail` extra quiet samples. */
 function audioFor(script: string, tail = 0, seed = 1): Float32Array {
