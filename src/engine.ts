@@ -17,7 +17,7 @@ import { PushInput } from './engine/push-input.js';
 import { WallClockMap } from './engine/wall-clock.js';
 import { WorkerBridge } from './engine/worker-bridge.js';
 import { InvalidOptionError, SttError, deserializeError } from './errors.js';
-import { createAudioRing, createUtteranceArena } from './shm/index.js';
+import { UtteranceArenaPin, createAudioRing, createUtteranceArena } from './shm/index.js';
 import { Pipeline } from './state/pipeline.js';
 import { startSupervisor, type SupervisorPorts, type SupervisorRef } from './state/supervisor.js';
 import type { TranscriberOptions } from './whisper/types.js';
@@ -27,7 +27,9 @@ export type * from './engine/events.js';
 export { listAudioDevices } from './engine/devices.js';
 
 /** Capture → VAD ring: 4 s of 16 kHz audio, room for a slow VAD window without overrunning a live source. */
-const CAPTURE_RING_SAMPLES = 4 * 16_000;
+/** Everything after capture runs at Whisper's rate. */
+const SAMPLE_RATE = 16_000;
+const CAPTURE_RING_SAMPLES = 4 * SAMPLE_RATE;
 const MAX_RESTARTS = 3;
 
 function workerUrl(name: string): URL {
@@ -286,7 +288,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     (self) =>
       new Pipeline(
         {
-          sampleRate: 16_000,
+          sampleRate: SAMPLE_RATE,
           language: resolved.language,
           beamSize: resolved.beamSize,
           temperatures: resolved.temperatures,
@@ -318,6 +320,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       captureProgress: (written, atMs) => clock.record(written, atMs),
     },
   );
+  pinOpenUtterances(engine, new UtteranceArenaPin(arena));
   try {
     await engine.started();
   } catch (err) {
@@ -325,5 +328,24 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     throw err;
   }
   return engine;
+}
+
+/**
+ * Keeps the arena from evicting audio an unfinished utterance still needs: the oldest open
+ * utterance's start is pinned, and the VAD waits for room (a file or stdin then slows down instead
+ * of losing audio; a microphone overflows its capture ring, which is counted).
+ */
+function pinOpenUtterances(engine: Engine, pin: UtteranceArenaPin): void {
+  const open = new Map<number, number>();
+  const repin = (): void => pin.pin(open.size === 0 ? null : Math.min(...open.values()));
+  engine.on('speechStart', (e) => {
+    open.set(e.utteranceId, Math.floor((e.startMs * SAMPLE_RATE) / 1000));
+    repin();
+  });
+  const done = (e: { readonly utteranceId: number }): void => {
+    if (open.delete(e.utteranceId)) repin();
+  };
+  engine.on('final', done);
+  engine.on('rejected', done);
 }
 

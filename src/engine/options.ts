@@ -1,8 +1,10 @@
 /** createEngine's options, their defaults and validation (bad options are coded errors, early). */
 import { DEFAULT_VAD_OPTIONS, type VadOptions } from '../actors/vad/vad.protocol.js';
 import type { PcmFormat } from '../actors/capture/capture.protocol.js';
+import { DEFAULT_POST_PROCESS_OPTIONS } from '../actors/postprocess/postprocess.js';
 import type { PostProcessOptions } from '../actors/postprocess/postprocess.protocol.js';
 import { BadSampleRateError, InvalidOptionError } from '../errors.js';
+import { DEFAULT_TEMPERATURES } from '../whisper/transcribe-options.js';
 import type { ModelDtype } from '../whisper/types.js';
 
 export type EngineInput =
@@ -55,16 +57,6 @@ export interface EngineOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
-export const DEFAULT_POSTPROCESS_OPTIONS: PostProcessOptions = {
-  lexicon: [],
-  frenchNumbers: false,
-  noSpeechThreshold: 0.6,
-  logProbThreshold: -1,
-  compressionRatioThreshold: 2.4,
-  extraBlocklist: [],
-};
-
-export const DEFAULT_TEMPERATURES: readonly number[] = [0, 0.2, 0.4, 0.6, 0.8, 1];
 
 export interface ResolvedEngineOptions {
   readonly language: string;
@@ -146,7 +138,7 @@ export function resolveEngineOptions(o: EngineOptions): ResolvedEngineOptions {
     vad: { ...DEFAULT_VAD_OPTIONS, ...o.vad },
     partialsEnabled: o.partials?.enabled ?? true,
     partialIntervalMs: positiveNumber('partials.intervalMs', o.partials?.intervalMs, 500),
-    postProcess: { ...DEFAULT_POSTPROCESS_OPTIONS, ...o.postProcess },
+    postProcess: { ...DEFAULT_POST_PROCESS_OPTIONS, ...o.postProcess },
     maxPendingPartials: integerAtLeast('maxPendingPartials', o.maxPendingPartials, 0, 2),
     arenaSamples: Math.round(positiveNumber('arenaSeconds', o.arenaSeconds, 120) * 16_000),
     input,

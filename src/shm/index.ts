@@ -9,6 +9,7 @@ export {
   type ReadableOutcome,
 } from './audio-ring.js';
 export {
+  UtteranceArenaPin,
   UtteranceArenaReader,
   UtteranceArenaWriter,
   createUtteranceArena,

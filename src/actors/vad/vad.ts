@@ -34,6 +34,8 @@ export interface VadAudioSource {
 /** What the actor needs of UtteranceArenaWriter. */
 export interface VadArenaSink {
   append(chunk: Float32Array): number;
+  /** Resolves once `lengthSamples` can be appended without evicting audio an open utterance needs. */
+  waitForRoom(lengthSamples: number): Promise<unknown>;
 }
 
 export interface VadActorDeps {
@@ -214,7 +216,9 @@ export class VadActor {
     input.fill(0, real);
     this.#noteBadSamples(bad);
 
-    // Arena first: once the segmenter sees this window, events may name its samples.
+    // Arena first: once the segmenter sees this window, events may name its samples. When decoding
+    // lags (a file read faster than real time), wait rather than overwrite audio still to decode.
+    await this.#arena.waitForRoom(real);
     this.#arena.append(window);
     this.#positionSamples += real;
 

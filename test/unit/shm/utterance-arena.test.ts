@@ -1,7 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ShmRangeUnavailableError } from '../../../src/errors.js';
-import { UtteranceArenaReader, UtteranceArenaWriter, createUtteranceArena } from '../../../src/shm/utterance-arena.js';
+import {
+  UtteranceArenaPin,
+  UtteranceArenaReader,
+  UtteranceArenaWriter,
+  createUtteranceArena,
+} from '../../../src/shm/utterance-arena.js';
 
 describe('UtteranceArena', () => {
   it('returns any retained range exactly, across wrap-around (seeded)', () => {
@@ -57,5 +62,25 @@ describe('UtteranceArena', () => {
     const view = new UtteranceArenaReader(shared).read(2, 5, into);
     expect(Array.from(view)).toEqual([3, 4, 5]);
     expect(Array.from(into)).toEqual([3, 4, 5, -1, -1, -1]);
+  });
+});
+
+describe('UtteranceArena pin (backpressure instead of eviction)', () => {
+  it('makes the writer wait while an append would evict the pinned position, and resumes on unpin', async () => {
+    const shared = createUtteranceArena(10);
+    const writer = new UtteranceArenaWriter(shared);
+    const pin = new UtteranceArenaPin(shared);
+    writer.append(new Float32Array(8));
+    pin.pin(2);
+    expect(writer.hasRoomFor(4)).toBe(true); // head 12 - capacity 10 = 2: position 2 survives
+    expect(writer.hasRoomFor(5)).toBe(false);
+    expect(await writer.waitForRoom(5, 20)).toBe('timed-out');
+
+    const waiting = writer.waitForRoom(5);
+    pin.pin(3);
+    expect(await waiting).toBe('rang');
+    pin.pin(null);
+    expect(pin.pinnedSamples).toBeNull();
+    expect(writer.hasRoomFor(1_000)).toBe(true);
   });
 });
