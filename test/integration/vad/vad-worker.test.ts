@@ -84,7 +84,7 @@ describe.skipIf(!hasShared())('VAD worker (real thread, real Silero)', () => {
       expect(messages.filter((m) => m.type === 'error' || m.type === 'fatal')).toEqual([]);
 
       worker.postMessage({ type: 'shutdown' } satisfies VadCommand);
-      const [code] = (await once(worker, 'exit')) as [number];
+      const [code] = await exited;
       expect(code).toBe(0);
     } finally {
       await worker.terminate();
@@ -95,6 +95,8 @@ describe.skipIf(!hasShared())('VAD worker (real thread, real Silero)', () => {
     const worker = new Worker(workerUrl);
     try {
       const reply = once(worker, 'message') as Promise<[VadMessage]>;
+      // Listen for the exit before anything can happen: the worker exits right after `fatal`.
+      const exited = once(worker, 'exit') as Promise<[number]>;
       worker.postMessage({
         type: 'start',
         input: createAudioRing(1024),
@@ -104,7 +106,7 @@ describe.skipIf(!hasShared())('VAD worker (real thread, real Silero)', () => {
       } satisfies VadCommand);
       const [message] = await reply;
       expect(message).toMatchObject({ type: 'fatal', error: { code: 'STT_MODEL_NOT_FOUND' } });
-      const [code] = (await once(worker, 'exit')) as [number];
+      const [code] = await exited;
       expect(code).toBe(1);
     } finally {
       await worker.terminate();
