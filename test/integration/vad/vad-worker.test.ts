@@ -83,6 +83,7 @@ describe.skipIf(!hasShared())('VAD worker (real thread, real Silero)', () => {
       }
       expect(messages.filter((m) => m.type === 'error' || m.type === 'fatal')).toEqual([]);
 
+      const exited = once(worker, 'exit') as Promise<[number]>;
       worker.postMessage({ type: 'shutdown' } satisfies VadCommand);
       const [code] = await exited;
       expect(code).toBe(0);
