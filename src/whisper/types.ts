@@ -75,7 +75,9 @@ export interface DecodeOptions {
    * search measures the text of its best hypothesis every 16 tokens past the first 32 and stops as
    * soon as the ratio exceeds this: a repetition loop only gets more compressible, so the decode
    * would be rejected anyway, and the loop would otherwise run to maxNewTokens (seconds with beams).
-   * Sampling stops each candidate on its own. The result is then marked `stoppedEarly`.
+   * Sampling stops each candidate on its own. The result is then marked `stoppedEarly`. When no
+   * temperature passes the gate (or only one is tried), the driver keeps such a truncated loop where
+   * it used to keep the whole one.
    */
   readonly compressionRatioThreshold?: number | null;
 }

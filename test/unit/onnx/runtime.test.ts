@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,6 +72,26 @@ describe.skipIf(!hasShared())('sessions on a real model (whisper-base encoder)',
     });
     expect(Array.from(target.subarray(0, 8))).toEqual(Array.from((hidden?.data as Float32Array).subarray(0, 8)));
     expect(target.some(Number.isNaN)).toBe(false);
+  });
+
+  it('writes an ORT profile when asked (here with spinning off, as the VAD opens its session)', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'onnx-profile-'));
+    try {
+      const profiled = await createOnnxSession(ENCODER, {
+        ...CPU_2,
+        allowSpinning: false,
+        profileFilePrefix: path.join(dir, 'encoder'),
+      });
+      await profiled.run({ input_features: float32Tensor(new Float32Array(80 * 3000), [1, 80, 3000]) });
+      profiled.endProfiling();
+      await profiled.release();
+      const files = await readdir(dir);
+      expect(files).toHaveLength(1);
+      const events = JSON.parse(await readFile(path.join(dir, files[0] as string), 'utf8')) as { name: string }[];
+      expect(events.some((e) => e.name === 'model_run')).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('turns a run failure into STT_DECODE_FAILED', async () => {
