@@ -15,10 +15,12 @@ import type { EngineErrorEvent, EngineEventMap, EngineMetrics, FinalEvent } from
 import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './engine/options.js';
 import { PushInput } from './engine/push-input.js';
 import { WallClockMap } from './engine/wall-clock.js';
+import { EngineTracer } from './engine/tracer.js';
+import type { TraceHeader, TraceOutputType, TraceRecord } from './engine/trace.js';
 import { WorkerBridge } from './engine/worker-bridge.js';
 import { InvalidOptionError, SttError, deserializeError } from './errors.js';
-import { UtteranceArenaPin, createAudioRing, createUtteranceArena } from './shm/index.js';
-import { Pipeline } from './state/pipeline.js';
+import { UtteranceArenaPin, UtteranceArenaReader, createAudioRing, createUtteranceArena } from './shm/index.js';
+import { Pipeline, type PipelineOptions } from './state/pipeline.js';
 import { startSupervisor, type SupervisorPorts, type SupervisorRef } from './state/supervisor.js';
 import type { TranscriberOptions } from './whisper/types.js';
 
@@ -54,14 +56,34 @@ export class Engine extends EventEmitter<EngineEventMap> {
   readonly #finals: FinalEvent[] = [];
   readonly #waiters: ((r: IteratorResult<FinalEvent>) => void)[] = [];
   #resultsDone = false;
+  readonly #tracer: EngineTracer;
+  readonly #arena: UtteranceArenaReader;
+  readonly #pipelineOptions: PipelineOptions;
 
   /** Use createEngine(). */
-  constructor(options: ResolvedEngineOptions, ports: SupervisorPorts, pipelineFactory: (engine: Engine) => Pipeline, push: PushInput | null, host: { endInput: () => void; captureProgress: (w: number, at: number) => void }) {
+  constructor(
+    options: ResolvedEngineOptions,
+    ports: SupervisorPorts,
+    pipeline: { readonly options: PipelineOptions; readonly create: (engine: Engine, tracer: EngineTracer | null) => Pipeline },
+    push: PushInput | null,
+    host: {
+      endInput: () => void;
+      captureProgress: (w: number, at: number) => void;
+      arena: UtteranceArenaReader;
+      onTrace: ((record: TraceRecord) => void) | undefined;
+    },
+  ) {
     super();
     this.options = options;
     this.#ports = ports;
     this.#push = push;
-    this.#pipeline = pipelineFactory(this);
+    this.#arena = host.arena;
+    this.#pipelineOptions = pipeline.options;
+    this.#tracer = new EngineTracer((record) => super.emit('trace', record));
+    // Before the supervisor starts, so a trace misses nothing (a file may be read before createEngine resolves).
+    if (host.onTrace) this.on('trace', host.onTrace);
+    const tracer = (): EngineTracer | null => (this.listenerCount('trace') > 0 ? this.#tracer : null);
+    this.#pipeline = pipeline.create(this, this.#tracer);
     this.on('final', (f) => this.#deliver(f));
     this.#supervisor = startSupervisor({
       ports,
@@ -75,7 +97,7 @@ export class Engine extends EventEmitter<EngineEventMap> {
         },
         endInput: host.endInput,
       },
-    });
+    }, (event) => tracer()?.event(event));
     for (const name of ['decode', 'postprocess'] as const) {
       ports[name].subscribe((e) => {
         if (e.type === 'restarted') this.#restarts[name]++;
@@ -85,6 +107,7 @@ export class Engine extends EventEmitter<EngineEventMap> {
       const value = JSON.stringify(snapshot.value);
       if (value === this.#lastState) return;
       this.#lastState = value;
+      tracer()?.state(snapshot.value);
       this.emit('state', snapshot.value);
       if (snapshot.matches('drained') || snapshot.matches('closed') || snapshot.matches('failed')) {
         this.emit('metrics', this.metrics());
@@ -95,6 +118,29 @@ export class Engine extends EventEmitter<EngineEventMap> {
       this.#metricsTimer = setInterval(() => this.emit('metrics', this.metrics()), options.metricsIntervalMs);
       this.#metricsTimer.unref();
     }
+  }
+
+  /**
+   * Every emitted event also becomes a trace `output` record (when someone listens to `trace`), so a
+   * trace holds what users saw, in order with what caused it.
+   */
+  override emit<K extends keyof EngineEventMap>(type: K, ...args: EngineEventMap[K]): boolean {
+    if (type !== 'trace' && this.listenerCount('trace') > 0) this.#tracer.output(type as TraceOutputType, args[0]);
+    return (super.emit as (t: K, ...a: EngineEventMap[K]) => boolean)(type, ...args);
+  }
+
+  /** The first line of a trace of this engine: its options, clock origin and sample rate. */
+  traceHeader(): TraceHeader {
+    return this.#tracer.header(SAMPLE_RATE, { engine: this.options, pipeline: this.#pipelineOptions });
+  }
+
+  /**
+   * A copy of [startSamples, endSamples) of the 16 kHz stream while the utterance arena still holds
+   * it (a trace with audio reads each final's range when its job is sent). Throws
+   * ShmRangeUnavailableError once evicted.
+   */
+  readAudio(startSamples: number, endSamples: number): Float32Array {
+    return this.#arena.read(startSamples, endSamples);
   }
 
   metrics(): EngineMetrics {
@@ -282,35 +328,49 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     }),
   };
   const clock = new WallClockMap();
+  const pipelineOptions: PipelineOptions = {
+    sampleRate: SAMPLE_RATE,
+    language: resolved.language,
+    beamSize: resolved.beamSize,
+    temperatures: resolved.temperatures,
+    initialPrompt: options.initialPrompt ?? null,
+    hotwords: options.hotwords ?? null,
+    partialsEnabled: resolved.partialsEnabled,
+    partialIntervalMs: resolved.partialIntervalMs,
+    maxPendingPartials: resolved.maxPendingPartials,
+    postRollMs: resolved.vad.postRollMs,
+  };
   const engine = new Engine(
     resolved,
     ports,
-    (self) =>
-      new Pipeline(
-        {
-          sampleRate: SAMPLE_RATE,
-          language: resolved.language,
-          beamSize: resolved.beamSize,
-          temperatures: resolved.temperatures,
-          initialPrompt: options.initialPrompt ?? null,
-          hotwords: options.hotwords ?? null,
-          partialsEnabled: resolved.partialsEnabled,
-          partialIntervalMs: resolved.partialIntervalMs,
-          maxPendingPartials: resolved.maxPendingPartials,
-          postRollMs: resolved.vad.postRollMs,
-        },
-        {
-          sendDecode: (job) => ports.decode.send({ type: 'job', job }),
-          sendPostProcess: (requestId, input) => ports.postprocess.send({ type: 'process', requestId, input }),
+    {
+      options: pipelineOptions,
+      create: (self, tracer) => {
+        const tracing = (): EngineTracer | null => (self.listenerCount('trace') > 0 ? tracer : null);
+        return new Pipeline(pipelineOptions, {
+          sendDecode: (job) => {
+            const command: DecodeCommand = { type: 'job', job };
+            tracing()?.command('decode', command);
+            ports.decode.send(command);
+          },
+          sendPostProcess: (requestId, input) => {
+            const command: PostProcessCommand = { type: 'process', requestId, input };
+            tracing()?.command('postprocess', command);
+            ports.postprocess.send(command);
+          },
           emit: (type, ...payload) => {
             (self.emit as (t: string, ...a: unknown[]) => boolean).call(self, type, ...payload);
           },
           now: () => Date.now(),
           wallClockOfSample: (p) => clock.at(p),
-        },
-      ),
+          onUtteranceState: (id, state) => tracing()?.utterance(id, state),
+        });
+      },
+    },
     push,
     {
+      arena: new UtteranceArenaReader(arena),
+      onTrace: options.onTrace,
       // flush() means "the input ends now" for every source: a file stops being read too (Ctrl-C on
       // `--input` must not transcribe the rest of the file); done() is how to wait for a file's end.
       endInput: () => {

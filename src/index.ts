@@ -12,3 +12,4 @@ export type * from './whisper/types.js';
 export { createEngine, Engine, listAudioDevices } from './engine.js';
 export type { EngineOptions, EngineInput } from './engine/options.js';
 export type * from './engine/events.js';
+export type * from './engine/trace.js';

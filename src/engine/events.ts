@@ -5,6 +5,7 @@
 import type { SerializedError } from '../errors.js';
 import type { Correction, RejectReason } from '../actors/postprocess/postprocess.protocol.js';
 import type { DropReason } from '../state/decode-queue.js';
+import type { TraceRecord } from './trace.js';
 
 export interface FinalTimings {
   /** Time the decode worker spent on the job (mel + encode + decode). */
@@ -112,6 +113,8 @@ export interface EngineEventMap {
   state: [unknown];
   metrics: [EngineMetrics];
   warning: [{ readonly code: string; readonly message: string }];
+  /** Everything the supervisor saw and did, for the inspector, --trace and replay (src/engine/trace.ts). */
+  trace: [TraceRecord];
 }
 
 export type SerializedEngineError = SerializedError;

@@ -6,6 +6,7 @@ import type { PostProcessOptions } from '../actors/postprocess/postprocess.proto
 import { BadSampleRateError, InvalidOptionError } from '../errors.js';
 import { DEFAULT_TEMPERATURES } from '../whisper/transcribe-options.js';
 import type { ModelDtype } from '../whisper/types.js';
+import type { TraceRecord } from './trace.js';
 
 export type EngineInput =
   | { readonly kind: 'push'; readonly sampleRate?: number; readonly channels?: number }
@@ -53,6 +54,11 @@ export interface EngineOptions {
   readonly input?: EngineInput;
   /** Interval of `metrics` events (default 1000 ms; 0 disables the timer, metrics still come at drain). */
   readonly metricsIntervalMs?: number;
+  /**
+   * A `trace` listener attached before the engine starts, so the trace holds the whole session from
+   * the first actor message (engine.on('trace') after createEngine may miss the start of a file).
+   */
+  readonly onTrace?: (record: TraceRecord) => void;
   /** Environment for model defaults (STT_MODEL_MIRROR); default process.env. */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }

@@ -10,7 +10,7 @@
  * Each worker is an ActorPort (src/engine/worker-bridge.ts) exposed as a `fromCallback` actor, so
  * its messages arrive as `port` events; tests pass scripted ports. Only src/state imports xstate.
  */
-import { assign, createActor, fromCallback, fromPromise, setup, type ActorRefFrom } from 'xstate';
+import { assign, createActor, fromCallback, fromPromise, setup, type ActorRefFrom, type InspectionEvent } from 'xstate';
 import type { CaptureCommand, CaptureMessage } from '../actors/capture/capture.protocol.js';
 import type { DecodeCommand, DecodeMessage } from '../actors/decode/decode.protocol.js';
 import type { PostProcessCommand, PostProcessMessage } from '../actors/postprocess/postprocess.protocol.js';
@@ -248,8 +248,27 @@ export const supervisorMachine = setup({
 
 export type SupervisorRef = ActorRefFrom<typeof supervisorMachine>;
 
-export function startSupervisor(input: SupervisorInput): SupervisorRef {
-  const actor = createActor(supervisorMachine, { input });
+/** One event the supervisor is about to process (XState's inspection, before the transition). */
+export type SupervisorEventListener = (event: SupervisorEvent) => void;
+
+/**
+ * `onEvent` sees every event sent to the supervisor itself (actor port events, FLUSH, CLOSE) before
+ * it is processed, so a trace lists an event before its consequences. Internal events (invoked
+ * promise results) are not passed on: their effect shows as the state change.
+ */
+export function startSupervisor(input: SupervisorInput, onEvent?: SupervisorEventListener): SupervisorRef {
+  const actor = createActor(supervisorMachine, {
+    input,
+    ...(onEvent
+      ? {
+          inspect: (ev: InspectionEvent) => {
+            if (ev.type !== '@xstate.event' || ev.actorRef !== actor) return;
+            const e = ev.event as SupervisorEvent;
+            if (e.type === 'port' || e.type === 'FLUSH' || e.type === 'CLOSE') onEvent(e);
+          },
+        }
+      : {}),
+  });
   actor.start();
   return actor;
 }
