@@ -314,12 +314,14 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       url: workerUrl('vad'),
       init: { type: 'start', input: captureRing, arena, options: resolved.vad, modelPath: sileroModelPath() },
     }),
-    decode: new WorkerBridge<DecodeCommand, DecodeMessage>({
-      name: 'decode',
-      url: workerUrl('decode'),
-      init: { type: 'init', model, arena },
-      maxRestarts: MAX_RESTARTS,
-    }),
+    decode:
+      options.decoder?.session(arena) ??
+      new WorkerBridge<DecodeCommand, DecodeMessage>({
+        name: 'decode',
+        url: workerUrl('decode'),
+        init: { type: 'init', model, arena },
+        maxRestarts: MAX_RESTARTS,
+      }),
     postprocess: new WorkerBridge<PostProcessCommand, PostProcessMessage>({
       name: 'postprocess',
       url: workerUrl('postprocess'),

@@ -13,3 +13,5 @@ export { createEngine, Engine, listAudioDevices } from './engine.js';
 export type { EngineOptions, EngineInput } from './engine/options.js';
 export type * from './engine/events.js';
 export type * from './engine/trace.js';
+export { createSharedDecoder, SharedDecoder } from './engine/shared-decoder.js';
+export type { SharedDecoderOptions } from './engine/shared-decoder.js';

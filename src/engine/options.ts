@@ -6,6 +6,7 @@ import type { PostProcessOptions } from '../actors/postprocess/postprocess.proto
 import { BadSampleRateError, InvalidOptionError } from '../errors.js';
 import { DEFAULT_TEMPERATURES } from '../whisper/transcribe-options.js';
 import type { ModelDtype } from '../whisper/types.js';
+import type { SharedDecoder } from './shared-decoder.js';
 import type { TraceRecord } from './trace.js';
 
 export type EngineInput =
@@ -59,6 +60,11 @@ export interface EngineOptions {
    * the first actor message (engine.on('trace') after createEngine may miss the start of a file).
    */
   readonly onTrace?: (record: TraceRecord) => void;
+  /**
+   * A decode worker shared with other engines (createSharedDecoder): this engine then loads no
+   * model of its own, and the model options above are the decoder's, not this engine's.
+   */
+  readonly decoder?: SharedDecoder;
   /** Environment for model defaults (STT_MODEL_MIRROR); default process.env. */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }

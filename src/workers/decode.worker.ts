@@ -19,19 +19,22 @@ if (!port) throw new Error('decode.worker.ts must run as a worker thread');
 
 const post = (message: DecodeMessage): void => port.postMessage(message);
 let transcriber: Transcriber | null = null;
+/** Arena 0 is init's; a shared decoder's engines attach theirs (≥ 1), possibly before init completes. */
+const arenas = new Map<number, UtteranceArenaReader>();
 let actor: DecodeActor | null = null;
 let initializing = false;
 let shuttingDown = false;
 
 async function init(command: Extract<DecodeCommand, { type: 'init' }>): Promise<void> {
   initializing = true;
-  const arena = new UtteranceArenaReader(command.arena);
+  if (command.arena) arenas.set(0, new UtteranceArenaReader(command.arena));
   // onWarning cannot cross postMessage (a function): the worker supplies its own.
   transcriber = await createTranscriber({ ...command.model, onWarning: (warning) => post({ type: 'warning', warning }) });
-  actor = new DecodeActor({ transcriber, arena, post });
+  actor = new DecodeActor({ transcriber, arena: (id) => arenas.get(id), post });
   const { backend } = transcriber;
   const device = backend.device.kind === 'cuda' ? `cuda:${backend.device.index}` : 'cpu';
-  post({ type: 'ready', info: { model: backend.modelName, device, arenaCapacitySamples: arena.capacitySamples } });
+  const arenaCapacitySamples = arenas.get(0)?.capacitySamples ?? null;
+  post({ type: 'ready', info: { model: backend.modelName, device, arenaCapacitySamples } });
 }
 
 function job(command: Extract<DecodeCommand, { type: 'job' }>): void {
@@ -74,6 +77,13 @@ port.on('message', (command: DecodeCommand) => {
       break;
     case 'job':
       job(command);
+      break;
+    case 'attach':
+      arenas.set(command.arenaId, new UtteranceArenaReader(command.arena));
+      break;
+    case 'detach':
+      // Jobs of this arena still queued fail as jobFailed (not attached): their engine is gone.
+      arenas.delete(command.arenaId);
       break;
     case 'shutdown':
       shutdown().catch(fail);

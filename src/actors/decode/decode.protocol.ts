@@ -27,6 +27,11 @@ export interface DecodeJobSpec {
   readonly hotwords: string | null;
   /** A speculative final started during the endpoint pause: it may be superseded and ignored. */
   readonly speculative: boolean;
+  /**
+   * Which attached arena holds the audio: absent or 0 = the arena given at `init`. A decoder shared
+   * by several engines (src/engine/shared-decoder.ts) has one arena per engine, `attach`ed by id.
+   */
+  readonly arenaId?: number;
 }
 
 export interface DecodeTimings {
@@ -54,7 +59,12 @@ export interface DecodeResultMessage {
 
 /** Main → decode worker. */
 export type DecodeCommand =
-  | { readonly type: 'init'; readonly model: TranscriberOptions; readonly arena: UtteranceArenaShared }
+  /** `arena` becomes arena 0; null for a shared decoder, whose engines attach theirs. */
+  | { readonly type: 'init'; readonly model: TranscriberOptions; readonly arena: UtteranceArenaShared | null }
+  /** Makes an engine's arena readable by jobs naming `arenaId` (≥ 1). Allowed before `init` completes. */
+  | { readonly type: 'attach'; readonly arenaId: number; readonly arena: UtteranceArenaShared }
+  /** The engine is gone: its queued jobs fail, its arena is released. */
+  | { readonly type: 'detach'; readonly arenaId: number }
   | { readonly type: 'job'; readonly job: DecodeJobSpec }
   | ShutdownMessage;
 

@@ -2,8 +2,11 @@
  * The decode actor's logic, without threads: jobs name an utterance by arena offsets; the actor
  * copies that range out of the arena, runs Whisper on it and posts text, scores and timings.
  *
- * - One Whisper session → jobs run strictly one at a time, in arrival order (the supervisor's
- *   DecodeQueue already ordered and pruned them; reordering here would second-guess it).
+ * - One Whisper session → jobs run strictly one at a time. An engine keeps one job in flight (its
+ *   DecodeQueue already ordered and pruned them), so with one engine the order is its order. When
+ *   several engines share the decoder (src/engine/shared-decoder.ts) the waiting jobs are theirs:
+ *   finals go first, oldest first, so one client's partials never delay another client's final.
+ * - Each job names the arena its audio is in (`arenaId`; a shared decoder has one per engine).
  * - A job that fails (range evicted, bad audio, runtime error) becomes `jobFailed` with its coded
  *   error, and the next job runs: one bad utterance never loses the others.
  * - The copy buffer grows geometrically and is reused, so steady-state jobs allocate no audio.
@@ -11,7 +14,7 @@
  * Dependencies are injected (transcriber, arena reader, post, clock): tests drive it with a
  * scripted transcriber and a real single-thread arena; src/workers/decode.worker.ts wires the real ones.
  */
-import { serializeError } from '../../errors.js';
+import { InvalidOptionError, serializeError } from '../../errors.js';
 import type { Segment, TranscribeOptions, TranscriptionResult, WhisperBackend } from '../../whisper/types.js';
 import type { DecodeJobSpec, DecodeMessage, DecodeResultMessage } from './decode.protocol.js';
 
@@ -35,9 +38,13 @@ export interface NoSpeechGate {
 /** OpenAI whisper's defaults for the no-speech gate. */
 export const DEFAULT_NO_SPEECH_GATE: NoSpeechGate = { noSpeechThreshold: 0.6, logProbThreshold: -1 };
 
+/** The arena a job's `arenaId` names (0 when absent), or undefined if none is attached under it. */
+export type DecodeArenaLookup = (arenaId: number) => DecodeArenaSource | undefined;
+
 export interface DecodeActorDeps {
   readonly transcriber: DecodeTranscriber;
-  readonly arena: DecodeArenaSource;
+  /** One arena (every job reads it), or a lookup by the job's arenaId. */
+  readonly arena: DecodeArenaSource | DecodeArenaLookup;
   readonly post: (message: DecodeMessage) => void;
   /** Monotonic ms clock (default performance.now). */
   readonly now?: () => number;
@@ -101,7 +108,7 @@ export function transcribeOptionsFor(job: DecodeJobSpec, gate: NoSpeechGate = DE
 
 export class DecodeActor {
   readonly #transcriber: DecodeTranscriber;
-  readonly #arena: DecodeArenaSource;
+  readonly #arena: DecodeArenaLookup;
   readonly #post: (message: DecodeMessage) => void;
   readonly #now: () => number;
   readonly #gate: NoSpeechGate;
@@ -113,7 +120,8 @@ export class DecodeActor {
 
   constructor(deps: DecodeActorDeps) {
     this.#transcriber = deps.transcriber;
-    this.#arena = deps.arena;
+    const { arena } = deps;
+    this.#arena = typeof arena === 'function' ? arena : () => arena;
     this.#post = deps.post;
     this.#now = deps.now ?? (() => performance.now());
     this.#gate = deps.gate ?? DEFAULT_NO_SPEECH_GATE;
@@ -140,16 +148,25 @@ export class DecodeActor {
   }
 
   async #drain(): Promise<void> {
-    for (let next = this.#queue.shift(); next !== undefined; next = this.#queue.shift()) {
+    for (let next = this.#next(); next !== undefined; next = this.#next()) {
       // #run never throws: every failure is posted as jobFailed.
       await this.#run(next);
     }
   }
 
+  /** The oldest final if any is waiting, else the oldest job. */
+  #next(): PendingJob | undefined {
+    const final = this.#queue.findIndex((p) => p.job.kind === 'final');
+    return this.#queue.splice(final >= 0 ? final : 0, 1)[0];
+  }
+
   async #run({ job, arrivedMs }: PendingJob): Promise<void> {
     const startedMs = this.#now();
     try {
-      const samples = this.#copy(job.startSamples, job.endSamples);
+      const arenaId = job.arenaId ?? 0;
+      const arena = this.#arena(arenaId);
+      if (!arena) throw new InvalidOptionError(`decode job ${job.jobId} names arena ${arenaId}, which is not attached`, { option: 'arenaId' });
+      const samples = this.#copy(arena, job.startSamples, job.endSamples);
       const result = await this.#transcriber.transcribe(samples, transcribeOptionsFor(job, this.#gate));
       const message = this.#message(job, result, arrivedMs, startedMs);
       this.#completed++;
@@ -160,13 +177,13 @@ export class DecodeActor {
     }
   }
 
-  #copy(startSamples: number, endSamples: number): Float32Array {
+  #copy(arena: DecodeArenaSource, startSamples: number, endSamples: number): Float32Array {
     const length = endSamples - startSamples;
     if (length > this.#buffer.length) {
       // Doubling keeps reallocations logarithmic in the longest utterance seen.
       this.#buffer = new Float32Array(Math.max(length, this.#buffer.length * 2));
     }
-    return this.#arena.read(startSamples, endSamples, this.#buffer);
+    return arena.read(startSamples, endSamples, this.#buffer);
   }
 
   #message(job: DecodeJobSpec, result: TranscriptionResult, arrivedMs: number, startedMs: number): DecodeResultMessage {

@@ -107,7 +107,7 @@ function setup(script: Map<number, readonly Segment[] | Error>, capacity = 50_00
 }
 
 describe('DecodeActor', () => {
-  it('decodes jobs one at a time in arrival order, copying each exact range', async () => {
+  it('decodes jobs one at a time, waiting finals before waiting partials, copying each exact range', async () => {
     const script = new Map([
       [100, [segment(' Allume la lumière.')]],
       [5000, [segment(' Éteins')]],
@@ -123,17 +123,52 @@ describe('DecodeActor', () => {
     await transcriber.release();
     await transcriber.release();
     await actor.whenIdle();
+    // Job 1 was running; of the two waiting, the final (3) goes before the older partial (2).
     expect(transcriber.calls.map((c) => [c.first, c.length])).toEqual([
       [100, 2900],
-      [5000, 4000],
       [20_000, 16_000], // longer than the initial buffer: it grew
+      [5000, 4000],
     ]);
     expect(posted.map((m) => (m.type === 'result' ? [m.jobId, m.kind, m.text] : m.type))).toEqual([
       [1, 'final', 'Allume la lumière.'],
-      [2, 'partial', 'Éteins'],
       [3, 'final', 'Quelle heure est-il ?'],
+      [2, 'partial', 'Éteins'],
     ]);
     expect(actor.stats).toEqual({ completed: 3, failed: 0, queued: 0, busy: false });
+  });
+
+  it('reads each job from the arena its arenaId names, and fails a job whose arena is not attached', async () => {
+    const clock = { now: 0 };
+    const script = new Map<number, readonly Segment[] | Error>([
+      [10, [segment(' un')]],
+      [7, [segment(' deux')]],
+    ]);
+    const transcriber = new ScriptedTranscriber(script, clock);
+    const a = arenaOf(1000, 100);
+    // A second engine's arena, whose samples are offset by -3 so its copies are told apart.
+    const shifted = new Float32Array(100).map((_, i) => i - 3);
+    const bShared = createUtteranceArena(1000);
+    new UtteranceArenaWriter(bShared).append(shifted);
+    const arenas = new Map([
+      [0, a.reader],
+      [2, new UtteranceArenaReader(bShared)],
+    ]);
+    const posted: DecodeMessage[] = [];
+    const actor = new DecodeActor({ transcriber, arena: (id) => arenas.get(id), post: (m) => posted.push(m), now: () => clock.now });
+    actor.submit(job({ jobId: 1, startSamples: 10, endSamples: 20 }));
+    actor.submit(job({ jobId: 2, startSamples: 10, endSamples: 20, arenaId: 2 }));
+    actor.submit(job({ jobId: 3, startSamples: 10, endSamples: 20, arenaId: 5 }));
+    await transcriber.release();
+    await transcriber.release();
+    await actor.whenIdle();
+    expect(transcriber.calls.map((c) => c.first)).toEqual([10, 7]);
+    expect(posted.map((m) => (m.type === 'result' ? [m.jobId, m.text] : [m.type, (m as { jobId?: number }).jobId]))).toEqual([
+      [1, 'un'],
+      [2, 'deux'],
+      ['jobFailed', 3],
+    ]);
+    const failed = posted[2];
+    expect(failed?.type === 'jobFailed' ? failed.error.code : null).toBe('STT_INVALID_OPTION');
   });
 
   it('gives finals the job settings and partials the fast greedy path', () => {
