@@ -339,6 +339,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     hotwords: options.hotwords ?? null,
     partialsEnabled: resolved.partialsEnabled,
     partialIntervalMs: resolved.partialIntervalMs,
+    partialMaxInputSpeed: resolved.partialMaxInputSpeed,
     maxPendingPartials: resolved.maxPendingPartials,
     postRollMs: resolved.vad.postRollMs,
   };

@@ -65,8 +65,11 @@ export interface SpeechEndEvent {
   readonly reason: 'silence' | 'max-length' | 'flush';
 }
 
-/** Partials and stale jobs that were not decoded: counted by reason, never silent. */
-export type EngineDropReason = DropReason | 'stale';
+/**
+ * Partials and stale jobs that were not decoded: counted by reason, never silent. 'fast-input':
+ * the audio arrived faster than real time, so the final would come before the partial could help.
+ */
+export type EngineDropReason = DropReason | 'stale' | 'fast-input';
 
 export interface DecodeMsSummary {
   readonly count: number;

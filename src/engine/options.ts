@@ -45,7 +45,11 @@ export interface EngineOptions {
   readonly initialPrompt?: string;
   readonly hotwords?: string;
   readonly vad?: Partial<VadOptions>;
-  readonly partials?: { readonly enabled?: boolean; readonly intervalMs?: number };
+  /**
+   * maxInputSpeed: skip (and count) partials of audio arriving faster than this many × real time
+   * (default 2; null never skips). See PipelineOptions.partialMaxInputSpeed.
+   */
+  readonly partials?: { readonly enabled?: boolean; readonly intervalMs?: number; readonly maxInputSpeed?: number | null };
   readonly postProcess?: Partial<PostProcessOptions>;
   /** Pending partial decodes kept before the oldest is dropped (counted). Default 2. */
   readonly maxPendingPartials?: number;
@@ -77,6 +81,7 @@ export interface ResolvedEngineOptions {
   readonly vad: VadOptions;
   readonly partialsEnabled: boolean;
   readonly partialIntervalMs: number;
+  readonly partialMaxInputSpeed: number | null;
   readonly postProcess: PostProcessOptions;
   readonly maxPendingPartials: number;
   readonly arenaSamples: number;
@@ -150,6 +155,7 @@ export function resolveEngineOptions(o: EngineOptions): ResolvedEngineOptions {
     vad: { ...DEFAULT_VAD_OPTIONS, ...o.vad },
     partialsEnabled: o.partials?.enabled ?? true,
     partialIntervalMs: positiveNumber('partials.intervalMs', o.partials?.intervalMs, 500),
+    partialMaxInputSpeed: o.partials?.maxInputSpeed === null ? null : positiveNumber('partials.maxInputSpeed', o.partials?.maxInputSpeed, 2),
     postProcess: { ...DEFAULT_POST_PROCESS_OPTIONS, ...o.postProcess },
     maxPendingPartials: integerAtLeast('maxPendingPartials', o.maxPendingPartials, 0, 2),
     arenaSamples: Math.round(positiveNumber('arenaSeconds', o.arenaSeconds, 120) * 16_000),

@@ -31,7 +31,7 @@ export function emptyCounters(): PipelineCounters {
     speculativeDiscarded: 0,
     speculativeReused: 0,
     replayedJobs: 0,
-    partialDrops: { superseded: 0, 'final-pending': 0, 'queue-full': 0, stale: 0 },
+    partialDrops: { superseded: 0, 'final-pending': 0, 'queue-full': 0, stale: 0, 'fast-input': 0 },
     decodeMs: { partial: [], final: [], count: { partial: 0, final: 0 } },
   };
 }

@@ -33,6 +33,13 @@ export interface PipelineOptions {
   readonly hotwords: string | null;
   readonly partialsEnabled: boolean;
   readonly partialIntervalMs: number;
+  /**
+   * Partials are for someone watching a live speaker. When an utterance's audio arrives more than
+   * this many times faster than real time (a file, a client sending a whole recording at once),
+   * its final will be ready before a partial could be read, and a partial in flight would only
+   * delay that final: such partials are skipped and counted ('fast-input'). null: never skip.
+   */
+  readonly partialMaxInputSpeed: number | null;
   readonly maxPendingPartials: number;
   /** Audio after the last speech window inside an utterance's end (VAD post-roll). */
   readonly postRollMs: number;
@@ -213,6 +220,10 @@ export class Pipeline {
     for (const u of this.#utterances.values()) {
       if (u.state !== 'speech' || positionSamples - u.lastPartialEndSamples < interval) continue;
       u.lastPartialEndSamples = positionSamples;
+      if (this.#fasterThanRealTime(u.startSamples, positionSamples)) {
+        this.#counters.partialDrops['fast-input']++;
+        continue;
+      }
       this.#enqueue('partial', u, positionSamples, false);
     }
     this.#dispatch();
@@ -439,6 +450,16 @@ export class Pipeline {
     const startSamples = u.startSamples;
     this.#postRequests.set(requestId, { utteranceId: u.id, input, decoded, startSamples, endSamples, speculative, sentAtMs: this.#ports.now() });
     if (this.#postprocessUp) this.#ports.sendPostProcess(requestId, input);
+  }
+
+  /** Whether [start, end) entered the engine faster than partialMaxInputSpeed × real time. */
+  #fasterThanRealTime(startSamples: number, endSamples: number): boolean {
+    const limit = this.#options.partialMaxInputSpeed;
+    if (limit === null) return false;
+    const first = this.#ports.wallClockOfSample(startSamples);
+    const last = this.#ports.wallClockOfSample(endSamples - 1);
+    if (first === null || last === null) return false;
+    return (last - first) * limit < this.#ms(endSamples - startSamples);
   }
 
   #setState(u: Utterance, state: UtteranceState): void {

@@ -13,6 +13,7 @@ const OPTIONS: PipelineOptions = {
   hotwords: null,
   partialsEnabled: true,
   partialIntervalMs: 500,
+  partialMaxInputSpeed: 2,
   maxPendingPartials: 2,
   postRollMs: 96,
 };
@@ -22,7 +23,8 @@ interface Emitted {
   payload: Record<string, unknown>;
 }
 
-async function harness(options: Partial<PipelineOptions> = {}) {
+/** `arrival` maps a sample position to when it entered the engine (default: exactly real time). */
+async function harness(options: Partial<PipelineOptions> = {}, arrival: (p: number) => number | null = (p) => p / 16) {
   const ports: FakePorts = fakePorts();
   const events: Emitted[] = [];
   const states = new Map<number, UtteranceState[]>();
@@ -36,7 +38,7 @@ async function harness(options: Partial<PipelineOptions> = {}) {
       sendPostProcess: (requestId, input) => ports.postprocess.send({ type: 'process', requestId, input }),
       emit: (type, ...payload) => events.push({ type, payload: payload[0] as unknown as Record<string, unknown> }),
       now: () => (now += 5),
-      wallClockOfSample: (p) => p / 16,
+      wallClockOfSample: arrival,
       onUtteranceState: (id, s) => states.set(id, [...(states.get(id) ?? []), s]),
     },
   );
@@ -221,6 +223,29 @@ describe('partials', () => {
       ['allume', 'la', 1024],
       ['allume la', 'lumière', 1536],
     ]);
+  });
+
+  it('skips (and counts) partials of audio arriving faster than partialMaxInputSpeed × real time', async () => {
+    // 3× real time: every 8000 samples (500 ms of audio) arrive in 167 ms.
+    const fast = await harness({}, (p) => p / 48);
+    vad(fast.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    for (const p of [8192, 16_384, 24_576]) progress(fast.ports, p);
+    expect(jobs(fast.ports)).toHaveLength(0);
+    vad(fast.ports, { type: 'pauseStart', utteranceId: 1, endSamples: 24_576 });
+    expect(jobs(fast.ports).map((j) => j.kind)).toEqual(['final']);
+    const metrics = fast.pipeline.metrics({ decode: 0, postprocess: 0 }, 0);
+    expect(metrics.partialDrops['fast-input']).toBe(3);
+    // 1.5× real time is under the limit (2×): partials are decoded as usual…
+    const live = await harness({}, (p) => p / 24);
+    vad(live.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    progress(live.ports, 8192);
+    expect(jobs(live.ports).map((j) => j.kind)).toEqual(['partial']);
+    // …and null never skips, however fast the input; an unknown arrival time never skips either.
+    for (const h of [await harness({ partialMaxInputSpeed: null }, () => 0), await harness({}, () => null)]) {
+      vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+      progress(h.ports, 8192);
+      expect(jobs(h.ports).map((j) => j.kind)).toEqual(['partial']);
+    }
   });
 
   it('under a flood drops partials by reason but never a final, one job in flight at a time', async () => {
