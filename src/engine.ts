@@ -18,6 +18,7 @@ import { WallClockMap } from './engine/wall-clock.js';
 import { EngineTracer } from './engine/tracer.js';
 import type { TraceHeader, TraceOutputType, TraceRecord } from './engine/trace.js';
 import { WorkerBridge } from './engine/worker-bridge.js';
+import { eventLoopLag, startEventLoopMonitor } from './observe/event-loop.js';
 import { InvalidOptionError, SttError, deserializeError } from './errors.js';
 import { UtteranceArenaPin, UtteranceArenaReader, createAudioRing, createUtteranceArena } from './shm/index.js';
 import { Pipeline, type PipelineOptions } from './state/pipeline.js';
@@ -114,6 +115,7 @@ export class Engine extends EventEmitter<EngineEventMap> {
         this.#endResults();
       }
     });
+    startEventLoopMonitor();
     if (options.metricsIntervalMs > 0) {
       this.#metricsTimer = setInterval(() => this.emit('metrics', this.metrics()), options.metricsIntervalMs);
       this.#metricsTimer.unref();
@@ -144,7 +146,8 @@ export class Engine extends EventEmitter<EngineEventMap> {
   }
 
   metrics(): EngineMetrics {
-    return this.#pipeline.metrics({ ...this.#restarts }, this.#overrunSamples);
+    const restarts = { ...this.#restarts, capture: this.#ports.capture.restarts, vad: this.#ports.vad.restarts };
+    return { ...this.#pipeline.metrics(restarts, this.#overrunSamples), eventLoopLagMs: eventLoopLag() };
   }
 
   /** The supervisor's current state value (e.g. "running", {"draining":"decodes"}). */

@@ -27,6 +27,9 @@
  * | STT_DECODE_FAILED             | the runtime failed while decoding                                 |
  * | STT_MANIFEST_INVALID          | an evaluation manifest line cannot be parsed                      |
  * | STT_SHM_RANGE_UNAVAILABLE     | audio asked of the utterance arena is not written yet or evicted  |
+ * | STT_TRACE_INVALID             | a --trace JSONL file cannot be read back or replayed              |
+ * | STT_INSPECTOR_TOKEN_REQUIRED  | the inspector bound to a non-loopback address without a token    |
+ * | STT_WYOMING_PROTOCOL          | a Wyoming client broke the protocol (framing, lengths, order)     |
  */
 
 export type ErrorCode =
@@ -48,7 +51,10 @@ export type ErrorCode =
   | 'STT_INVALID_OPTION'
   | 'STT_DECODE_FAILED'
   | 'STT_MANIFEST_INVALID'
-  | 'STT_SHM_RANGE_UNAVAILABLE';
+  | 'STT_SHM_RANGE_UNAVAILABLE'
+  | 'STT_TRACE_INVALID'
+  | 'STT_INSPECTOR_TOKEN_REQUIRED'
+  | 'STT_WYOMING_PROTOCOL';
 
 /** Extra facts about an error (a path, a byte count, the expected hash…), JSON-serialisable. */
 export type ErrorDetails = Readonly<Record<string, string | number | boolean | null>>;
@@ -125,6 +131,15 @@ export class ManifestInvalidError extends SttError {
 export class ShmRangeUnavailableError extends SttError {
   readonly code = 'STT_SHM_RANGE_UNAVAILABLE' as const;
 }
+export class TraceInvalidError extends SttError {
+  readonly code = 'STT_TRACE_INVALID' as const;
+}
+export class InspectorTokenRequiredError extends SttError {
+  readonly code = 'STT_INSPECTOR_TOKEN_REQUIRED' as const;
+}
+export class WyomingProtocolError extends SttError {
+  readonly code = 'STT_WYOMING_PROTOCOL' as const;
+}
 
 type SttErrorClass = new (message: string, details?: ErrorDetails, options?: { cause?: unknown }) => SttError;
 
@@ -147,6 +162,9 @@ const CLASS_BY_CODE: { readonly [C in ErrorCode]: SttErrorClass } = {
   STT_DEVICE_UNAVAILABLE: DeviceUnavailableError,
   STT_INVALID_OPTION: InvalidOptionError,
   STT_DECODE_FAILED: DecodeFailedError,
+  STT_TRACE_INVALID: TraceInvalidError,
+  STT_INSPECTOR_TOKEN_REQUIRED: InspectorTokenRequiredError,
+  STT_WYOMING_PROTOCOL: WyomingProtocolError,
   STT_MANIFEST_INVALID: ManifestInvalidError,
   STT_SHM_RANGE_UNAVAILABLE: ShmRangeUnavailableError,
 };

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import type { PcmFormat } from '../actors/capture/capture.protocol.js';
 import { createEngine, listAudioDevices, type Engine, type EngineInput, type EngineOptions } from '../engine.js';
 import { serializeError } from '../errors.js';
+import { LiveObservers } from '../observe/live-observers.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIO } from './io.js';
 
 export const LIVE_USAGE = `Usage: stt-engine [live] [options]
@@ -33,6 +34,11 @@ Model:
 Output:
   --jsonl               one JSON event per line (final, partial, rejected, error, metrics)
   --no-partials         no partial results
+Observe:
+  --trace FILE          record the session as JSON Lines (every actor event, command, state change
+                        and output); \`stt-engine replay FILE\` re-runs it
+  --trace-audio         with --trace: each final's audio too (float32, base64), for replay --redecode
+  --metrics-port N      Prometheus metrics at http://127.0.0.1:N/metrics (0: a free port, on stderr)
   -h, --help            this help
 `;
 
@@ -54,6 +60,9 @@ const OPTIONS = {
   beam: { type: 'string' },
   jsonl: { type: 'boolean' },
   'no-partials': { type: 'boolean' },
+  trace: { type: 'string' },
+  'trace-audio': { type: 'boolean' },
+  'metrics-port': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -105,6 +114,9 @@ export function runLive(hooks: LiveHooks = {}): CliCommand {
         const mic = values.mic;
         input = { kind: 'microphone', device: mic === undefined ? null : /^\d+$/u.test(mic) ? Number(mic) : mic };
       }
+      if (values['trace-audio'] && values.trace === undefined) throw new UsageError('--trace-audio needs --trace FILE');
+      const metricsPort = values['metrics-port'];
+      if (metricsPort !== undefined && !(/^\d{1,5}$/u.test(metricsPort) && Number(metricsPort) <= 65_535)) throw new UsageError(`--metrics-port must be a port number, got "${metricsPort}"`);
       const threads = intArg('threads', values.threads, undefined);
       const beamSize = intArg('beam', values.beam, undefined);
       options = {
@@ -128,15 +140,30 @@ export function runLive(hooks: LiveHooks = {}): CliCommand {
     }
 
     let engine: Engine;
+    let observers: LiveObservers | null = null;
     try {
-      engine = await createEngine(options);
+      const metricsPort = values['metrics-port'] === undefined ? undefined : Number(values['metrics-port']);
+      observers = new LiveObservers({ ...(values.trace !== undefined ? { trace: values.trace } : {}), traceAudio: values['trace-audio'] ?? false, ...(metricsPort !== undefined ? { metricsPort } : {}) });
+      engine = await createEngine({ ...options, ...(observers.onTrace ? { onTrace: observers.onTrace } : {}) });
     } catch (err) {
+      await observers?.close().catch(() => undefined);
       const e = serializeError(err);
       io.stderr.write(`error [${e.code}]: ${e.message}\n`);
-      if (input.kind === 'microphone') io.stderr.write('hint: no usable microphone? Use `--input file.wav` or `--stdin` (raw PCM), or `--list-devices`.\n');
+      if (input.kind === 'microphone' && observers) io.stderr.write('hint: no usable microphone? Use `--input file.wav` or `--stdin` (raw PCM), or `--list-devices`.\n');
       return EXIT_FAILURE;
     }
-    return runEngine(engine, values.jsonl ?? false, io, hooks);
+    try {
+      const url = await observers.attach(engine);
+      if (url !== null) io.stderr.write(`metrics: ${url}\n`);
+      return await runEngine(engine, values.jsonl ?? false, io, hooks);
+    } catch (err) {
+      await engine.close();
+      const e = serializeError(err);
+      io.stderr.write(`error [${e.code}]: ${e.message}\n`);
+      return EXIT_FAILURE;
+    } finally {
+      await observers.close().catch((err: unknown) => io.stderr.write(`error [${serializeError(err).code}]: ${serializeError(err).message}\n`));
+    }
   };
 }
 

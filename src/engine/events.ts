@@ -79,6 +79,42 @@ export interface DecodeMsSummary {
   readonly maxMs: number;
 }
 
+/**
+ * Decode times since the engine started, in Prometheus' cumulative form: `cumulative[i]` decodes
+ * took ≤ `boundsMs[i]`; `count` is all of them (the +Inf bucket). Unlike DecodeMsSummary (a recent
+ * window), nothing is forgotten, so a scraper can take rates of it.
+ */
+export interface DecodeLatencyHistogram {
+  readonly boundsMs: readonly number[];
+  readonly cumulative: readonly number[];
+  readonly count: number;
+  readonly sumMs: number;
+}
+
+/**
+ * Real-time factor of the decodes of one kind since the engine started: decode time (the worker's
+ * totalMs) ÷ the duration of the audio decoded. null until a decode with a known duration is done.
+ */
+export interface RealTimeFactor {
+  readonly decodeMs: number;
+  readonly audioMs: number;
+  readonly rtf: number | null;
+}
+
+/**
+ * Main-thread event-loop lag (perf_hooks.monitorEventLoopDelay, timer interval removed), over the
+ * life of the process: every engine of a process shares its one event loop.
+ */
+export interface EventLoopLag {
+  readonly meanMs: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+export type RestartCounts = Readonly<Record<'decode' | 'postprocess', number>> &
+  Readonly<Partial<Record<'capture' | 'vad', number>>>;
+
 export interface EngineMetrics {
   readonly utterances: number;
   readonly misfires: number;
@@ -92,10 +128,15 @@ export interface EngineMetrics {
   readonly speculativeReused: number;
   /** Jobs re-sent to a restarted decode worker. */
   readonly replayedJobs: number;
-  readonly restarts: Readonly<Record<'decode' | 'postprocess', number>>;
+  /** Worker restarts by actor (capture and VAD are not restarted: 0 when the engine reports them). */
+  readonly restarts: RestartCounts;
   readonly ringOverrunSamples: number;
   readonly queueDepth: { readonly finals: number; readonly partials: number };
   readonly decodeMs: { readonly partial: DecodeMsSummary; readonly final: DecodeMsSummary };
+  readonly decodeLatency: { readonly partial: DecodeLatencyHistogram; readonly final: DecodeLatencyHistogram };
+  readonly rtf: { readonly partial: RealTimeFactor; readonly final: RealTimeFactor };
+  /** null from a Pipeline alone; the engine fills it in. */
+  readonly eventLoopLagMs: EventLoopLag | null;
 }
 
 export interface EngineErrorEvent {

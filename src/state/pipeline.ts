@@ -236,7 +236,8 @@ export class Pipeline {
     if (!inFlight || inFlight.job.spec.jobId !== result.jobId) return;
     this.#inFlight = null;
     const decoded: DecodedResult = { result, queueMs: inFlight.queueMs };
-    recordDecodeMs(this.#counters, result.kind, result.timings.totalMs);
+    const { spec } = inFlight.job;
+    recordDecodeMs(this.#counters, result.kind, result.timings.totalMs, this.#ms(spec.endSamples - spec.startSamples));
     this.#onDecoded(inFlight.job, decoded);
     this.#dispatch();
   }
