@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { EXIT_FAILURE, EXIT_USAGE, processIO, type CliCommand, type CliIO } from './cli/io.js';
 import { serializeError } from './errors.js';
 
-type CommandName = 'live' | 'transcribe' | 'eval' | 'models';
+type CommandName = 'live' | 'transcribe' | 'eval' | 'models' | 'serve' | 'replay';
 
 const COMMANDS: Readonly<Record<CommandName, { summary: string; load: () => Promise<CliCommand> }>> = {
   live: {
@@ -26,6 +26,14 @@ const COMMANDS: Readonly<Record<CommandName, { summary: string; load: () => Prom
   models: {
     summary: 'list supported models, or pull one from the hub or a mirror',
     load: async () => (await import('./cli/models.js')).runModelsCommand,
+  },
+  serve: {
+    summary: 'a Wyoming STT server (Home Assistant, Rhasspy…): --wyoming tcp://HOST:PORT or unix://PATH',
+    load: async () => (await import('./cli/serve.js')).runServeCommand,
+  },
+  replay: {
+    summary: 're-run a --trace JSONL session and report any difference from its recorded finals',
+    load: async () => (await import('./cli/replay.js')).runReplayCommand,
   },
 };
 

@@ -1,0 +1,204 @@
+/**
+ * `stt-engine serve --wyoming tcp://HOST:PORT|unix://PATH`: a Wyoming speech-to-text server (Home
+ * Assistant, Rhasspy, wyoming-bench). Options follow wyoming-faster-whisper's where they overlap
+ * (--uri, --beam-size, --initial-prompt, --cpu-threads, --vad-endpointing, --zeroconf [NAME]).
+ * Prints `listening on URI` on stderr once ready (port 0: the real port); SIGINT / SIGTERM let
+ * open requests finish, close every engine and exit 0.
+ */
+import { parseArgs } from 'node:util';
+import { serializeError } from '../errors.js';
+import { EngineBackend } from '../wyoming/backend.js';
+import { buildInfo, whisperLanguage } from '../wyoming/info.js';
+import { parseWyomingUri, WyomingServer } from '../wyoming/server.js';
+import { announceWyoming, type ZeroconfAnnouncement } from '../wyoming/zeroconf.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIO } from './io.js';
+
+export const SERVE_USAGE = `Usage: stt-engine serve --wyoming URI [options]
+
+A Wyoming speech-to-text server: describe → info, transcribe + audio-start/chunk/stop → transcript,
+with streaming partials (transcript-start/chunk/stop). Audio of any rate, width and channel count.
+
+Server:
+  --wyoming URI           tcp://HOST:PORT (port 0: any free port) or unix://PATH (alias: --uri)
+  --zeroconf [NAME]       announce _wyoming._tcp over mDNS (tcp only; default name: stt-engine)
+  --vad-endpoint          end each request at the end of speech, without waiting for audio-stop
+  --vad-endpointing S     the same, after S seconds of silence (wyoming-faster-whisper's flag)
+  --no-partials           no transcript-chunk while audio arrives (transcript only at the end)
+Model:
+  --model NAME            model from the manifest (default: base)
+  --model-dir DIR         a model folder in the hub layout
+  --language fr|auto|…    default language when a request names none (default: fr)
+  --beam-size N           beam size of finals (default 5; alias: --beam)
+  --initial-prompt TEXT   prompt for every utterance (names, vocabulary)
+  --device DEV            cpu, cuda or cuda:N (default: cpu)
+  --strict-device         fail instead of falling back to the CPU
+  --threads N             decode threads (alias: --cpu-threads)
+  -h, --help              this help
+`;
+
+const OPTIONS = {
+  wyoming: { type: 'string' },
+  uri: { type: 'string' },
+  zeroconf: { type: 'string' },
+  'vad-endpoint': { type: 'boolean' },
+  'vad-endpointing': { type: 'string' },
+  'no-partials': { type: 'boolean' },
+  model: { type: 'string' },
+  'model-dir': { type: 'string' },
+  language: { type: 'string' },
+  'beam-size': { type: 'string' },
+  beam: { type: 'string' },
+  'initial-prompt': { type: 'string' },
+  device: { type: 'string' },
+  'strict-device': { type: 'boolean' },
+  threads: { type: 'string' },
+  'cpu-threads': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const DEFAULT_ZEROCONF_NAME = 'stt-engine';
+
+class UsageError extends Error {}
+
+function intArg(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 1) throw new UsageError(`--${flag} must be an integer ≥ 1, got "${value}"`);
+  return n;
+}
+
+/** `--zeroconf` takes an optional name (as wyoming-faster-whisper's nargs='?'): make it explicit for parseArgs. */
+function expandZeroconf(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg !== '--zeroconf') out.push(arg);
+    else {
+      const next = argv[i + 1];
+      if (next !== undefined && !next.startsWith('-')) {
+        out.push(`--zeroconf=${next}`);
+        i++;
+      } else out.push(`--zeroconf=${DEFAULT_ZEROCONF_NAME}`);
+    }
+  }
+  return out;
+}
+
+/** Process hooks, injected so tests can raise a fake signal. */
+export interface ServeHooks {
+  readonly onSignal?: (handler: () => void) => () => void;
+}
+
+function processSignals(handler: () => void): () => void {
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}
+
+export function runServe(hooks: ServeHooks = {}): CliCommand {
+  return async (argv: readonly string[], io: CliIO): Promise<number> => {
+    let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: false; args: string[] }>>['values'];
+    let uri: string;
+    let language: string;
+    let endpointSilenceMs: number | undefined;
+    try {
+      ({ values } = parseArgs({ args: expandZeroconf(argv), options: OPTIONS, allowPositionals: false }));
+      if (values.help) {
+        io.stdout.write(SERVE_USAGE);
+        return EXIT_OK;
+      }
+      const given = values.wyoming ?? values.uri;
+      if (given === undefined) throw new UsageError('--wyoming tcp://HOST:PORT or unix://PATH is required');
+      uri = given;
+      const address = (() => {
+        try {
+          return parseWyomingUri(uri);
+        } catch (err) {
+          throw new UsageError((err as Error).message);
+        }
+      })();
+      if (values.zeroconf !== undefined && address.kind !== 'tcp') throw new UsageError('--zeroconf needs a tcp:// URI');
+      const lang = values.language ?? 'fr';
+      const known = whisperLanguage(lang);
+      if (known === null || known !== lang.toLowerCase()) throw new UsageError(`--language must be 'auto' or a Whisper language code, got "${lang}"`);
+      language = known;
+      const seconds = values['vad-endpointing'];
+      if (seconds !== undefined) {
+        const s = Number(seconds);
+        if (seconds.trim() === '' || !Number.isFinite(s) || s <= 0) throw new UsageError(`--vad-endpointing must be a number of seconds > 0, got "${seconds}"`);
+        endpointSilenceMs = Math.round(s * 1000);
+      }
+      intArg('beam-size', values['beam-size'] ?? values.beam);
+      intArg('threads', values.threads ?? values['cpu-threads']);
+    } catch (err) {
+      if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+        io.stderr.write(`error: ${(err as Error).message}\nRun \`stt-engine serve --help\` for the options.\n`);
+        return EXIT_USAGE;
+      }
+      throw err;
+    }
+    const log = (line: string): void => void io.stderr.write(`wyoming: ${line}\n`);
+    const beamSize = intArg('beam-size', values['beam-size'] ?? values.beam);
+    const threads = intArg('threads', values.threads ?? values['cpu-threads']);
+    const vadEndpoint = Boolean(values['vad-endpoint']) || endpointSilenceMs !== undefined;
+
+    let server: WyomingServer;
+    let backend: EngineBackend | null = null;
+    try {
+      backend = await EngineBackend.create({
+        decoder: {
+          env: io.env,
+          ...(values.model !== undefined ? { model: values.model } : {}),
+          ...(values['model-dir'] !== undefined ? { modelDir: values['model-dir'] } : {}),
+          ...(values.device !== undefined ? { device: values.device } : {}),
+          ...(values['strict-device'] ? { strictDevice: true } : {}),
+          ...(threads !== undefined ? { threads } : {}),
+        },
+        language,
+        partials: !values['no-partials'],
+        ...(beamSize !== undefined ? { beamSize } : {}),
+        ...(values['initial-prompt'] !== undefined ? { initialPrompt: values['initial-prompt'] } : {}),
+        ...(endpointSilenceMs !== undefined ? { endpointSilenceMs } : {}),
+        log,
+      });
+      // The decode worker's description of what it loaded (e.g. the model folder's name).
+      const loaded = backend.decoderInfo['model'];
+      const info = buildInfo({ modelName: backend.modelName, modelVersion: typeof loaded === 'string' ? loaded : null, language, vadEndpoint });
+      server = await WyomingServer.listen({ uri, backend, info, vadEndpoint, log });
+    } catch (err) {
+      await backend?.close().catch(() => undefined);
+      const e = serializeError(err);
+      io.stderr.write(`error [${e.code}]: ${e.message}\n`);
+      return EXIT_FAILURE;
+    }
+    const address = server.address;
+    let zeroconf: ZeroconfAnnouncement | null = null;
+    if (values.zeroconf !== undefined && address.kind === 'tcp') {
+      zeroconf = announceWyoming(values.zeroconf, address.port, log);
+      log(`announced as ${values.zeroconf}._wyoming._tcp.local on port ${address.port}`);
+    }
+    io.stderr.write(`listening on ${server.uri}\n`);
+
+    await new Promise<void>((resolve) => {
+      const off = (hooks.onSignal ?? processSignals)(() => {
+        off();
+        resolve();
+      });
+    });
+    io.stderr.write('shutting down: finishing open requests\n');
+    try {
+      await zeroconf?.close();
+      await server.close();
+    } catch (err) {
+      const e = serializeError(err);
+      io.stderr.write(`error [${e.code}]: ${e.message}\n`);
+      return EXIT_FAILURE;
+    }
+    return EXIT_OK;
+  };
+}
+
+export const runServeCommand: CliCommand = runServe();
