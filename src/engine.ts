@@ -60,6 +60,8 @@ export class Engine extends EventEmitter<EngineEventMap> {
   readonly #tracer: EngineTracer;
   readonly #arena: UtteranceArenaReader;
   readonly #pipelineOptions: PipelineOptions;
+  /** engine.cut() calls waiting for the VAD to reach their position. */
+  readonly #cutWaiters: { readonly at: number; readonly resolve: () => void }[] = [];
 
   /** Use createEngine(). */
   constructor(
@@ -97,6 +99,15 @@ export class Engine extends EventEmitter<EngineEventMap> {
           this.#overrunSamples = total;
         },
         endInput: host.endInput,
+        cut: (position) => {
+          for (let i = this.#cutWaiters.length - 1; i >= 0; i--) {
+            const w = this.#cutWaiters[i];
+            if (w && w.at <= position) {
+              this.#cutWaiters.splice(i, 1);
+              w.resolve();
+            }
+          }
+        },
       },
     }, (event) => tracer()?.event(event));
     for (const name of ['decode', 'postprocess'] as const) {
@@ -177,6 +188,49 @@ export class Engine extends EventEmitter<EngineEventMap> {
     this.#supervisor.send({ type: 'FLUSH' });
     await this.#until((s) => s === '"drained"' || s === '"closed"');
     return this.metrics();
+  }
+
+  /**
+   * Ends the current utterance here without ending the input — a push-to-talk release, the end of
+   * one Wyoming request on an engine that serves the next one too. Every sample pushed so far goes
+   * to utterances that end at or before this point (with `vad.segmentation: 'external'`, exactly
+   * one: all the audio since the previous cut). Resolves once the VAD has cut there and every
+   * utterance has its final or rejection out. Needs push input at 16 kHz mono, whose stream
+   * position is the pushed frame count.
+   */
+  async cut(): Promise<void> {
+    const push = this.#push;
+    if (!push || push.sampleRate !== SAMPLE_RATE || push.channels !== 1) {
+      throw new InvalidOptionError('cut() needs push input at 16 kHz mono', { option: 'input' });
+    }
+    const at = await push.framesWritten();
+    await new Promise<void>((resolve, reject) => {
+      let cutDone = false;
+      const waiter = {
+        at,
+        resolve: () => {
+          cutDone = true;
+          check();
+        },
+      };
+      const finish = (err?: Error): void => {
+        sub.unsubscribe();
+        const i = this.#cutWaiters.indexOf(waiter);
+        if (i >= 0) this.#cutWaiters.splice(i, 1);
+        if (err) reject(err);
+        else resolve();
+      };
+      const check = (): void => {
+        const snap = this.#supervisor.getSnapshot();
+        const value = JSON.stringify(snap.value);
+        if (snap.matches('failed')) finish(snap.context.failure ?? new Error('the engine failed'));
+        else if (value === '"closed"' || snap.matches('closing')) finish(new InvalidOptionError('the engine closed before the cut was done', { option: 'cut' }));
+        else if ((cutDone || value === '"drained"') && this.#pipeline.idle) finish();
+      };
+      const sub = this.#supervisor.subscribe(check);
+      this.#cutWaiters.push(waiter);
+      this.#ports.vad.send({ type: 'cut', atSamples: at });
+    });
   }
 
   /** Resolves when the input ends by itself (end of file, stdin closed) and everything is out. */

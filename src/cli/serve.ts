@@ -158,6 +158,8 @@ export function runServe(hooks: ServeHooks = {}): CliCommand {
           ...(threads !== undefined ? { threads } : {}),
         },
         language,
+        // With server-side endpointing the engine's VAD ends the request; otherwise the client did.
+        segmentation: vadEndpoint ? 'vad' : 'external',
         partials: !values['no-partials'],
         ...(beamSize !== undefined ? { beamSize } : {}),
         ...(values['initial-prompt'] !== undefined ? { initialPrompt: values['initial-prompt'] } : {}),

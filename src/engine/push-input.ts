@@ -12,6 +12,8 @@ export class PushInput {
   readonly #writer: AudioRingWriter;
   #chain: Promise<unknown> = Promise.resolve();
   #ended = false;
+  /** Frames of every chunk accepted so far (written, or queued behind the chain). */
+  #frames = 0;
 
   constructor(ring: AudioRingShared, sampleRate: number, channels: number) {
     this.#writer = new AudioRingWriter(ring);
@@ -51,11 +53,19 @@ export class PushInput {
 
   /** Queues a checked chunk behind the previous ones; resolves once it is in the ring. */
   write(samples: Float32Array): Promise<void> {
+    this.#frames += samples.length / this.channels;
     const next = this.#chain.then(async () => {
       await this.#writer.writeAll(samples);
     });
     this.#chain = next.catch(() => undefined);
     return next;
+  }
+
+  /** The frame count of every chunk accepted so far, once they are all in the ring. */
+  async framesWritten(): Promise<number> {
+    const frames = this.#frames;
+    await this.#chain;
+    return frames;
   }
 
   /** End of input: after the queued chunks, close the ring (capture then ends, and the VAD flushes). */

@@ -36,6 +36,8 @@ export interface SupervisorHost {
   readonly overrun: (totalDroppedSamples: number) => void;
   /** FLUSH: end the input (close the push ring, stop the microphone…); capture then posts `ended`. */
   readonly endInput: () => void;
+  /** The VAD carried out a cut (engine.cut()): every VAD event up to this position is routed. */
+  readonly cut?: (positionSamples: number) => void;
 }
 
 export interface SupervisorInput {
@@ -114,6 +116,9 @@ function route(ctx: SupervisorContext, e: SupervisorEvent): void {
       break;
     case 'ended':
       if ('reason' in m) host.captureProgress(m.writtenSamples, Date.now());
+      break;
+    case 'cut':
+      host.cut?.(m.positionSamples);
       break;
     case 'started':
     case 'devices':

@@ -24,6 +24,7 @@ let model: SileroVad | null = null;
 let actor: VadActor | null = null;
 let running: Promise<void> | null = null;
 let flushBeforeReady = false;
+let cutBeforeReady: number | null = null;
 
 async function start(command: Extract<VadCommand, { type: 'start' }>): Promise<void> {
   if (model) throw new Error('the VAD worker was started twice');
@@ -42,6 +43,7 @@ async function start(command: Extract<VadCommand, { type: 'start' }>): Promise<v
       msPerWindow: Math.round(msPerWindow * 1000) / 1000,
     },
   });
+  if (cutBeforeReady !== null) actor.cut(cutBeforeReady);
   if (flushBeforeReady) actor.flush();
   running = actor.run();
   await running;
@@ -67,6 +69,10 @@ port.on('message', (command: VadCommand) => {
     case 'flush':
       if (actor) actor.flush();
       else flushBeforeReady = true;
+      break;
+    case 'cut':
+      if (actor) actor.cut(command.atSamples);
+      else cutBeforeReady = command.atSamples;
       break;
     case 'shutdown':
       shutdown().catch(fail);

@@ -1,6 +1,6 @@
 /**
  * One Wyoming connection: its requests (transcribe → audio-start → audio-chunk* → audio-stop →
- * transcript), one at a time, each on a fresh engine from the backend. Events are handled in
+ * transcript), one at a time, each on an engine from the backend's pool. Events are handled in
  * order (the server awaits handle() before the next), so audio reaches the engine in order and
  * backpressure flows back to the socket.
  *
@@ -230,8 +230,11 @@ export class WyomingSession {
 
   /** Waits for the request's finals, sends the transcript, and frees the engine. */
   async #finish(request: Request): Promise<void> {
+    // A reusable engine ends the request with a cut (it then serves the next one); otherwise the
+    // request's input ends with it.
+    const backend = this.#host.backend;
     try {
-      await Promise.race([request.engine.flush(), this.#closedSignal]);
+      await Promise.race([backend.reusable ? request.engine.cut() : request.engine.flush(), this.#closedSignal]);
     } catch (err) {
       if (!this.#closed && this.#request === request) {
         const e = serializeError(err);
@@ -245,7 +248,7 @@ export class WyomingSession {
     const language = request.finals[0]?.language ?? (request.language === 'auto' ? null : request.language);
     this.#write({ type: 'transcript', data: language === null ? { text } : { text, language } });
     this.#write({ type: 'transcript-stop' });
-    this.#release(request);
+    this.#release(request, true);
   }
 
   /** Pushes converted audio unless the session closes first (a closed engine's ring never drains). */
@@ -260,14 +263,17 @@ export class WyomingSession {
     if (request) this.#release(request);
   }
 
-  #release(request: Request): void {
+  /** `clean`: the request ended normally, so a reusable engine goes back to the pool. */
+  #release(request: Request, clean = false): void {
     if (this.#request === request) {
       this.#request = null;
       for (const resolve of this.#idleWaiters.splice(0)) resolve();
     }
     request.detach();
     request.converter.close();
-    const closing = request.engine.close().catch((err: unknown) => this.#host.log(`engine close failed: ${(err as Error).message}`));
+    const closing = this.#host.backend
+      .release(request.engine, clean)
+      .catch((err: unknown) => this.#host.log(`engine release failed: ${(err as Error).message}`));
     this.#closing.add(closing);
     void closing.finally(() => this.#closing.delete(closing));
   }

@@ -60,21 +60,27 @@ export class VadSegmenter {
     return this.#state !== 'silence';
   }
 
-  /** One window's speech probability (0..1) and RMS energy. */
-  push(probability: number, energy: number): void {
+  /**
+   * One window's speech probability (0..1) and RMS energy. `samples` is its real length: a whole
+   * window, or less for the last one before a cut or the end of input.
+   */
+  push(probability: number, energy: number, samples: number = this.#window): void {
     const windowStart = this.#position;
-    const windowEnd = windowStart + this.#window;
+    const windowEnd = windowStart + samples;
     this.#position = windowEnd;
-    const speech = probability >= this.options.positiveThreshold;
+    // External segmentation: every sample belongs to the utterance the next cut ends.
+    const speech = this.options.segmentation === 'external' || probability >= this.options.positiveThreshold;
 
     switch (this.#state) {
       case 'silence':
         if (!speech) return;
-        this.#begin(Math.max(this.#previousEnd, windowStart - this.#preRoll), windowStart);
+        this.#begin(this.options.segmentation === 'external' ? windowStart : Math.max(this.#previousEnd, windowStart - this.#preRoll), windowStart);
         this.#lastSpeechEnd = windowEnd;
         break;
       case 'speech':
-        if (probability < this.options.negativeThreshold) {
+        if (this.options.segmentation === 'external') {
+          this.#lastSpeechEnd = windowEnd;
+        } else if (probability < this.options.negativeThreshold) {
           this.#state = 'pause';
           this.#emit({ type: 'pauseStart', utteranceId: this.#utteranceId, endSamples: this.#endOfSpeech() });
         } else {
@@ -186,6 +192,7 @@ function validate(o: VadOptions): void {
     if (!(o[key] >= 0 && Number.isFinite(o[key]))) problems.push(`${key} must be a finite number ≥ 0`);
   }
   const windowMs = (o.windowSamples / o.sampleRate) * 1000;
+  if (o.segmentation !== 'vad' && o.segmentation !== 'external') problems.push(`segmentation must be 'vad' or 'external'`);
   if (!(o.maxUtteranceMs >= 4 * windowMs)) problems.push(`maxUtteranceMs must be at least 4 windows (${4 * windowMs} ms)`);
   if (problems.length > 0) throw new InvalidOptionError(`invalid VAD options: ${problems.join('; ')}`);
 }

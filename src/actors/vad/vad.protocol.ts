@@ -25,6 +25,12 @@ export interface VadOptions {
   readonly postRollMs: number;
   /** An utterance reaching this length is split at its quietest window. */
   readonly maxUtteranceMs: number;
+  /**
+   * 'vad': Silero finds the utterances. 'external': the client already did (a Wyoming satellite, a
+   * push-to-talk button): all audio between two cuts (engine.cut(), end of input) is one
+   * utterance, whatever its probabilities; Silero still runs for the level/probability strip.
+   */
+  readonly segmentation: 'vad' | 'external';
 }
 
 export const DEFAULT_VAD_OPTIONS: VadOptions = {
@@ -37,6 +43,7 @@ export const DEFAULT_VAD_OPTIONS: VadOptions = {
   endpointSilenceMs: 480,
   postRollMs: 96,
   maxUtteranceMs: 28_000,
+  segmentation: 'vad',
 };
 
 export type SpeechEndReason = 'silence' | 'max-length' | 'flush';
@@ -75,6 +82,12 @@ export type VadCommand =
     }
   /** End of input was reached upstream: drain the ring, flush the segmenter, post `ended`. */
   | { readonly type: 'flush' }
+  /**
+   * End the current utterance at exactly this stream position, as end of input would, but keep
+   * reading: the VAD processes audio up to `atSamples` (a last partial window included), closes an
+   * open utterance, resets the model's state and posts `cut`. Audio after it starts afresh.
+   */
+  | { readonly type: 'cut'; readonly atSamples: number }
   | ShutdownMessage;
 
 /** VAD worker → main. */
@@ -93,6 +106,8 @@ export type VadMessage =
       readonly inUtterance: boolean;
     }
   /** The input ring ended and every window was processed (the segmenter was flushed). */
-  | { readonly type: 'ended'; readonly positionSamples: number };
+  | { readonly type: 'ended'; readonly positionSamples: number }
+  /** A `cut` was carried out: every event up to `positionSamples` has been posted. */
+  | { readonly type: 'cut'; readonly positionSamples: number };
 
 export type VadMessageType = VadMessage['type'];

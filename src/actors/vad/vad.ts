@@ -91,6 +91,8 @@ export class VadActor {
   #filled = 0;
 
   #started = false;
+  /** A pending cut: the stream position the current utterance must end at. */
+  #cutAt: number | null = null;
   #flushRequested = false;
   #stopRequested = false;
   #wake: (() => void) | null = null;
@@ -141,6 +143,10 @@ export class VadActor {
     for (;;) {
       await this.#drain();
       if (this.#stopRequested) return;
+      if (this.#cutAt !== null && this.#positionSamples + this.#filled >= this.#cutAt) {
+        await this.#cutNow();
+        continue;
+      }
       if (this.#flushRequested) {
         await this.#finish();
         return;
@@ -156,6 +162,15 @@ export class VadActor {
     this.#wake?.();
   }
 
+  /**
+   * Ends the current utterance at stream position `atSamples` (see the `cut` command). A position
+   * already behind what was read cuts at once; cuts do not queue (the latest wins).
+   */
+  cut(atSamples: number): void {
+    this.#cutAt = Math.max(atSamples, this.#positionSamples);
+    this.#wake?.();
+  }
+
   /** Stops reading after the current window; run() resolves without `ended`. */
   stop(): void {
     this.#stopRequested = true;
@@ -167,7 +182,10 @@ export class VadActor {
     const size = this.options.windowSamples;
     for (;;) {
       if (this.#stopRequested) return;
-      const got = this.#source.read(this.#window.subarray(this.#filled), size - this.#filled);
+      // Up to a pending cut and no further: what follows it belongs to the next utterance.
+      const room = this.#cutAt === null ? size - this.#filled : Math.min(size - this.#filled, this.#cutAt - this.#positionSamples - this.#filled);
+      if (room <= 0) return;
+      const got = this.#source.read(this.#window.subarray(this.#filled), room);
       this.#filled += got;
       if (this.#filled < size) return;
       await this.#processWindow(size);
@@ -182,6 +200,19 @@ export class VadActor {
     const outcome = await Promise.race([this.#source.waitReadable(WAIT_SLICE_MS), woken]);
     this.#wake = null;
     return outcome === 'woken' ? 'timed-out' : outcome;
+  }
+
+  async #cutNow(): Promise<void> {
+    if (this.#filled > 0) {
+      await this.#processWindow(this.#filled);
+      this.#filled = 0;
+    }
+    this.#segmenter.flush();
+    // The next utterance is a new stream for Silero: no recurrent state from this one.
+    this.#model.reset();
+    this.#cutAt = null;
+    this.#postProgress();
+    this.#post({ type: 'cut', positionSamples: this.#positionSamples });
   }
 
   async #finish(): Promise<void> {
@@ -228,7 +259,7 @@ export class VadActor {
     const rms = Math.sqrt(sumSquares / real);
     this.#lastProbability = probability;
     this.#lastLevelDbfs = rms > 0 ? Math.max(SILENCE_FLOOR_DBFS, 20 * Math.log10(rms)) : SILENCE_FLOOR_DBFS;
-    this.#segmenter.push(Number.isFinite(probability) ? probability : 0, rms);
+    this.#segmenter.push(Number.isFinite(probability) ? probability : 0, rms, real);
     this.#windows++;
     if (this.#windows % this.#progressEvery === 0) this.#postProgress();
   }

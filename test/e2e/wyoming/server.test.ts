@@ -31,7 +31,7 @@ async function clip(file: string): Promise<Float32Array> {
   return (await loadAudioFile(corpusPath(file))).samples;
 }
 
-async function backend(options: { endpointSilenceMs?: number } = {}): Promise<EngineBackend> {
+async function backend(options: { endpointSilenceMs?: number; segmentation?: 'vad' | 'external' } = {}): Promise<EngineBackend> {
   return EngineBackend.create({ decoder: { modelDir: WHISPER_BASE_DIR, threads: 2 }, language: 'fr', beamSize: 1, partials: true, ...options });
 }
 
@@ -43,13 +43,15 @@ function transcriptOf(events: readonly { type: string; data: Record<string, unkn
 
 describe.skipIf(!hasShared())('Wyoming server (real engine, real audio)', () => {
   let server: WyomingServer;
+  let pool: EngineBackend;
   let port: number;
   const log: string[] = [];
 
   beforeAll(async () => {
+    pool = await backend();
     server = await WyomingServer.listen({
       uri: 'tcp://127.0.0.1:0',
-      backend: await backend(),
+      backend: pool,
       info: buildInfo({ modelName: 'base', modelVersion: null, language: 'fr', vadEndpoint: false }),
       vadEndpoint: false,
       log: (line) => log.push(line),
@@ -92,6 +94,19 @@ describe.skipIf(!hasShared())('Wyoming server (real engine, real audio)', () => 
     await client.send('ping');
     expect((await client.until('pong')).map((e) => e.type)).toEqual(['pong']);
     client.close();
+  });
+
+  it('serves request after request on pooled engines: each request is one utterance, ended by a cut', async () => {
+    expect(await transcribeOnce()).toBeTruthy();
+    const before = pool.engines;
+    const texts: string[] = [];
+    for (const c of [LUMIERE, VOLETS, LUMIERE]) texts.push(await transcribeOnce(c));
+    expect(wer(LUMIERE.text, texts[0] ?? '')).toBeLessThanOrEqual(0.25);
+    expect(wer(VOLETS.text, texts[1] ?? '')).toBeLessThanOrEqual(0.25);
+    expect(wer(LUMIERE.text, texts[2] ?? '')).toBeLessThanOrEqual(0.25);
+    // Sequential clients started no engine: the pool's engines served them all.
+    expect(pool.engines).toBe(before);
+    expect(pool.engines).toBeLessThanOrEqual(2);
   });
 
   it('transcribes a French clip sent as 48 kHz stereo 32-bit (non-streaming read)', async () => {
@@ -255,7 +270,7 @@ describe.skipIf(!hasShared())('Wyoming server on a unix socket, VAD endpointing,
     const log: string[] = [];
     const server = await WyomingServer.listen({
       uri: `unix://${socketPath}`,
-      backend: await backend({ endpointSilenceMs: 600 }),
+      backend: await backend({ endpointSilenceMs: 600, segmentation: 'vad' }),
       info: buildInfo({ modelName: 'base', modelVersion: null, language: 'fr', vadEndpoint: true }),
       vadEndpoint: true,
       log: (line) => log.push(line),

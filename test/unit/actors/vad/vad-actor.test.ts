@@ -65,7 +65,7 @@ interface Harness {
   readonly arena: UtteranceArenaReader;
 }
 
-function harness(progressEveryWindows = 4, ringCapacity = 4096): Harness {
+function harness(progressEveryWindows = 4, ringCapacity = 4096, options: Partial<VadOptions> = OPTIONS): Harness {
   const ring = createAudioRing(ringCapacity);
   const shared = createUtteranceArena(1 << 20);
   const messages: VadMessage[] = [];
@@ -75,7 +75,7 @@ function harness(progressEveryWindows = 4, ringCapacity = 4096): Harness {
     source: new AudioRingReader(ring),
     arena: new UtteranceArenaWriter(shared),
     model,
-    options: OPTIONS,
+    options,
     progressEveryWindows,
     post: (m) => {
       // Every range an event names must already be readable when it is posted.
@@ -168,6 +168,61 @@ describe('VadActor', () => {
     const end = events(h.messages).at(-1);
     expect(end).toEqual({ type: 'speechEnd', utteranceId: 1, startSamples: 4 * W, endSamples: audio.length, reason: 'flush' });
     expect(h.messages.at(-1)).toEqual({ type: 'ended', positionSamples: audio.length });
+  });
+
+  it('cut() ends the utterance at exactly that position and keeps reading; external segmentation: one utterance per cut', async () => {
+    const h = harness(4, 8192, { ...OPTIONS, segmentation: 'external' });
+    const running = h.actor.run();
+    // The actor posts `cut` once done: a handshake on its messages, not a delay.
+    const cutAt = async (n: number): Promise<void> => {
+      for (let spin = 0; spin < 10_000 && !h.messages.some((m) => m.type === 'cut' && m.positionSamples === n); spin++) {
+        await new Promise((r) => setImmediate(r));
+      }
+      expect(h.messages).toContainEqual({ type: 'cut', positionSamples: n });
+    };
+    // Quiet windows are still one utterance: the client decided where it starts and ends.
+    const a = audioFor('..SS..', 100, 1);
+    const b = audioFor('....', 30, 2);
+    await feed(h.writer, a);
+    h.actor.cut(a.length);
+    await cutAt(a.length);
+    await feed(h.writer, b);
+    h.actor.cut(a.length + b.length);
+    await cutAt(a.length + b.length);
+    h.actor.flush();
+    await running;
+    expect(events(h.messages)).toEqual([
+      { type: 'speechStart', utteranceId: 1, startSamples: 0 },
+      { type: 'speechEnd', utteranceId: 1, startSamples: 0, endSamples: a.length, reason: 'flush' },
+      { type: 'speechStart', utteranceId: 2, startSamples: a.length },
+      { type: 'speechEnd', utteranceId: 2, startSamples: a.length, endSamples: a.length + b.length, reason: 'flush' },
+    ]);
+    expect(h.arena.read(0, a.length + b.length)).toEqual(new Float32Array([...a, ...b]));
+    // Each cut's last partial window went to the model zero-padded; each cut reset Silero's state.
+    expect(h.model.calls).toBe(12);
+    expect(h.model.resets).toBe(3);
+    expect(h.messages.at(-1)).toEqual({ type: 'ended', positionSamples: a.length + b.length });
+  });
+
+  it('a cut in VAD segmentation ends speech in progress as a flush would, and later speech opens a new utterance', async () => {
+    const h = harness(4, 8192);
+    const running = h.actor.run();
+    const a = audioFor('..SSSSSS', 40, 3);
+    await feed(h.writer, a);
+    h.actor.cut(a.length);
+    for (let spin = 0; spin < 10_000 && !h.messages.some((m) => m.type === 'cut'); spin++) await new Promise((r) => setImmediate(r));
+    await feed(h.writer, audioFor('SSSSSS.......', 0, 4));
+    h.writer.close();
+    await running;
+    expect(events(h.messages)).toEqual([
+      { type: 'speechStart', utteranceId: 1, startSamples: 0 },
+      // The partial window (40 quiet samples) opened a pause; the cut ended the utterance at its post-roll.
+      { type: 'pauseStart', utteranceId: 1, endSamples: a.length },
+      { type: 'speechEnd', utteranceId: 1, startSamples: 0, endSamples: a.length, reason: 'flush' },
+      { type: 'speechStart', utteranceId: 2, startSamples: a.length },
+      { type: 'pauseStart', utteranceId: 2, endSamples: a.length + 7 * W },
+      { type: 'speechEnd', utteranceId: 2, startSamples: a.length, endSamples: a.length + 7 * W, reason: 'silence' },
+    ]);
   });
 
   it('flush drains what the ring holds without waiting for the writer to close', async () => {
