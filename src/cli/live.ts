@@ -8,6 +8,8 @@ import type { PcmFormat } from '../actors/capture/capture.protocol.js';
 import { createEngine, listAudioDevices, type Engine, type EngineInput, type EngineOptions } from '../engine.js';
 import { serializeError } from '../errors.js';
 import { LiveObservers } from '../observe/live-observers.js';
+import { INSPECT_OPTIONS, INSPECT_USAGE, inspectFlags, type InspectFlags } from '../inspector/live-flags.js';
+import { startInspector, type Inspector } from '../inspector/server.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIO } from './io.js';
 
 export const LIVE_USAGE = `Usage: stt-engine [live] [options]
@@ -39,7 +41,7 @@ Observe:
                         and output); \`stt-engine replay FILE\` re-runs it
   --trace-audio         with --trace: each final's audio too (float32, base64), for replay --redecode
   --metrics-port N      Prometheus metrics at http://127.0.0.1:N/metrics (0: a free port, on stderr)
-  -h, --help            this help
+${INSPECT_USAGE}  -h, --help            this help
 `;
 
 const OPTIONS = {
@@ -63,6 +65,7 @@ const OPTIONS = {
   trace: { type: 'string' },
   'trace-audio': { type: 'boolean' },
   'metrics-port': { type: 'string' },
+  ...INSPECT_OPTIONS,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -92,6 +95,7 @@ export function runLive(hooks: LiveHooks = {}): CliCommand {
     let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: false; args: string[] }>>['values'];
     let input: EngineInput;
     let options: EngineOptions;
+    let inspect: InspectFlags | null;
     try {
       ({ values } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: false }));
       if (values.help) {
@@ -117,6 +121,9 @@ export function runLive(hooks: LiveHooks = {}): CliCommand {
       if (values['trace-audio'] && values.trace === undefined) throw new UsageError('--trace-audio needs --trace FILE');
       const metricsPort = values['metrics-port'];
       if (metricsPort !== undefined && !(/^\d{1,5}$/u.test(metricsPort) && Number(metricsPort) <= 65_535)) throw new UsageError(`--metrics-port must be a port number, got "${metricsPort}"`);
+      const flags = inspectFlags(values, io.env);
+      if (typeof flags === 'string') throw new UsageError(flags);
+      inspect = flags;
       const threads = intArg('threads', values.threads, undefined);
       const beamSize = intArg('beam', values.beam, undefined);
       options = {
@@ -141,11 +148,17 @@ export function runLive(hooks: LiveHooks = {}): CliCommand {
 
     let engine: Engine;
     let observers: LiveObservers | null = null;
+    let inspector: Inspector | null = null;
     try {
       const metricsPort = values['metrics-port'] === undefined ? undefined : Number(values['metrics-port']);
+      // Before the engine, so the page (and a token or bind error) comes first and shows the model loading.
+      inspector = inspect ? await startInspector(inspect) : null;
+      if (inspector) io.stderr.write(`inspector: ${inspector.url}\n`);
       observers = new LiveObservers({ ...(values.trace !== undefined ? { trace: values.trace } : {}), traceAudio: values['trace-audio'] ?? false, ...(metricsPort !== undefined ? { metricsPort } : {}) });
-      engine = await createEngine({ ...options, ...(observers.onTrace ? { onTrace: observers.onTrace } : {}) });
+      const traceSinks = [observers.onTrace, inspector?.onTrace].filter((f) => f !== undefined);
+      engine = await createEngine({ ...options, ...(traceSinks.length > 0 ? { onTrace: (r) => traceSinks.forEach((f) => f(r)) } : {}) });
     } catch (err) {
+      await inspector?.close().catch(() => undefined);
       await observers?.close().catch(() => undefined);
       const e = serializeError(err);
       io.stderr.write(`error [${e.code}]: ${e.message}\n`);
@@ -155,13 +168,17 @@ export function runLive(hooks: LiveHooks = {}): CliCommand {
     try {
       const url = await observers.attach(engine);
       if (url !== null) io.stderr.write(`metrics: ${url}\n`);
-      return await runEngine(engine, values.jsonl ?? false, io, hooks);
+      inspector?.attach(engine, { subscribe: false });
+      const code = await runEngine(engine, values.jsonl ?? false, io, hooks);
+      if (inspector && inspect?.keep) await keepServing(inspector, io, hooks);
+      return code;
     } catch (err) {
       await engine.close();
       const e = serializeError(err);
       io.stderr.write(`error [${e.code}]: ${e.message}\n`);
       return EXIT_FAILURE;
     } finally {
+      await inspector?.close().catch(() => undefined);
       await observers.close().catch((err: unknown) => io.stderr.write(`error [${serializeError(err).code}]: ${serializeError(err).message}\n`));
     }
   };
@@ -220,6 +237,17 @@ async function runEngine(engine: Engine, jsonl: boolean, io: CliIO, hooks: LiveH
     await engine.close();
   }
   return code;
+}
+
+/** --inspect-keep: the session is over, its page stays up until Ctrl-C. */
+function keepServing(inspector: Inspector, io: CliIO, hooks: LiveHooks): Promise<void> {
+  io.stderr.write(`inspector: input ended, still serving ${inspector.url} (Ctrl-C to exit)\n`);
+  return new Promise((resolve) => {
+    const off = (hooks.onSigint ?? processSigint)(() => {
+      off();
+      resolve();
+    });
+  });
 }
 
 export const runLiveCommand: CliCommand = runLive();

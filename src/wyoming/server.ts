@@ -112,6 +112,8 @@ export class WyomingServer {
   }
 
   #accept(socket: net.Socket): void {
+    // Named now: once the peer is gone, a TCP socket no longer knows its remote address.
+    const peer = describe(socket);
     const write = (event: OutgoingEvent): void => {
       if (socket.writable) socket.write(encodeEvent(event));
     };
@@ -146,7 +148,7 @@ export class WyomingServer {
     const fail = (err: WyomingProtocolError): void => {
       failed = true;
       queue.length = 0;
-      this.#log(`client ${describe(socket)}: ${err.message}`);
+      this.#log(`client ${peer}: ${err.message}`);
       write({ type: 'error', data: { text: err.message, code: reasonOf(err) } });
       socket.end();
       void session.close();
@@ -168,10 +170,14 @@ export class WyomingServer {
     });
     socket.on('end', () => {
       inputEnded = true;
-      if (parser.midFrame && !failed) this.#log(`client ${describe(socket)}: closed inside a frame (${parser.bufferedBytes} bytes dropped)`);
+      if (parser.midFrame && !failed) this.#log(`client ${peer}: closed inside a frame (${parser.bufferedBytes} bytes dropped)`);
       finishIfDone();
     });
-    socket.on('error', (err) => this.#log(`client ${describe(socket)}: ${err.message}`));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      // A client that hangs up while we answer (wyoming-bench's streaming probe does) is not a fault.
+      const gone = err.code === 'EPIPE' || err.code === 'ECONNRESET';
+      this.#log(`client ${peer}: ${gone ? `left (${err.code})` : err.message}`);
+    });
     socket.on('close', () => {
       this.#connections.delete(connection);
       // A client that leaves mid-utterance: its engine is closed, nothing else is touched.
