@@ -15,3 +15,5 @@ export type * from './engine/events.js';
 export type * from './engine/trace.js';
 export { createSharedDecoder, SharedDecoder } from './engine/shared-decoder.js';
 export type { SharedDecoderOptions } from './engine/shared-decoder.js';
+export { startInspector } from './inspector/server.js';
+export { createEngineMetrics } from './observe/metrics.js';

@@ -10,6 +10,7 @@ import { serializeError } from '../errors.js';
 import { LiveObservers } from '../observe/live-observers.js';
 import { INSPECT_OPTIONS, INSPECT_USAGE, inspectFlags, type InspectFlags } from '../inspector/live-flags.js';
 import { startInspector, type Inspector } from '../inspector/server.js';
+import { createEngineMetrics, PROMETHEUS_CONTENT_TYPE, type EngineMetricsExporter } from '../observe/metrics.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIO } from './io.js';
 
 export const LIVE_USAGE = `Usage: stt-engine [live] [options]
@@ -149,10 +150,20 @@ export function runLive(hooks: LiveHooks = {}): CliCommand {
     let engine: Engine;
     let observers: LiveObservers | null = null;
     let inspector: Inspector | null = null;
+    let pageMetrics: EngineMetricsExporter | null = null;
     try {
       const metricsPort = values['metrics-port'] === undefined ? undefined : Number(values['metrics-port']);
       // Before the engine, so the page (and a token or bind error) comes first and shows the model loading.
-      inspector = inspect ? await startInspector(inspect) : null;
+      // The page's /metrics: the same exporter as --metrics-port, once the engine exists.
+      inspector = inspect
+        ? await startInspector({
+            ...inspect,
+            metrics: {
+              contentType: PROMETHEUS_CONTENT_TYPE,
+              render: async () => (pageMetrics ? pageMetrics.render() : '# the engine is starting\n'),
+            },
+          })
+        : null;
       if (inspector) io.stderr.write(`inspector: ${inspector.url}\n`);
       observers = new LiveObservers({ ...(values.trace !== undefined ? { trace: values.trace } : {}), traceAudio: values['trace-audio'] ?? false, ...(metricsPort !== undefined ? { metricsPort } : {}) });
       const traceSinks = [observers.onTrace, inspector?.onTrace].filter((f) => f !== undefined);
@@ -169,6 +180,7 @@ export function runLive(hooks: LiveHooks = {}): CliCommand {
       const url = await observers.attach(engine);
       if (url !== null) io.stderr.write(`metrics: ${url}\n`);
       inspector?.attach(engine, { subscribe: false });
+      if (inspector) pageMetrics = createEngineMetrics(engine);
       const code = await runEngine(engine, values.jsonl ?? false, io, hooks);
       if (inspector && inspect?.keep) await keepServing(inspector, io, hooks);
       return code;
@@ -179,6 +191,7 @@ export function runLive(hooks: LiveHooks = {}): CliCommand {
       return EXIT_FAILURE;
     } finally {
       await inspector?.close().catch(() => undefined);
+      pageMetrics?.close();
       await observers.close().catch((err: unknown) => io.stderr.write(`error [${serializeError(err).code}]: ${serializeError(err).message}\n`));
     }
   };

@@ -32,6 +32,9 @@ export interface EngineMetricsExporter {
   close(): void;
 }
 
+/** The Content-Type of the text exposition format every exporter renders. */
+export const PROMETHEUS_CONTENT_TYPE: string = Registry.PROMETHEUS_CONTENT_TYPE;
+
 const DROP_REASONS: readonly EngineDropReason[] = ['superseded', 'final-pending', 'queue-full', 'stale', 'fast-input'];
 const ACTORS = ['capture', 'vad', 'decode', 'postprocess'] as const;
 const KINDS = ['partial', 'final'] as const;
