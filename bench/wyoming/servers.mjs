@@ -150,7 +150,13 @@ export async function startServer(spec) {
   const died = exit.then((code) => {
     throw fail(`exited with ${code} before it was ready`);
   });
-  await Promise.race([portKnown, died, rejectAt(deadline, () => fail('did not print its port'))]);
+  // The deadline timer must not outlive the start: firing later, it would SIGKILL a server in mid-benchmark.
+  const portDeadline = rejectAt(deadline, () => fail('did not print its port'));
+  try {
+    await Promise.race([portKnown, died, portDeadline.promise]);
+  } finally {
+    portDeadline.cancel();
+  }
   for (;;) {
     if (exited !== null) throw fail(`exited with ${exited} before it was ready`);
     try {
@@ -166,11 +172,15 @@ export async function startServer(spec) {
   }
 }
 
+/** A promise rejected at `deadline` (with makeError(), called only then), and a cancel for its timer. */
 function rejectAt(deadline, makeError) {
-  return new Promise((_, reject) => {
-    const t = setTimeout(() => reject(makeError()), Math.max(0, deadline - performance.now()));
-    t.unref();
+  let timer;
+  const promise = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(makeError()), Math.max(0, deadline - performance.now()));
+    timer.unref();
   });
+  promise.catch(() => {});
+  return { promise, cancel: () => clearTimeout(timer) };
 }
 
 /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. Resolves with the exit code or signal. */
