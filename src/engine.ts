@@ -23,7 +23,7 @@ import { InvalidOptionError, SttError, deserializeError } from './errors.js';
 import { UtteranceArenaPin, UtteranceArenaReader, createAudioRing, createUtteranceArena } from './shm/index.js';
 import { Pipeline, type PipelineOptions } from './state/pipeline.js';
 import { startSupervisor, type SupervisorPorts, type SupervisorRef } from './state/supervisor.js';
-import type { TranscriberOptions } from './whisper/types.js';
+import { decodeModelOptions } from './engine/shared-decoder.js';
 
 export type { EngineOptions, EngineInput } from './engine/options.js';
 export type * from './engine/events.js';
@@ -316,7 +316,6 @@ export class Engine extends EventEmitter<EngineEventMap> {
 
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   const resolved = resolveEngineOptions(options);
-  const env = options.env ?? process.env;
   const arena = createUtteranceArena(resolved.arenaSamples);
   const captureRing = createAudioRing(CAPTURE_RING_SAMPLES);
   const input = resolved.input;
@@ -340,17 +339,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       source = { kind: 'microphone', device: input.device ?? null, sampleRate: input.sampleRate ?? null, channels: input.channels ?? null };
       break;
   }
-  const mirror = options.mirror ?? env['STT_MODEL_MIRROR'];
-  const model: TranscriberOptions = {
-    ...(options.model !== undefined ? { model: options.model } : {}),
-    ...(options.modelDir !== undefined ? { modelDir: options.modelDir } : {}),
-    ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
-    ...(mirror !== undefined && mirror !== '' ? { mirror } : {}),
-    ...(options.allowDownload !== undefined ? { allowDownload: options.allowDownload } : {}),
-    ...(options.device !== undefined ? { device: options.device } : {}),
-    ...(options.strictDevice !== undefined ? { strictDevice: options.strictDevice } : {}),
-    ...(options.threads !== undefined ? { intraOpThreads: options.threads } : {}),
-  };
+  const model = decodeModelOptions(options);
   const capture = new WorkerBridge<CaptureCommand, CaptureMessage>({
     name: 'capture',
     url: workerUrl('capture'),

@@ -243,11 +243,11 @@ function workerUrl(): URL {
   return new URL('../workers/decode.worker.js', import.meta.url);
 }
 
-/** Starts the shared decode worker and loads the model; rejects with the coded cause if it cannot. */
-export async function createSharedDecoder(options: SharedDecoderOptions = {}): Promise<SharedDecoder> {
+/** The decode worker's Transcriber options from engine-style ones (the mirror defaults to env STT_MODEL_MIRROR). */
+export function decodeModelOptions(options: SharedDecoderOptions): TranscriberOptions {
   const env = options.env ?? process.env;
   const mirror = options.mirror ?? env['STT_MODEL_MIRROR'];
-  const model: TranscriberOptions = {
+  return {
     ...(options.model !== undefined ? { model: options.model } : {}),
     ...(options.modelDir !== undefined ? { modelDir: options.modelDir } : {}),
     ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
@@ -257,6 +257,11 @@ export async function createSharedDecoder(options: SharedDecoderOptions = {}): P
     ...(options.strictDevice !== undefined ? { strictDevice: options.strictDevice } : {}),
     ...(options.threads !== undefined ? { intraOpThreads: options.threads } : {}),
   };
+}
+
+/** Starts the shared decode worker and loads the model; rejects with the coded cause if it cannot. */
+export async function createSharedDecoder(options: SharedDecoderOptions = {}): Promise<SharedDecoder> {
+  const model = decodeModelOptions(options);
   const bridge = new WorkerBridge<DecodeCommand, DecodeMessage>({
     name: 'decode',
     url: workerUrl(),

@@ -17,8 +17,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { isIP, type AddressInfo } from 'node:net';
+import { isIP } from 'node:net';
 import { InspectorTokenRequiredError, InvalidOptionError } from '../errors.js';
+import { listenHttp } from '../net/listen.js';
 import type { TraceRecord } from '../engine/trace.js';
 import { InspectorHub, SUPERVISOR_MACHINE, type InspectorSource } from './hub.js';
 import { SseClient } from './sse.js';
@@ -202,21 +203,11 @@ export async function startInspector(options: InspectorOptions = {}): Promise<In
       else res.destroy();
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException): void =>
-      reject(new InvalidOptionError(`cannot serve the inspector on ${host}:${port}: ${err.message}`, { option: 'inspectPort', code: err.code ?? null }));
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-  const bound = (server.address() as AddressInfo).port;
-  const shownHost = host.includes(':') ? `[${host}]` : host;
+  const { port: bound, authority } = await listenHttp(server, host, port, 'the inspector', 'inspectPort');
   return {
     port: bound,
     host,
-    url: `http://${shownHost}:${bound}/${token !== null ? `?token=${encodeURIComponent(token)}` : ''}`,
+    url: `http://${authority}/${token !== null ? `?token=${encodeURIComponent(token)}` : ''}`,
     onTrace: hub.record,
     attach: (source, opts) => hub.attach(source, opts),
     hub,

@@ -4,8 +4,8 @@
  * them to the network is the user's explicit choice (`host`).
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { InvalidOptionError } from '../errors.js';
+import { listenHttp } from '../net/listen.js';
 import type { EngineMetricsExporter } from './metrics.js';
 
 export interface MetricsServerOptions {
@@ -50,20 +50,10 @@ export async function startMetricsServer(
       },
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException): void =>
-      reject(new InvalidOptionError(`cannot serve metrics on ${host}:${port}: ${err.message}`, { option: 'metricsPort', code: err.code ?? null }));
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-  const bound = (server.address() as AddressInfo).port;
-  const shownHost = host.includes(':') ? `[${host}]` : host;
+  const { port: bound, authority } = await listenHttp(server, host, port, 'metrics', 'metricsPort');
   return {
     port: bound,
-    url: `http://${shownHost}:${bound}/metrics`,
+    url: `http://${authority}/metrics`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
