@@ -57,6 +57,8 @@ export class Engine extends EventEmitter<EngineEventMap> {
   readonly #finals: FinalEvent[] = [];
   readonly #waiters: ((r: IteratorResult<FinalEvent>) => void)[] = [];
   #resultsDone = false;
+  /** results() iterators still open: finals are buffered only for them. */
+  #readers = 0;
   readonly #tracer: EngineTracer;
   readonly #arena: UtteranceArenaReader;
   readonly #pipelineOptions: PipelineOptions;
@@ -266,14 +268,32 @@ export class Engine extends EventEmitter<EngineEventMap> {
     if (port instanceof WorkerBridge) await port.kill();
   }
 
-  /** Finals as an async iterator; ends when the engine drains or closes. */
+  /**
+   * Finals from now on as an async iterator; ends when the engine drains or closes. Finals are
+   * buffered only while an iterator is open (leaving a `for await` early closes it), so an engine
+   * that serves for hours with nobody iterating keeps none of them.
+   */
   results(): AsyncIterableIterator<FinalEvent> {
+    this.#readers++;
+    let open = true;
+    const close = (): void => {
+      if (!open) return;
+      open = false;
+      if (--this.#readers === 0) this.#finals.length = 0;
+    };
     const iterator: AsyncIterableIterator<FinalEvent> = {
       next: () => {
         const f = this.#finals.shift();
         if (f) return Promise.resolve({ value: f, done: false });
-        if (this.#resultsDone) return Promise.resolve({ value: undefined, done: true });
+        if (this.#resultsDone || !open) {
+          close();
+          return Promise.resolve({ value: undefined, done: true });
+        }
         return new Promise((resolve) => this.#waiters.push(resolve));
+      },
+      return: () => {
+        close();
+        return Promise.resolve({ value: undefined, done: true });
       },
       [Symbol.asyncIterator]: () => iterator,
     };
@@ -283,7 +303,7 @@ export class Engine extends EventEmitter<EngineEventMap> {
   #deliver(f: FinalEvent): void {
     const waiter = this.#waiters.shift();
     if (waiter) waiter({ value: f, done: false });
-    else this.#finals.push(f);
+    else if (this.#readers > 0) this.#finals.push(f);
   }
 
   #endResults(): void {

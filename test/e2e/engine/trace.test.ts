@@ -28,6 +28,8 @@ describe.skipIf(!hasShared())('engine trace (real workers, real model)', () => {
     });
     await engine.done();
     await engine.close();
+    // Nobody iterated results(): the engine kept no final for it (a long-lived engine holds none).
+    expect(await engine.results().next()).toEqual({ value: undefined, done: true });
 
     const header = engine.traceHeader();
     expect(header).toMatchObject({ kind: 'header', version: 1, sampleRate: 16_000 });
