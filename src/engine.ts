@@ -117,6 +117,10 @@ export class Engine extends EventEmitter<EngineEventMap> {
         if (e.type === 'restarted') this.#restarts[name]++;
       });
     }
+    // A cut sent to a VAD worker that then died is re-sent to its successor.
+    ports.vad.subscribe((e) => {
+      if (e.type === 'restarted') for (const w of this.#cutWaiters) ports.vad.send({ type: 'cut', atSamples: w.at });
+    });
     this.#supervisor.subscribe((snapshot) => {
       const value = JSON.stringify(snapshot.value);
       if (value === this.#lastState) return;
@@ -263,7 +267,7 @@ export class Engine extends EventEmitter<EngineEventMap> {
   }
 
   /** Fault injection for tests and drills: kills an actor's thread as a crash would. */
-  async killWorker(name: 'decode' | 'postprocess'): Promise<void> {
+  async killWorker(name: 'vad' | 'decode' | 'postprocess'): Promise<void> {
     const port = this.#ports[name];
     if (port instanceof WorkerBridge) await port.kill();
   }
@@ -373,12 +377,17 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
           ? new InvalidOptionError('the capture source ended before it started', { option: 'input' })
           : null,
   });
+  const vadStart = { type: 'start', input: captureRing, arena, options: resolved.vad, modelPath: sileroModelPath(), firstUtteranceId: 1 } as const;
+  let pipelineRef: Pipeline | null = null;
   const ports: SupervisorPorts = {
     capture,
     vad: new WorkerBridge<VadCommand, VadMessage>({
       name: 'vad',
       url: workerUrl('vad'),
-      init: { type: 'start', input: captureRing, arena, options: resolved.vad, modelPath: sileroModelPath() },
+      init: vadStart,
+      // A restarted VAD continues at the arena's head with utterance ids the pipeline has not seen.
+      restartInit: () => ({ ...vadStart, firstUtteranceId: pipelineRef?.nextUtteranceId ?? 1 }),
+      maxRestarts: MAX_RESTARTS,
     }),
     decode:
       options.decoder?.session(arena) ??
@@ -416,7 +425,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       options: pipelineOptions,
       create: (self, tracer) => {
         const tracing = (): EngineTracer | null => (self.listenerCount('trace') > 0 ? tracer : null);
-        return new Pipeline(pipelineOptions, {
+        pipelineRef = new Pipeline(pipelineOptions, {
           sendDecode: (job) => {
             const command: DecodeCommand = { type: 'job', job };
             tracing()?.command('decode', command);
@@ -434,6 +443,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
           wallClockOfSample: (p) => clock.at(p),
           onUtteranceState: (id, state) => tracing()?.utterance(id, state),
         });
+        return pipelineRef;
       },
     },
     push,

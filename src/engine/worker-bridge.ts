@@ -35,6 +35,8 @@ export interface WorkerBridgeOptions<C, M extends TypedMessage> {
   readonly url: URL;
   /** Sent right after every spawn (first start and restarts); null when the worker needs none. */
   readonly init: C | null;
+  /** Builds the init of a restarted worker, when it must differ from the first (default: `init`). */
+  readonly restartInit?: () => C;
   /** The message that means "ready" (default: type 'ready'). */
   readonly isReady?: (message: M) => boolean;
   /** A message before ready that means the start failed (besides `fatal` and an exit). */
@@ -245,9 +247,10 @@ export class WorkerBridge<C, M extends TypedMessage> implements ActorPort<C, M> 
             this.#emit({ type: 'crashed', error: err instanceof Error ? err : new Error(String(err)), restarting: false }),
         );
       });
-      if (o.init !== null) {
-        countMessage(traffic.toWorkers, o.init);
-        worker.postMessage(o.init);
+      const init = this.#restarts > 0 && o.restartInit ? o.restartInit() : o.init;
+      if (init !== null) {
+        countMessage(traffic.toWorkers, init);
+        worker.postMessage(init);
       }
     });
   }

@@ -107,6 +107,9 @@ export class Pipeline {
   #postprocessUp = false;
   #nextJobId = 1;
   #nextRequestId = 1;
+  /** The furthest stream position the VAD has reported. */
+  #vadPosition = 0;
+  #maxUtteranceId = 0;
 
   constructor(options: PipelineOptions, ports: PipelinePorts) {
     this.#options = options;
@@ -163,6 +166,28 @@ export class Pipeline {
 
   // ---- VAD --------------------------------------------------------------------------------------
 
+  /** The first utterance id a restarted VAD worker may use (ids are never reused). */
+  get nextUtteranceId(): number {
+    return this.#maxUtteranceId + 1;
+  }
+
+  /**
+   * The VAD worker died: the utterances it had open will get no more events. Each ends where the
+   * VAD last reported (as at end of input: reason 'flush') and is decoded, so its final still comes;
+   * a restarted VAD resumes at the arena's head with new utterance ids. An utterance with no audio
+   * reported yet is a misfire.
+   */
+  vadDown(): void {
+    for (const u of [...this.#utterances.values()]) {
+      if (u.state !== 'speech' && u.state !== 'endpointing') continue;
+      if (this.#vadPosition > u.startSamples) {
+        this.#speechEnd(u.id, u.startSamples, this.#vadPosition, 'flush');
+      } else {
+        this.onVadEvent({ type: 'misfire', utteranceId: u.id, startSamples: u.startSamples, endSamples: u.startSamples });
+      }
+    }
+  }
+
   onVadEvent(event: VadEvent): void {
     switch (event.type) {
       case 'speechStart': {
@@ -215,6 +240,7 @@ export class Pipeline {
 
   /** VAD progress: how far the arena is written. Partials follow audio positions, not wall time. */
   onVadProgress(positionSamples: number): void {
+    this.#vadPosition = Math.max(this.#vadPosition, positionSamples);
     if (!this.#options.partialsEnabled) return;
     const interval = Math.round((this.#options.partialIntervalMs * this.#options.sampleRate) / 1000);
     for (const u of this.#utterances.values()) {
@@ -341,6 +367,7 @@ export class Pipeline {
       endSamples: null,
     };
     this.#utterances.set(id, u);
+    this.#maxUtteranceId = Math.max(this.#maxUtteranceId, id);
     this.#setState(u, 'speech');
     return u;
   }

@@ -77,6 +77,7 @@ function route(ctx: SupervisorContext, e: SupervisorEvent): void {
   if (pe.type === 'crashed') {
     if (e.actor === 'decode') pipeline.decoderDown();
     if (e.actor === 'postprocess') pipeline.postprocessDown();
+    if (e.actor === 'vad') pipeline.vadDown();
     if (!pe.restarting) host.error({ error: pe.error, utteranceId: null, source: e.actor });
     return;
   }
@@ -171,6 +172,7 @@ export const supervisorMachine = setup({
   },
   guards: {
     fatalCrash: ({ event }) => isFatalCrash(event),
+    vadRestarted: ({ event }) => event.type === 'port' && event.actor === 'vad' && event.event.type === 'restarted',
     captureEnded: ({ context }) => context.captureEnded,
     vadEnded: ({ context }) => context.vadEnded,
     pipelineIdle: ({ context }) => context.pipeline.idle,
@@ -234,6 +236,8 @@ export const supervisorMachine = setup({
       states: {
         vad: {
           entry: 'flushVad',
+          // A VAD worker restarted while draining never got the flush its predecessor took along.
+          on: { port: { guard: 'vadRestarted', actions: ['route', 'flags', 'flushVad'] } },
           always: { guard: 'vadEnded', target: 'decodes' },
         },
         decodes: {

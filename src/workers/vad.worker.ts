@@ -32,7 +32,9 @@ async function start(command: Extract<VadCommand, { type: 'start' }>): Promise<v
   const arena = new UtteranceArenaWriter(command.arena);
   model = await SileroVad.load(command.modelPath, { threads: 1 });
   const msPerWindow = await measureMsPerWindow(model, command.options.windowSamples, WARM_UP_WINDOWS);
-  actor = new VadActor({ source, arena, model, post, options: command.options });
+  // A restarted worker carries on where its predecessor's reads ended: the arena's head.
+  const resume = { positionSamples: arena.headSamples, firstUtteranceId: command.firstUtteranceId };
+  actor = new VadActor({ source, arena, model, post, options: command.options, resume });
   post({
     type: 'ready',
     info: {

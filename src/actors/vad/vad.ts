@@ -3,8 +3,10 @@
  * samples at 16 kHz for Silero), appends every sample to the utterance arena, asks a speech model
  * for each window's probability, and feeds the segmenter, whose events it posts as offsets.
  *
- * Ordering matters: a window is appended to the arena BEFORE the segmenter sees it, so any range an
- * event names is already readable when the event is posted. At end of input a partial last window
+ * Ordering matters: samples are appended to the arena as soon as they are read from the ring, so
+ * any range an event names is already readable when the event is posted — and a VAD worker that
+ * dies mid-window loses nothing: what it read is in the arena, and its successor resumes at the
+ * arena's head (`resume` in the start command). At end of input a partial last window
  * is zero-padded for the model only: the arena gets its real samples, and event positions are
  * clamped to the real sample count (the segmenter counts whole windows).
  *
@@ -14,7 +16,7 @@
 import { InvalidSamplesError, serializeError } from '../../errors.js';
 import type { ReadableOutcome } from '../../shm/audio-ring.js';
 import { VadSegmenter } from './segmenter.js';
-import { DEFAULT_VAD_OPTIONS, type VadEvent, type VadMessage, type VadOptions } from './vad.protocol.js';
+import { DEFAULT_VAD_OPTIONS, type VadEvent, type VadMessage, type VadOptions, type VadResume } from './vad.protocol.js';
 
 /** A speech/non-speech model over fixed windows, carrying its own recurrent state between calls. */
 export interface SpeechProbabilityModel {
@@ -46,6 +48,8 @@ export interface VadActorDeps {
   readonly options?: Partial<VadOptions>;
   /** A progress message every this many windows (4 × 32 ms ≈ 128 ms). */
   readonly progressEveryWindows?: number;
+  /** A restarted worker: continue the stream at this position, with these utterance ids. */
+  readonly resume?: VadResume | null;
 }
 
 export interface VadActorStats {
@@ -111,7 +115,8 @@ export class VadActor {
   };
 
   constructor(deps: VadActorDeps) {
-    this.#segmenter = new VadSegmenter({ ...DEFAULT_VAD_OPTIONS, ...deps.options }, (e) => this.#emit(e));
+    this.#segmenter = new VadSegmenter({ ...DEFAULT_VAD_OPTIONS, ...deps.options }, (e) => this.#emit(e), deps.resume ?? null);
+    this.#positionSamples = deps.resume?.positionSamples ?? 0;
     this.options = this.#segmenter.options;
     this.#source = deps.source;
     this.#arena = deps.arena;
@@ -186,6 +191,7 @@ export class VadActor {
       const room = this.#cutAt === null ? size - this.#filled : Math.min(size - this.#filled, this.#cutAt - this.#positionSamples - this.#filled);
       if (room <= 0) return;
       const got = this.#source.read(this.#window.subarray(this.#filled), room);
+      if (got > 0) await this.#store(this.#filled, got);
       this.#filled += got;
       if (this.#filled < size) return;
       await this.#processWindow(size);
@@ -228,29 +234,36 @@ export class VadActor {
     this.#post({ type: 'ended', positionSamples: this.#positionSamples });
   }
 
-  /** One window of `real` samples (a whole window, or the last partial one). */
+  /**
+   * Sanitises `length` samples just read into the window at `from` (NaN / infinite → silence) and
+   * appends them to the arena. When decoding lags (a file read faster than real time), it waits
+   * rather than overwrite audio still to decode.
+   */
+  async #store(from: number, length: number): Promise<void> {
+    const chunk = this.#window.subarray(from, from + length);
+    let bad = 0;
+    for (let i = 0; i < length; i++) {
+      if (!Number.isFinite(chunk[i])) {
+        chunk[i] = 0;
+        bad++;
+      }
+    }
+    this.#noteBadSamples(bad);
+    await this.#arena.waitForRoom(length);
+    this.#arena.append(chunk);
+  }
+
+  /** One window of `real` samples (a whole window, or the last partial one), already in the arena. */
   async #processWindow(real: number): Promise<void> {
     const window = this.#window.subarray(0, real);
     const input = this.#modelInput;
     let sumSquares = 0;
-    let bad = 0;
     for (let i = 0; i < real; i++) {
-      let x = window[i] as number;
-      if (!Number.isFinite(x)) {
-        x = 0;
-        window[i] = 0;
-        bad++;
-      }
+      const x = window[i] as number;
       input[i] = x;
       sumSquares += x * x;
     }
     input.fill(0, real);
-    this.#noteBadSamples(bad);
-
-    // Arena first: once the segmenter sees this window, events may name its samples. When decoding
-    // lags (a file read faster than real time), wait rather than overwrite audio still to decode.
-    await this.#arena.waitForRoom(real);
-    this.#arena.append(window);
     this.#positionSamples += real;
 
     const started = performance.now();

@@ -37,7 +37,7 @@ describe.skipIf(!hasShared())('VAD worker (real thread, real Silero)', () => {
     });
     try {
       const ready = once(worker, 'message') as Promise<[VadMessage]>;
-      const start: VadCommand = { type: 'start', input: ring, arena, options: DEFAULT_VAD_OPTIONS, modelPath: sileroModelPath() };
+      const start: VadCommand = { type: 'start', input: ring, arena, options: DEFAULT_VAD_OPTIONS, modelPath: sileroModelPath(), firstUtteranceId: 1 };
       worker.postMessage(start);
       const [first] = await ready;
       expect(first.type).toBe('ready');
@@ -104,6 +104,7 @@ describe.skipIf(!hasShared())('VAD worker (real thread, real Silero)', () => {
         arena: createUtteranceArena(1024),
         options: DEFAULT_VAD_OPTIONS,
         modelPath: '/nonexistent/silero_vad.onnx',
+        firstUtteranceId: 1,
       } satisfies VadCommand);
       const [message] = await reply;
       expect(message).toMatchObject({ type: 'fatal', error: { code: 'STT_MODEL_NOT_FOUND' } });

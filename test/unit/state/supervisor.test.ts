@@ -303,6 +303,36 @@ describe('crash and replay', () => {
     expect(h.errors).toHaveLength(0);
   });
 
+  it('ends the utterances a crashed VAD had open where it last reported, and gives its successor fresh ids', async () => {
+    const h = await harness({ partialsEnabled: false });
+    vad(h.ports, { type: 'speechStart', utteranceId: 3, startSamples: 1000 });
+    progress(h.ports, 20_480);
+    expect(h.pipeline.nextUtteranceId).toBe(4);
+    h.ports.vad.crash(true);
+    // The open utterance is decoded up to the VAD's last reported position, as at end of input.
+    expect(jobs(h.ports)).toEqual([expect.objectContaining({ kind: 'final', utteranceId: 3, startSamples: 1000, endSamples: 20_480 })]);
+    expect(h.events.find((e) => e.type === 'speechEnd')?.payload).toMatchObject({ utteranceId: 3, reason: 'flush' });
+    h.ports.vad.restarted();
+    answer(h.ports, jobs(h.ports)[0]!, 'allume la');
+    processAll(h.ports);
+    expect(h.finals().map((f) => [f.utteranceId, f.text])).toEqual([[3, 'allume la']]);
+    expect(h.errors).toHaveLength(0); // a crash with a restart on its way is not an engine error
+    expect(JSON.stringify(h.supervisor.getSnapshot().value)).toBe('"running"');
+  });
+
+  it('re-sends the flush to a VAD restarted while draining, then drains', async () => {
+    const h = await harness({ partialsEnabled: false });
+    h.supervisor.send({ type: 'FLUSH' });
+    await h.until((v) => v.includes('draining'));
+    const flushes = (): number => h.ports.vad.sent.filter((c) => c.type === 'flush').length;
+    expect(flushes()).toBe(1);
+    h.ports.vad.crash(true);
+    h.ports.vad.restarted();
+    expect(flushes()).toBe(2);
+    h.ports.vad.deliver({ type: 'ended', positionSamples: 0 });
+    await h.until((v) => v === '"drained"');
+  });
+
   it('re-sends pending post-process requests after a post-process restart; a final dead end fails the engine', async () => {
     const h = await harness({ partialsEnabled: false });
     vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });

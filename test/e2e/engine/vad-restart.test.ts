@@ -1,0 +1,62 @@
+/**
+ * The VAD worker killed while an utterance is open: the utterance it had open still ends (where the
+ * VAD last reported) and gets its final or a counted rejection, the worker is restarted at the
+ * arena's head with fresh utterance ids, and the next command is transcribed. Skipped when the
+ * shared models are absent.
+ */
+import { describe, expect, it } from 'vitest';
+import { createEngine, type FinalEvent, type RejectedEvent, type SpeechStartEvent } from '../../../dist/index.js';
+import { loadAudioFile } from '../../../dist/audio/load.js';
+import { normalizeFrench } from '../../../dist/eval/normalize-fr.js';
+import { errorRate, wordErrors } from '../../../dist/eval/wer.js';
+import { corpusPath, hasShared, WHISPER_BASE_DIR } from '../../helpers/paths.js';
+
+const RATE = 16_000;
+
+describe.skipIf(!hasShared())('VAD worker crash (real workers, real model)', () => {
+  it('ends the open utterance, restarts the VAD at the arena head, and transcribes what follows', async () => {
+    const engine = await createEngine({ modelDir: WHISPER_BASE_DIR, beamSize: 1, metricsIntervalMs: 0, partials: { enabled: false }, input: { kind: 'push' } });
+    const finals: FinalEvent[] = [];
+    const rejected: RejectedEvent[] = [];
+    const starts: SpeechStartEvent[] = [];
+    let firstStart: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => (firstStart = resolve));
+    engine.on('final', (f) => finals.push(f));
+    engine.on('rejected', (r) => rejected.push(r));
+    engine.on('speechStart', (s) => {
+      starts.push(s);
+      firstStart();
+    });
+    const push = async (samples: Float32Array): Promise<void> => {
+      for (let at = 0; at < samples.length; at += RATE / 10) expect(await engine.pushAudio(samples.subarray(at, at + RATE / 10), RATE)).toBe(true);
+    };
+    const silence = (s: number): Float32Array => new Float32Array(Math.round(s * RATE));
+    const lumiere = (await loadAudioFile(corpusPath('fr/fr_cmd_allume_la_lumiere.wav'))).samples;
+    const volets = (await loadAudioFile(corpusPath('fr/fr_cmd_ferme_tous_les_volets.wav'))).samples;
+
+    // Speech runs to the end of what was pushed: the utterance is open when the VAD dies.
+    await push(silence(0.5));
+    await push(lumiere.subarray(0, Math.round(lumiere.length * 0.8)));
+    await started;
+    await engine.killWorker('vad');
+    await push(silence(1));
+    await push(volets);
+    await push(silence(1));
+    const metrics = await engine.flush();
+    await engine.close();
+
+    expect(metrics.restarts.vad).toBe(1);
+    // Nothing lost: every utterance ended as a final or a counted rejection, each id once.
+    expect(metrics.finals + metrics.rejected).toBe(metrics.utterances);
+    const ids = starts.map((s) => s.utteranceId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+    // The command after the restart is transcribed.
+    const last = finals.at(-1);
+    expect(last).toBeDefined();
+    const c = wordErrors(normalizeFrench('ferme tous les volets'), normalizeFrench(last?.text ?? ''));
+    expect(errorRate(c)).toBeLessThanOrEqual(0.25);
+    // The utterance open at the crash ended too (a final or a rejection), before the next one.
+    expect(finals.length + rejected.length).toBeGreaterThanOrEqual(2);
+  }, 120_000);
+});
