@@ -3,6 +3,12 @@
  * VAD last reported) and gets its final or a counted rejection, the worker is restarted at the
  * arena's head with fresh utterance ids, and the next command is transcribed. Skipped when the
  * shared models are absent.
+ *
+ * The kill lands while the VAD waits on its ring, not during a Silero inference: terminating a
+ * worker thread while onnxruntime-node has a run in flight aborts the whole process (the binding
+ * throws a Napi::Error from the run's completion; reproduced 2 times in 6). The handshake: the
+ * pushed audio is a multiple of the VAD's progress cadence (4 windows × 512 samples), so the
+ * progress message at the pushed length is the VAD's last act before it waits for more audio.
  */
 import { describe, expect, it } from 'vitest';
 import { createEngine, type FinalEvent, type RejectedEvent, type SpeechStartEvent } from '../../../dist/index.js';
@@ -15,7 +21,23 @@ const RATE = 16_000;
 
 describe.skipIf(!hasShared())('VAD worker crash (real workers, real model)', () => {
   it('ends the open utterance, restarts the VAD at the arena head, and transcribes what follows', async () => {
-    const engine = await createEngine({ modelDir: WHISPER_BASE_DIR, beamSize: 1, metricsIntervalMs: 0, partials: { enabled: false }, input: { kind: 'push' } });
+    let vadAt = 0;
+    let onVadProgress: () => void = () => undefined;
+    const engine = await createEngine({
+      modelDir: WHISPER_BASE_DIR,
+      beamSize: 1,
+      metricsIntervalMs: 0,
+      partials: { enabled: false },
+      input: { kind: 'push' },
+      onTrace: (r) => {
+        if (r.kind !== 'event' || r.actor !== 'vad') return;
+        const m = r.data as { type: string; positionSamples?: number };
+        if (m.type === 'progress' && m.positionSamples !== undefined) {
+          vadAt = m.positionSamples;
+          onVadProgress();
+        }
+      },
+    });
     const finals: FinalEvent[] = [];
     const rejected: RejectedEvent[] = [];
     const starts: SpeechStartEvent[] = [];
@@ -35,9 +57,18 @@ describe.skipIf(!hasShared())('VAD worker crash (real workers, real model)', () 
     const volets = (await loadAudioFile(corpusPath('fr/fr_cmd_ferme_tous_les_volets.wav'))).samples;
 
     // Speech runs to the end of what was pushed: the utterance is open when the VAD dies.
-    await push(silence(0.5));
-    await push(lumiere.subarray(0, Math.round(lumiere.length * 0.8)));
+    const CADENCE = 4 * 512;
+    const head = lumiere.subarray(0, Math.floor((lumiere.length * 0.8) / CADENCE) * CADENCE);
+    await push(silence(CADENCE * 4 / RATE));
+    await push(head);
+    const pushed = CADENCE * 4 + head.length;
     await started;
+    await new Promise<void>((resolve) => {
+      onVadProgress = () => {
+        if (vadAt >= pushed) resolve();
+      };
+      onVadProgress();
+    });
     await engine.killWorker('vad');
     await push(silence(1));
     await push(volets);
