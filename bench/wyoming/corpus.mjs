@@ -5,10 +5,10 @@
 // already; the conversion only matters if the corpus changes.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { readRiffWave } from '../decode/wav16.mjs';
 
 const WAVE_FORMAT_PCM = 1;
 const WAVE_FORMAT_IEEE_FLOAT = 3;
-const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
 
 /**
  * A RIFF/WAVE file as canonical 16-bit PCM (44-byte header, fmt + data only). Accepts integer PCM of 8, 16,
@@ -17,28 +17,8 @@ const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
  * @returns {{ wav: Buffer, rateHz: number, channels: number, durationInS: number, converted: boolean }}
  */
 export function toPcm16Wav(buf, name) {
-  if (buf.length < 12 || buf.toString('ascii', 0, 4) !== 'RIFF' || buf.toString('ascii', 8, 12) !== 'WAVE') {
-    throw new Error(`${name}: not a RIFF/WAVE file`);
-  }
-  let fmt = null;
-  let offset = 12;
-  while (offset + 8 <= buf.length) {
-    const id = buf.toString('ascii', offset, offset + 4);
-    const size = buf.readUInt32LE(offset + 4);
-    const body = offset + 8;
-    if (id === 'fmt ') {
-      let format = buf.readUInt16LE(body);
-      // The extensible sub-format GUID starts with the plain format code.
-      if (format === WAVE_FORMAT_EXTENSIBLE && size >= 26) format = buf.readUInt16LE(body + 24);
-      fmt = { format, channels: buf.readUInt16LE(body + 2), rateHz: buf.readUInt32LE(body + 4), bits: buf.readUInt16LE(body + 14) };
-    } else if (id === 'data') {
-      if (fmt === null) throw new Error(`${name}: data chunk before fmt chunk`);
-      const end = Math.min(body + size, buf.length);
-      return encode(fmt, buf.subarray(body, end), name);
-    }
-    offset = body + size + (size & 1); // chunks are word-aligned
-  }
-  throw new Error(`${name}: no data chunk`);
+  const { fmt, data } = readRiffWave(buf, name);
+  return encode(fmt, data, name);
 }
 
 /** @param {{ format: number, channels: number, rateHz: number, bits: number }} fmt @param {Buffer} data @param {string} name */

@@ -13,6 +13,7 @@ import { EngineTracer } from '../../../src/engine/tracer.js';
 import { replayPorts } from '../../../src/observe/replay-ports.js';
 import { Pipeline, type PipelineOptions } from '../../../src/state/pipeline.js';
 import { startSupervisor } from '../../../src/state/supervisor.js';
+import { answer as answerJob } from '../state/fake-ports.js';
 
 export const PIPELINE: PipelineOptions = {
   sampleRate: 16_000,
@@ -86,19 +87,7 @@ export async function recordScriptedSession(): Promise<ScriptedSession> {
   const answer = (text: string, totalMs: number): void => {
     const job = ports.decode.sent.flatMap((c) => (c.type === 'job' ? [c.job] : [])).at(-1) as DecodeJobSpec;
     if (job.kind === 'final') audio.set(job.jobId, Float32Array.from({ length: job.endSamples - job.startSamples }, (_, i) => Math.sin(i / 10) / 4));
-    ports.decode.deliver({
-      type: 'result',
-      jobId: job.jobId,
-      kind: job.kind,
-      utteranceId: job.utteranceId,
-      text,
-      language: 'fr',
-      avgLogprob: -0.2,
-      noSpeechProb: 0.01,
-      compressionRatio: 1.2,
-      temperature: 0,
-      timings: { waitMs: 0, melMs: 1, encodeMs: 10, decodeMs: totalMs - 11, totalMs },
-    });
+    answerJob(ports, job, text, totalMs);
   };
   const processAll = (): void => {
     for (const c of ports.postprocess.sent.splice(0)) {

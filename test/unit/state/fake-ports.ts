@@ -74,8 +74,8 @@ export function jobs(ports: FakePorts): DecodeJobSpec[] {
   return ports.decode.sent.flatMap((c) => (c.type === 'job' ? [c.job] : []));
 }
 
-/** Answers a decode job as the worker would, with `text`. */
-export function answer(ports: FakePorts, job: DecodeJobSpec, text: string): void {
+/** Answers a decode job as the worker would, with `text` (the worker's whole time: `totalMs`). */
+export function answer(ports: { readonly decode: { deliver(message: DecodeMessage): void } }, job: DecodeJobSpec, text: string, totalMs = 16): void {
   ports.decode.deliver({
     type: 'result',
     jobId: job.jobId,
@@ -87,7 +87,7 @@ export function answer(ports: FakePorts, job: DecodeJobSpec, text: string): void
     noSpeechProb: 0.01,
     compressionRatio: 1.2,
     temperature: 0,
-    timings: { waitMs: 0, melMs: 1, encodeMs: 10, decodeMs: 5, totalMs: 16 },
+    timings: { waitMs: 0, melMs: 1, encodeMs: 10, decodeMs: totalMs - 11, totalMs },
   });
 }
 
