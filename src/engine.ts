@@ -431,6 +431,11 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
             tracing()?.command('decode', command);
             ports.decode.send(command);
           },
+          cancelDecode: (jobId) => {
+            const command: DecodeCommand = { type: 'cancel', jobId };
+            tracing()?.command('decode', command);
+            ports.decode.send(command);
+          },
           sendPostProcess: (requestId, input) => {
             const command: PostProcessCommand = { type: 'process', requestId, input };
             tracing()?.command('postprocess', command);

@@ -25,6 +25,7 @@
  * | STT_DEVICE_UNAVAILABLE        | the device cannot be used and `strictDevice` forbids CPU fallback |
  * | STT_INVALID_OPTION            | an option out of range or of the wrong type                       |
  * | STT_DECODE_FAILED             | the runtime failed while decoding                                 |
+ * | STT_DECODE_CANCELLED          | a decode was cancelled (its AbortSignal fired) before it finished |
  * | STT_MANIFEST_INVALID          | an evaluation manifest line cannot be parsed                      |
  * | STT_SHM_RANGE_UNAVAILABLE     | audio asked of the utterance arena is not written yet or evicted  |
  * | STT_TRACE_INVALID             | a --trace JSONL file cannot be read back or replayed              |
@@ -50,6 +51,7 @@ export type ErrorCode =
   | 'STT_DEVICE_UNAVAILABLE'
   | 'STT_INVALID_OPTION'
   | 'STT_DECODE_FAILED'
+  | 'STT_DECODE_CANCELLED'
   | 'STT_MANIFEST_INVALID'
   | 'STT_SHM_RANGE_UNAVAILABLE'
   | 'STT_TRACE_INVALID'
@@ -124,6 +126,10 @@ export class InvalidOptionError extends SttError {
 export class DecodeFailedError extends SttError {
   readonly code = 'STT_DECODE_FAILED' as const;
 }
+/** A decode stopped at an AbortSignal (between model runs: a run already started finishes first). */
+export class DecodeCancelledError extends SttError {
+  readonly code = 'STT_DECODE_CANCELLED' as const;
+}
 export class ManifestInvalidError extends SttError {
   readonly code = 'STT_MANIFEST_INVALID' as const;
 }
@@ -162,6 +168,7 @@ const CLASS_BY_CODE: { readonly [C in ErrorCode]: SttErrorClass } = {
   STT_DEVICE_UNAVAILABLE: DeviceUnavailableError,
   STT_INVALID_OPTION: InvalidOptionError,
   STT_DECODE_FAILED: DecodeFailedError,
+  STT_DECODE_CANCELLED: DecodeCancelledError,
   STT_TRACE_INVALID: TraceInvalidError,
   STT_INSPECTOR_TOKEN_REQUIRED: InspectorTokenRequiredError,
   STT_WYOMING_PROTOCOL: WyomingProtocolError,

@@ -68,8 +68,10 @@ export interface SpeechEndEvent {
 /**
  * Partials and stale jobs that were not decoded: counted by reason, never silent. 'fast-input':
  * the audio arrived faster than real time, so the final would come before the partial could help.
+ * 'preempted': a partial being decoded was cancelled because a final (or a speculative final) was
+ * queued behind it; the final starts without waiting for it.
  */
-export type EngineDropReason = DropReason | 'stale' | 'fast-input';
+export type EngineDropReason = DropReason | 'stale' | 'fast-input' | 'preempted';
 
 export interface DecodeMsSummary {
   readonly count: number;
@@ -128,6 +130,11 @@ export interface EngineMetrics {
   readonly speculativeReused: number;
   /** Jobs re-sent to a restarted decode worker. */
   readonly replayedJobs: number;
+  /**
+   * Decodes cancelled while in the worker: preempted or stale partials, voided speculative finals;
+   * `ranMs` is the decode time they had used before they stopped.
+   */
+  readonly cancelledDecodes: { readonly partial: number; readonly final: number; readonly ranMs: number };
   /** Worker restarts by actor (capture and VAD are not restarted: 0 when the engine reports them). */
   readonly restarts: RestartCounts;
   readonly ringOverrunSamples: number;

@@ -126,6 +126,16 @@ export class SharedDecoder {
     this.#bridge.send({ type: 'job', job: { ...command.job, jobId, arenaId: session.arenaId } });
   }
 
+  /** @internal A cancel names the engine's own job id; the worker knows the decoder's. */
+  cancelJob(session: DecodeSessionPort, localJobId: number): void {
+    for (const [jobId, route] of this.#routes) {
+      if (route.session === session && route.localJobId === localJobId) {
+        this.#bridge.send({ type: 'cancel', jobId });
+        return;
+      }
+    }
+  }
+
   #onEvent(event: PortEvent<DecodeMessage>): void {
     switch (event.type) {
       case 'crashed':
@@ -149,7 +159,8 @@ export class SharedDecoder {
   #onMessage(message: DecodeMessage): void {
     switch (message.type) {
       case 'result':
-      case 'jobFailed': {
+      case 'jobFailed':
+      case 'jobCancelled': {
         const route = this.#routes.get(message.jobId);
         // No route: the engine closed (detached) while its job was queued.
         if (!route) return;
@@ -211,6 +222,9 @@ export class DecodeSessionPort implements ActorPort<DecodeCommand, DecodeMessage
     switch (command.type) {
       case 'job':
         if (this.#attached) this.#decoder.sendJob(this, command);
+        return;
+      case 'cancel':
+        if (this.#attached) this.#decoder.cancelJob(this, command.jobId);
         return;
       case 'init':
       case 'attach':

@@ -35,7 +35,7 @@ export interface EngineMetricsExporter {
 /** The Content-Type of the text exposition format every exporter renders. */
 export const PROMETHEUS_CONTENT_TYPE: string = Registry.PROMETHEUS_CONTENT_TYPE;
 
-const DROP_REASONS: readonly EngineDropReason[] = ['superseded', 'final-pending', 'queue-full', 'stale', 'fast-input'];
+const DROP_REASONS: readonly EngineDropReason[] = ['superseded', 'final-pending', 'queue-full', 'stale', 'fast-input', 'preempted'];
 const ACTORS = ['capture', 'vad', 'decode', 'postprocess'] as const;
 const KINDS = ['partial', 'final'] as const;
 
@@ -95,6 +95,8 @@ export function createEngineMetrics(source: MetricsSource, options: EngineMetric
   const drops = counter('partial_drops_total', 'Partial decodes not run, by reason.', ['reason']);
   const speculative = counter('speculative_finals_total', 'Speculative final decodes, by outcome.', ['outcome']);
   const replayed = counter('replayed_jobs_total', 'Decode jobs re-sent to a restarted decode worker.');
+  const cancelled = counter('cancelled_decodes_total', 'Decodes cancelled in the worker (preempted or stale partials, voided speculative finals), by kind.', ['kind']);
+  const cancelledSeconds = counter('cancelled_decode_seconds_total', 'Decode time those cancelled decodes had used.');
   const restarts = counter('worker_restarts_total', 'Worker threads restarted after a crash, by actor.', ['actor']);
   const overrun = counter('ring_overrun_samples_total', 'Samples a live source lost because the capture ring was full.');
   const queue = gauge('queue_depth', 'Decode jobs waiting, by kind.', ['kind']);
@@ -110,7 +112,7 @@ export function createEngineMetrics(source: MetricsSource, options: EngineMetric
   };
 
   const apply = (m: EngineMetrics): void => {
-    for (const c of [utterances, misfires, partials, finals, rejected, drops, speculative, replayed, restarts, overrun, decodeSeconds, audioSeconds]) {
+    for (const c of [utterances, misfires, partials, finals, rejected, drops, speculative, replayed, cancelled, cancelledSeconds, restarts, overrun, decodeSeconds, audioSeconds]) {
       (c as Counter<string>).reset();
     }
     for (const g of [queue, rtf, lag]) (g as Gauge<string>).reset();
@@ -123,6 +125,9 @@ export function createEngineMetrics(source: MetricsSource, options: EngineMetric
     setCount(speculative, m.speculativeReused, { outcome: 'reused' });
     setCount(speculative, m.speculativeDiscarded, { outcome: 'discarded' });
     setCount(replayed, m.replayedJobs);
+    setCount(cancelled, m.cancelledDecodes.partial, { kind: 'partial' });
+    setCount(cancelled, m.cancelledDecodes.final, { kind: 'final' });
+    setCount(cancelledSeconds, m.cancelledDecodes.ranMs / 1000);
     for (const actor of ACTORS) {
       const n = m.restarts[actor];
       if (n !== undefined) setCount(restarts, n, { actor });

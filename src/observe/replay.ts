@@ -120,6 +120,7 @@ class Replayer {
         this.#sentJobs.set(job.jobId, job);
         this.ports.decode.send({ type: 'job', job });
       },
+      cancelDecode: (jobId) => this.ports.decode.send({ type: 'cancel', jobId }),
       sendPostProcess: (requestId, input) => {
         this.#sentRequests.set(requestId, input);
         this.ports.postprocess.send({ type: 'process', requestId, input });
@@ -186,7 +187,7 @@ class Replayer {
     if (r.event === 'crashed') return port.crash(deserializeError(r.data as SerializedError), r.restarting ?? false);
     if (r.event === 'restarted') return port.restarted((r.data ?? {}) as Record<string, string>);
     const m = r.data as { type?: string };
-    if (r.actor === 'decode' && (m.type === 'result' || m.type === 'jobFailed')) return this.#decodeAnswer(m as Extract<DecodeMessage, { jobId: number }>);
+    if (r.actor === 'decode' && (m.type === 'result' || m.type === 'jobFailed' || m.type === 'jobCancelled')) return this.#decodeAnswer(m as Extract<DecodeMessage, { jobId: number }>);
     if (r.actor === 'postprocess' && m.type === 'processed') {
       return this.#processed(m as { type: 'processed'; requestId: number; output: PostProcessOutput });
     }

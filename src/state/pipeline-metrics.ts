@@ -39,6 +39,7 @@ export interface PipelineCounters {
   speculativeDiscarded: number;
   speculativeReused: number;
   replayedJobs: number;
+  readonly cancelledDecodes: { partial: number; final: number; ranMs: number };
   readonly partialDrops: Record<EngineDropReason, number>;
   readonly decodeMs: { readonly partial: number[]; readonly final: number[]; count: { partial: number; final: number } };
   readonly latency: Record<DecodeKind, LatencyCounts>;
@@ -60,7 +61,8 @@ export function emptyCounters(): PipelineCounters {
     speculativeDiscarded: 0,
     speculativeReused: 0,
     replayedJobs: 0,
-    partialDrops: { superseded: 0, 'final-pending': 0, 'queue-full': 0, stale: 0, 'fast-input': 0 },
+    cancelledDecodes: { partial: 0, final: 0, ranMs: 0 },
+    partialDrops: { superseded: 0, 'final-pending': 0, 'queue-full': 0, stale: 0, 'fast-input': 0, preempted: 0 },
     decodeMs: { partial: [], final: [], count: { partial: 0, final: 0 } },
     latency: { partial: emptyLatency(), final: emptyLatency() },
   };
@@ -120,6 +122,7 @@ export function snapshotMetrics(
     speculativeDiscarded: c.speculativeDiscarded,
     speculativeReused: c.speculativeReused,
     replayedJobs: c.replayedJobs,
+    cancelledDecodes: { ...c.cancelledDecodes },
     restarts,
     ringOverrunSamples,
     queueDepth,

@@ -11,6 +11,10 @@
  *   it (counted); a speechEnd with the same end adopts it (its result, or its job still queued or in
  *   flight) so the endpoint costs no second decode.
  * - Backpressure: DecodeQueue (partials dropped first, by reason; finals never); one job in flight.
+ * - Cancellation: the job in flight is cancelled in the worker when its result stopped mattering —
+ *   a partial when a final is queued behind it ('preempted': the final must not wait for it) or
+ *   when its utterance misfired ('stale'), a speculative final when speech resumed. It stays in
+ *   flight until the worker answers (jobCancelled, or its result if the cancel came too late).
  * - Crash: the in-flight job is re-sent to the restarted decode worker (its audio is still in the
  *   arena); the dead worker's result can never arrive, so the final is delivered exactly once.
  */
@@ -52,6 +56,8 @@ export type PipelineEmit = <K extends 'final' | 'partial' | 'speechStart' | 'spe
 
 export interface PipelinePorts {
   readonly sendDecode: (job: DecodeJobSpec) => void;
+  /** Asks the decode worker to drop a job; absent: jobs always run to the end. */
+  readonly cancelDecode?: (jobId: number) => void;
   readonly sendPostProcess: (requestId: number, input: PostProcessInput) => void;
   readonly emit: PipelineEmit;
   /** Wall clock in ms (epoch), the same clock capture's `progress.atMs` uses. */
@@ -64,6 +70,15 @@ export interface PipelinePorts {
 interface QueuedJob extends DecodeJob {
   readonly spec: DecodeJobSpec;
   readonly enqueuedAtMs: number;
+}
+
+/** Why the job in flight was cancelled (its drop reason for partials). */
+type CancelReason = 'preempted' | 'stale' | 'voided';
+
+interface InFlight {
+  readonly job: QueuedJob;
+  readonly queueMs: number;
+  cancelled: CancelReason | null;
 }
 
 interface DecodedResult {
@@ -102,7 +117,7 @@ export class Pipeline {
   readonly #voidedJobs = new Set<number>();
   readonly #postRequests = new Map<number, PostRequest>();
   readonly #counters: PipelineCounters = emptyCounters();
-  #inFlight: { job: QueuedJob; queueMs: number } | null = null;
+  #inFlight: InFlight | null = null;
   #decoderUp = false;
   #postprocessUp = false;
   #nextJobId = 1;
@@ -142,7 +157,10 @@ export class Pipeline {
 
   decoderReady(): void {
     this.#decoderUp = true;
-    if (this.#inFlight) {
+    if (this.#inFlight?.cancelled) {
+      // Died while cancelling: the job is not wanted, so it is not replayed.
+      this.#cancelled(this.#inFlight, 0);
+    } else if (this.#inFlight) {
       // The worker that had this job died: its result can never arrive, so re-sending cannot duplicate.
       this.#counters.replayedJobs++;
       this.#ports.sendDecode(this.#inFlight.job.spec);
@@ -220,6 +238,8 @@ export class Pipeline {
         this.#counters.misfires++;
         const u = this.#utterances.get(event.utteranceId);
         if (u) this.#voidSpeculative(u);
+        const inFlight = this.#inFlight;
+        if (inFlight?.job.kind === 'partial' && inFlight.job.utteranceId === event.utteranceId) this.#cancelInFlight('stale');
         this.#utterances.delete(event.utteranceId);
         if (u) this.#setState(u, 'rejected');
         this.#counters.rejected++;
@@ -265,6 +285,14 @@ export class Pipeline {
     const { spec } = inFlight.job;
     recordDecodeMs(this.#counters, result.kind, result.timings.totalMs, this.#ms(spec.endSamples - spec.startSamples));
     this.#onDecoded(inFlight.job, decoded);
+    this.#dispatch();
+  }
+
+  /** The worker dropped a job the pipeline cancelled. */
+  onDecodeCancelled(jobId: number, ranMs = 0): void {
+    const inFlight = this.#inFlight;
+    if (!inFlight || inFlight.job.spec.jobId !== jobId) return;
+    this.#cancelled(inFlight, ranMs);
     this.#dispatch();
   }
 
@@ -400,7 +428,36 @@ export class Pipeline {
     this.#counters.speculativeDiscarded++;
     // A job still queued or in flight is skipped or ignored when its turn or its result comes.
     if (!u.speculative.decoded) this.#voidedJobs.add(u.speculative.jobId);
+    if (this.#inFlight?.job.spec.jobId === u.speculative.jobId) this.#cancelInFlight('voided');
     u.speculative = null;
+  }
+
+  /** Asks the worker to drop the job in flight; it stays in flight until the worker answers. */
+  #cancelInFlight(reason: CancelReason): void {
+    const inFlight = this.#inFlight;
+    const cancel = this.#ports.cancelDecode;
+    if (!inFlight || inFlight.cancelled !== null || !cancel) return;
+    inFlight.cancelled = reason;
+    cancel(inFlight.job.spec.jobId);
+  }
+
+  /** The job in flight was dropped by the worker (or died with it while being cancelled). */
+  #cancelled(inFlight: InFlight, ranMs: number): void {
+    this.#inFlight = null;
+    const { spec } = inFlight.job;
+    const c = this.#counters.cancelledDecodes;
+    c.ranMs += ranMs;
+    if (spec.kind === 'partial') {
+      c.partial++;
+      this.#counters.partialDrops[inFlight.cancelled === 'stale' ? 'stale' : 'preempted']++;
+      return;
+    }
+    c.final++;
+    this.#voidedJobs.delete(spec.jobId);
+    const u = this.#utterances.get(spec.utteranceId);
+    // Only voided speculative finals are cancelled; should one still be an utterance's final, it is
+    // decoded again rather than lost.
+    if (u && u.finalJobId === spec.jobId) u.finalJobId = this.#enqueue('final', u, u.endSamples ?? spec.endSamples, false).spec.jobId;
   }
 
   #enqueue(kind: 'partial' | 'final', u: Utterance, endSamples: number, speculative: boolean): QueuedJob {
@@ -420,6 +477,8 @@ export class Pipeline {
     };
     const job: QueuedJob = { kind, utteranceId: u.id, spec, enqueuedAtMs: this.#ports.now() };
     this.#countDrops(this.#queue.enqueue(job));
+    // A final never waits for a partial: the one being decoded is cancelled.
+    if (final && this.#inFlight?.job.kind === 'partial') this.#cancelInFlight('preempted');
     return job;
   }
 
@@ -439,7 +498,7 @@ export class Pipeline {
           continue;
         }
       }
-      this.#inFlight = { job, queueMs: this.#ports.now() - job.enqueuedAtMs };
+      this.#inFlight = { job, queueMs: this.#ports.now() - job.enqueuedAtMs, cancelled: null };
       this.#ports.sendDecode(job.spec);
     }
   }

@@ -99,6 +99,9 @@ function route(ctx: SupervisorContext, e: SupervisorEvent): void {
     case 'jobFailed':
       pipeline.onDecodeFailed(m.jobId, deserializeError(m.error));
       break;
+    case 'jobCancelled':
+      pipeline.onDecodeCancelled(m.jobId, m.ranMs);
+      break;
     case 'warning':
       host.warning(m.warning);
       break;

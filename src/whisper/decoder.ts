@@ -4,7 +4,7 @@
  *   [<|startofprev|>, ...prompt] [sot, lang, task, (notimestamps)] [...prefix]
  * reads the no-speech probability at the SOT position, then runs greedy, sampling or beam search.
  */
-import { DecodeFailedError, InvalidOptionError } from '../errors.js';
+import { DecodeCancelledError, DecodeFailedError, InvalidOptionError } from '../errors.js';
 import { beamSearch } from './beam.js';
 import { compressionRatio } from './compression.js';
 import { LogitFilters } from './logit-filters.js';
@@ -105,8 +105,33 @@ export function softmaxAt(row: Float32Array, id: number): number {
   return Math.exp((row[id] as number) - max) / sum;
 }
 
-export async function decodeWindow(model: DecoderModel, ctx: DecoderContext, options: DecodeOptions): Promise<DecodingResult> {
+/** Throws DecodeCancelledError once `signal` has fired; the checkpoint between model runs. */
+export function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted !== true) return;
+  const reason: unknown = signal.reason;
+  const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'cancelled';
+  throw new DecodeCancelledError(`the decode was cancelled: ${why}`);
+}
+
+/** The model, with a cancellation checkpoint before every run (searches need no signal of their own). */
+function cancellable(model: DecoderModel, signal: AbortSignal | undefined): DecoderModel {
+  if (signal === undefined) return model;
+  return {
+    start: (tokens) => {
+      throwIfCancelled(signal);
+      return model.start(tokens);
+    },
+    reorder: (sources) => model.reorder(sources),
+    step: (tokens) => {
+      throwIfCancelled(signal);
+      return model.step(tokens);
+    },
+  };
+}
+
+export async function decodeWindow(decoder: DecoderModel, ctx: DecoderContext, options: DecodeOptions): Promise<DecodingResult> {
   validateDecodeOptions(options, ctx);
+  const model = cancellable(decoder, options.signal);
   const initial = initialSequence(options, ctx);
   const room = ctx.maxTargetPositions - initial.tokens.length;
   if (room < 1) {

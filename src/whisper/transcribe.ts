@@ -6,6 +6,7 @@
  */
 import { DecodeFailedError, EmptyAudioError, InvalidSamplesError, SttError } from '../errors.js';
 import { compressionRatio } from './compression.js';
+import { throwIfCancelled } from './decoder.js';
 import { logMelSpectrogram } from './mel.js';
 import { seededRandom } from './random.js';
 import { splitWindow } from './segments.js';
@@ -146,7 +147,9 @@ export async function transcribe(
   const now = deps.now ?? (() => performance.now());
   const startedMs = now();
   const opts = resolveTranscribeOptions(options, backend.tokenizer);
+  const { signal } = options;
   checkSamples(samples);
+  throwIfCancelled(signal);
 
   const { nMels, nFrames, hopLength, tokenizer } = backend;
   const frameMs = (hopLength * 1000) / WHISPER_SAMPLE_RATE;
@@ -184,6 +187,7 @@ export async function transcribe(
       window.set(mel.data.subarray(from, from + windowFrames), m * nFrames);
       window.fill(0, m * nFrames + windowFrames, (m + 1) * nFrames);
     }
+    throwIfCancelled(signal);
     t = now();
     const encoded = await coded('encoding', backend.encode(window));
     clock.encodeMs += now() - t;
@@ -191,6 +195,8 @@ export async function transcribe(
     let outcome: FallbackOutcome;
     t = now();
     try {
+      // The encoder run could not be stopped; the decodes can.
+      throwIfCancelled(signal);
       if (language === null) {
         // Detection reuses the first window's encoding: OpenAI encodes a second, mel-of-silence
         // padded copy for it, which costs a whole encoder pass on short clips for the same answer.
@@ -217,6 +223,7 @@ export async function transcribe(
         maxNewTokens: half,
         // Lets a decode that already fails the gate below stop early instead of looping to maxNewTokens.
         compressionRatioThreshold: opts.compressionRatioThreshold,
+        ...(signal !== undefined ? { signal } : {}),
       };
       outcome = await decodeWithFallback(backend, encoded, opts, base, random);
     } finally {

@@ -80,6 +80,8 @@ export interface DecodeOptions {
    * it used to keep the whole one.
    */
   readonly compressionRatioThreshold?: number | null;
+  /** Stops the search before its next decoder run (DecodeCancelledError). */
+  readonly signal?: AbortSignal;
 }
 
 /** What one decode produced. `tokens` excludes the SOT sequence, the prompt and the final EOT. */
@@ -140,6 +142,13 @@ export interface TranscribeOptions {
   readonly withoutTimestamps?: boolean;
   /** Seed for sampling at temperature > 0 (default 0: deterministic). */
   readonly seed?: number;
+  /**
+   * Cancels the transcription: it rejects with DecodeCancelledError (STT_DECODE_CANCELLED) at the
+   * next checkpoint, i.e. before the mel, before each encoder run and before each decoder step. A
+   * model run already started finishes first (onnxruntime cannot stop one midway), so the wait is
+   * at most one encoder pass.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface TranscriptionResult {

@@ -78,6 +78,10 @@ port.on('message', (command: DecodeCommand) => {
     case 'job':
       job(command);
       break;
+    case 'cancel':
+      // A job this worker does not hold was answered already (or never came): nothing to do.
+      actor?.cancel(command.jobId);
+      break;
     case 'attach':
       arenas.set(command.arenaId, new UtteranceArenaReader(command.arena));
       break;

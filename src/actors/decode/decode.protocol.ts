@@ -66,6 +66,12 @@ export type DecodeCommand =
   /** The engine is gone: its queued jobs fail, its arena is released. */
   | { readonly type: 'detach'; readonly arenaId: number }
   | { readonly type: 'job'; readonly job: DecodeJobSpec }
+  /**
+   * The job's result is no longer wanted (a voided speculative final, a partial a final preempts).
+   * A queued job is removed; the running one stops at its next checkpoint between model runs. Either
+   * way the answer is `jobCancelled`, unless the job was already answered (then nothing more comes).
+   */
+  | { readonly type: 'cancel'; readonly jobId: number }
   | ShutdownMessage;
 
 /** Decode worker → main. */
@@ -74,6 +80,8 @@ export type DecodeMessage =
   | DecodeResultMessage
   /** A job failed (arena range evicted, decode error): the utterance is reported, others go on. */
   | { readonly type: 'jobFailed'; readonly jobId: number; readonly utteranceId: number; readonly error: SerializedError }
+  /** A `cancel` took effect; `ranMs` is the decode time spent on it before it stopped (0 if it never started). */
+  | { readonly type: 'jobCancelled'; readonly jobId: number; readonly utteranceId: number; readonly kind: DecodeJobKind; readonly ranMs: number }
   | { readonly type: 'warning'; readonly warning: EngineWarning };
 
 export type DecodeMessageType = DecodeMessage['type'];

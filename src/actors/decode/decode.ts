@@ -9,12 +9,15 @@
  * - Each job names the arena its audio is in (`arenaId`; a shared decoder has one per engine).
  * - A job that fails (range evicted, bad audio, runtime error) becomes `jobFailed` with its coded
  *   error, and the next job runs: one bad utterance never loses the others.
+ * - `cancel` removes a waiting job, or aborts the running one at its next checkpoint between model
+ *   runs (AbortSignal through transcribe); either way the answer is `jobCancelled`. A job already
+ *   answered is left alone: its answer is on its way, and the caller must take it.
  * - The copy buffer grows geometrically and is reused, so steady-state jobs allocate no audio.
  *
  * Dependencies are injected (transcriber, arena reader, post, clock): tests drive it with a
  * scripted transcriber and a real single-thread arena; src/workers/decode.worker.ts wires the real ones.
  */
-import { InvalidOptionError, serializeError } from '../../errors.js';
+import { DecodeCancelledError, InvalidOptionError, serializeError } from '../../errors.js';
 import type { Segment, TranscribeOptions, TranscriptionResult, WhisperBackend } from '../../whisper/types.js';
 import type { DecodeJobSpec, DecodeMessage, DecodeResultMessage } from './decode.protocol.js';
 
@@ -56,6 +59,7 @@ export interface DecodeActorDeps {
 export interface DecodeActorStats {
   readonly completed: number;
   readonly failed: number;
+  readonly cancelled: number;
   /** Jobs waiting, not counting the one being decoded. */
   readonly queued: number;
   readonly busy: boolean;
@@ -76,9 +80,14 @@ interface PendingJob {
  * there is no fallback to save, and a partial then always carries its scores, so an all-silent
  * one reaches the post-processor as 'no-speech' rather than ''.
  */
-export function transcribeOptionsFor(job: DecodeJobSpec, gate: NoSpeechGate = DEFAULT_NO_SPEECH_GATE): TranscribeOptions {
+export function transcribeOptionsFor(
+  job: DecodeJobSpec,
+  gate: NoSpeechGate = DEFAULT_NO_SPEECH_GATE,
+  signal?: AbortSignal,
+): TranscribeOptions {
   const shared: TranscribeOptions = {
     language: job.language,
+    ...(signal !== undefined ? { signal } : {}),
     logProbThreshold: gate.logProbThreshold,
     ...(job.initialPrompt !== null ? { initialPrompt: job.initialPrompt } : {}),
     ...(job.hotwords !== null ? { hotwords: job.hotwords } : {}),
@@ -115,8 +124,11 @@ export class DecodeActor {
   readonly #queue: PendingJob[] = [];
   #buffer: Float32Array;
   #running: Promise<void> | null = null;
+  /** The job being decoded and the controller that cancels it. */
+  #current: { readonly job: DecodeJobSpec; readonly controller: AbortController } | null = null;
   #completed = 0;
   #failed = 0;
+  #cancelled = 0;
 
   constructor(deps: DecodeActorDeps) {
     this.#transcriber = deps.transcriber;
@@ -129,7 +141,31 @@ export class DecodeActor {
   }
 
   get stats(): DecodeActorStats {
-    return { completed: this.#completed, failed: this.#failed, queued: this.#queue.length, busy: this.#running !== null };
+    return {
+      completed: this.#completed,
+      failed: this.#failed,
+      cancelled: this.#cancelled,
+      queued: this.#queue.length,
+      busy: this.#running !== null,
+    };
+  }
+
+  /**
+   * Cancels a job: a waiting one is answered `jobCancelled` at once, the running one when its
+   * decode reaches its next checkpoint. Returns false when the actor no longer holds the job (it
+   * was answered already, or never came): nothing more will be posted for it by this call.
+   */
+  cancel(jobId: number): boolean {
+    const index = this.#queue.findIndex((p) => p.job.jobId === jobId);
+    if (index >= 0) {
+      const [pending] = this.#queue.splice(index, 1);
+      if (pending) this.#postCancelled(pending.job, 0);
+      return true;
+    }
+    const current = this.#current;
+    if (current?.job.jobId !== jobId) return false;
+    current.controller.abort(new Error(`job ${jobId} was cancelled`));
+    return true;
   }
 
   /** Queues a job; it starts as soon as the jobs before it are done. */
@@ -162,19 +198,32 @@ export class DecodeActor {
 
   async #run({ job, arrivedMs }: PendingJob): Promise<void> {
     const startedMs = this.#now();
+    const controller = new AbortController();
+    this.#current = { job, controller };
     try {
       const arenaId = job.arenaId ?? 0;
       const arena = this.#arena(arenaId);
       if (!arena) throw new InvalidOptionError(`decode job ${job.jobId} names arena ${arenaId}, which is not attached`, { option: 'arenaId' });
       const samples = this.#copy(arena, job.startSamples, job.endSamples);
-      const result = await this.#transcriber.transcribe(samples, transcribeOptionsFor(job, this.#gate));
+      const result = await this.#transcriber.transcribe(samples, transcribeOptionsFor(job, this.#gate, controller.signal));
       const message = this.#message(job, result, arrivedMs, startedMs);
       this.#completed++;
       this.#post(message);
     } catch (err) {
-      this.#failed++;
-      this.#post({ type: 'jobFailed', jobId: job.jobId, utteranceId: job.utteranceId, error: serializeError(err) });
+      if (err instanceof DecodeCancelledError && controller.signal.aborted) {
+        this.#postCancelled(job, this.#now() - startedMs);
+      } else {
+        this.#failed++;
+        this.#post({ type: 'jobFailed', jobId: job.jobId, utteranceId: job.utteranceId, error: serializeError(err) });
+      }
+    } finally {
+      this.#current = null;
     }
+  }
+
+  #postCancelled(job: DecodeJobSpec, ranMs: number): void {
+    this.#cancelled++;
+    this.#post({ type: 'jobCancelled', jobId: job.jobId, utteranceId: job.utteranceId, kind: job.kind, ranMs });
   }
 
   #copy(arena: DecodeArenaSource, startSamples: number, endSamples: number): Float32Array {

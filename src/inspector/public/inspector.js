@@ -213,6 +213,7 @@ function renderCounters() {
     for (const key of ['utterances', 'finals', 'partials', 'rejected', 'misfires', 'speculativeReused', 'speculativeDiscarded', 'replayedJobs', 'ringOverrunSamples']) if (typeof m[key] === 'number') rows.push([key, m[key]]);
     flatten('partialDrops', m.partialDrops, rows);
     flatten('restarts', m.restarts, rows);
+    if (m.cancelledDecodes) flatten('cancelledDecodes', { partial: m.cancelledDecodes.partial, final: m.cancelledDecodes.final }, rows);
     flatten('queueDepth', m.queueDepth, rows);
   }
   rows.push(['inspector.droppedBatches', view.droppedBatches]);
@@ -238,12 +239,14 @@ function summary(r) {
       if (r.event !== 'message') return `${r.actor} ${r.event}${r.restarting ? ' (restarting)' : ''} ${JSON.stringify(d)}`;
       if (d.type === 'vad') return `${r.actor} › ${d.event.type} ${JSON.stringify(d.event)}`;
       if (d.type === 'result') return `${r.actor} › result #${d.jobId} ${d.kind} utt ${d.utteranceId} “${d.text}” mel ${fmtMs(d.timings.melMs)} enc ${fmtMs(d.timings.encodeMs)} dec ${fmtMs(d.timings.decodeMs)} wait ${fmtMs(d.timings.waitMs)} ms`;
+      if (d.type === 'jobCancelled') return `${r.actor} › cancelled #${d.jobId} ${d.kind} utt ${d.utteranceId} after ${fmtMs(d.ranMs)} ms`;
       if (d.type === 'processed') return `${r.actor} › processed #${d.requestId} “${d.output && d.output.text}”${d.output && d.output.rejected ? ` rejected: ${d.output.rejected}` : ''}`;
       return `${r.actor} › ${d.type} ${JSON.stringify(d)}`;
     }
     case 'command': {
       const c = r.command || {};
       if (c.type === 'job') return `→ ${r.actor} job #${c.job.jobId} ${c.job.kind}${c.job.speculative ? ' (speculative)' : ''} utt ${c.job.utteranceId} [${c.job.startSamples}, ${c.job.endSamples})`;
+      if (c.type === 'cancel') return `→ ${r.actor} cancel #${c.jobId}`;
       if (c.type === 'process') return `→ ${r.actor} process #${c.requestId} ${c.input.kind} “${c.input.text}”`;
       return `→ ${r.actor} ${JSON.stringify(c)}`;
     }

@@ -100,7 +100,7 @@ describe.skipIf(!hasShared())('engine fed at 20× real time (real workers, real 
 
     // Decoding fell behind: partials were dropped, and every drop has a reason in the metrics.
     const drops = metrics.partialDrops;
-    expect(Object.keys(drops).sort()).toEqual(['fast-input', 'final-pending', 'queue-full', 'stale', 'superseded']);
+    expect(Object.keys(drops).sort()).toEqual(['fast-input', 'final-pending', 'preempted', 'queue-full', 'stale', 'superseded']);
     for (const n of Object.values(drops)) expect(Number.isInteger(n) && n >= 0).toBe(true);
     const dropped = Object.values(drops).reduce((s, n) => s + n, 0);
     expect(dropped).toBeGreaterThan(0);

@@ -8,6 +8,9 @@
 import { describe, expect, it } from 'vitest';
 import { createEngine, createSharedDecoder, type Engine, type FinalEvent } from '../../../dist/index.js';
 import { loadAudioFile } from '../../../dist/audio/load.js';
+import type { DecodeJobSpec, DecodeMessage } from '../../../dist/actors/decode/decode.protocol.js';
+import type { PortEvent } from '../../../dist/engine/worker-bridge.js';
+import { UtteranceArenaWriter, createUtteranceArena } from '../../../dist/shm/index.js';
 import { normalizeFrench } from '../../../dist/eval/normalize-fr.js';
 import { corpusPath, hasShared, WHISPER_BASE_DIR } from '../../helpers/paths.js';
 
@@ -65,6 +68,65 @@ describe.skipIf(!hasShared())('shared decoder (one decode worker, two engines)',
       expect(fa.map((f) => normalizeFrench(f.text))).toEqual(['ferme tous les volets']);
       expect(fb.map((f) => normalizeFrench(f.text))).toEqual(['allume la lumière']);
       await Promise.all([a.close(), b.close()]);
+    } finally {
+      await decoder.close();
+    }
+  });
+
+  it('routes a cancel to the job of the engine that sent it, though job ids repeat across engines', async () => {
+    const decoder = await createSharedDecoder({ modelDir: WHISPER_BASE_DIR, threads: 2 });
+    try {
+      const { samples } = await loadAudioFile(corpusPath('fr/fr_fleurs_007.wav'));
+      const sessions = [0, 1].map(() => {
+        const shared = createUtteranceArena(samples.length);
+        new UtteranceArenaWriter(shared).append(samples);
+        const port = decoder.session(shared);
+        const inbox: DecodeMessage[] = [];
+        let wake: (() => void) | null = null;
+        port.subscribe((e: PortEvent<DecodeMessage>) => {
+          if (e.type !== 'message') return;
+          inbox.push(e.message);
+          wake?.();
+        });
+        const next = async (): Promise<DecodeMessage> => {
+          while (inbox.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+          return inbox.shift() as DecodeMessage;
+        };
+        return { port, inbox, next };
+      });
+      const [a, b] = sessions as [(typeof sessions)[0], (typeof sessions)[0]];
+      await Promise.all([a.port.start(), b.port.start()]);
+      const job = (jobId: number, kind: DecodeJobSpec['kind']): DecodeJobSpec => ({
+        jobId,
+        kind,
+        utteranceId: jobId,
+        startSamples: 0,
+        endSamples: samples.length,
+        language: 'fr',
+        beamSize: 5,
+        temperatures: [0],
+        initialPrompt: null,
+        hotwords: null,
+        speculative: false,
+      });
+      // Both engines call their job 1: A's is decoded first, B's waits behind it.
+      a.port.send({ type: 'job', job: job(1, 'final') });
+      b.port.send({ type: 'job', job: job(1, 'partial') });
+      b.port.send({ type: 'cancel', jobId: 1 });
+      expect(await b.next()).toEqual({ type: 'jobCancelled', jobId: 1, utteranceId: 1, kind: 'partial', ranMs: 0 });
+      expect(a.inbox).toHaveLength(0); // A's job 1 was not touched
+      a.port.send({ type: 'cancel', jobId: 1 });
+      expect(await a.next()).toMatchObject({ type: 'jobCancelled', jobId: 1, kind: 'final' });
+      // Both go on decoding.
+      a.port.send({ type: 'job', job: job(2, 'partial') });
+      b.port.send({ type: 'job', job: job(2, 'partial') });
+      const [ra, rb] = await Promise.all([a.next(), b.next()]);
+      expect(ra).toMatchObject({ type: 'result', jobId: 2 });
+      expect(rb).toMatchObject({ type: 'result', jobId: 2 });
+      if (ra.type !== 'result' || rb.type !== 'result') throw new Error('expected results');
+      expect(normalizeFrench(ra.text)).toContain('circulation');
+      expect(rb.text).toBe(ra.text);
+      await Promise.all([a.port.close(), b.port.close()]);
     } finally {
       await decoder.close();
     }

@@ -82,6 +82,49 @@ describe.skipIf(!hasShared())('decode worker (real Whisper base, real arena)', (
     expect(code).toBe(0);
   });
 
+  it('cancels a waiting job at once and the running one after its encoder pass; the session decodes on', async () => {
+    const audio = await loadAudioFile(corpusPath('fr/fr_fleurs_007.wav')); // 11.6 s: a long beam-5 decode
+    const shared = createUtteranceArena(audio.samples.length + 16_000);
+    const writer = new UtteranceArenaWriter(shared);
+    const start = writer.append(audio.samples);
+    const end = start + audio.samples.length;
+
+    const worker = new Worker(WORKER_URL);
+    const next = inbox(worker);
+    const exited = once(worker, 'exit');
+    worker.postMessage({ type: 'init', model: { modelDir: WHISPER_BASE_DIR, intraOpThreads: 2 }, arena: shared });
+    await next('ready');
+
+    // The whole decode, for comparison.
+    worker.postMessage({ type: 'job', job: job(1, 'final', start, end) });
+    const whole = await next('result');
+    if (whole.type !== 'result') throw new Error('expected a result');
+    expect(whole.text.toLowerCase()).toContain('circulation');
+
+    // The same job cancelled as soon as it started; a partial queued behind it cancelled while waiting.
+    worker.postMessage({ type: 'job', job: job(2, 'final', start, end) });
+    worker.postMessage({ type: 'job', job: job(3, 'partial', start, end) });
+    worker.postMessage({ type: 'cancel', jobId: 3 });
+    worker.postMessage({ type: 'cancel', jobId: 2 });
+    worker.postMessage({ type: 'cancel', jobId: 1 }); // answered long ago: ignored
+    const waiting = await next('jobCancelled');
+    const running = await next('jobCancelled');
+    expect(waiting).toEqual({ type: 'jobCancelled', jobId: 3, utteranceId: 3, kind: 'partial', ranMs: 0 });
+    expect(running).toMatchObject({ type: 'jobCancelled', jobId: 2, utteranceId: 2, kind: 'final' });
+    if (running.type !== 'jobCancelled') throw new Error('expected jobCancelled');
+    // It stopped after its mel and encoder pass, well before the beam search was done.
+    expect(running.ranMs).toBeGreaterThan(0);
+    expect(running.ranMs).toBeLessThan(whole.timings.totalMs - whole.timings.decodeMs / 2);
+
+    // The session is unharmed: the next job decodes the same text as before.
+    worker.postMessage({ type: 'job', job: job(4, 'final', start, end) });
+    worker.postMessage({ type: 'shutdown' });
+    const again = await next('result');
+    expect(again).toMatchObject({ jobId: 4, text: whole.text });
+    const [code] = (await exited) as [number];
+    expect(code).toBe(0);
+  });
+
   it('answers a bad init with fatal STT_MODEL_UNKNOWN and exits with code 1', async () => {
     const worker = new Worker(WORKER_URL);
     const next = inbox(worker);

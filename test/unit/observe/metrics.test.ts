@@ -29,7 +29,14 @@ describe('Prometheus exposition of the engine metrics', () => {
   it('renders the pipeline counters, gauges and decode-latency histogram with exact values', async () => {
     const session = await recordScriptedSession();
     const lag = { meanMs: 0.5, p50Ms: 0.25, p99Ms: 3, maxMs: 12 };
-    const snapshot = (): EngineMetrics => ({ ...session.metrics(), restarts: { decode: 2, postprocess: 1, capture: 0, vad: 0 }, ringOverrunSamples: 480, eventLoopLagMs: lag });
+    const cancelledDecodes = { partial: 3, final: 1, ranMs: 1250 };
+    const snapshot = (): EngineMetrics => ({
+      ...session.metrics(),
+      restarts: { decode: 2, postprocess: 1, capture: 0, vad: 0 },
+      ringOverrunSamples: 480,
+      eventLoopLagMs: lag,
+      cancelledDecodes,
+    });
     const exporter = createEngineMetrics({ metrics: snapshot });
     expect(exporter.contentType).toBe('text/plain; version=0.0.4; charset=utf-8');
     const families = parsePrometheusTextFormat(await exporter.render());
@@ -45,8 +52,10 @@ describe('Prometheus exposition of the engine metrics', () => {
     expect(counter('stt_finals_total')).toBe(2);
     expect(counter('stt_rejected_total')).toBe(1);
     expect(counter('stt_replayed_jobs_total')).toBe(0);
+    expect(values(family(families, 'stt_cancelled_decodes_total'), 'kind')).toEqual({ partial: 3, final: 1 });
+    expect(counter('stt_cancelled_decode_seconds_total')).toBe(1.25);
     expect(counter('stt_ring_overrun_samples_total')).toBe(480);
-    expect(values(family(families, 'stt_partial_drops_total'), 'reason')).toEqual({ superseded: 0, 'final-pending': 0, 'queue-full': 0, stale: 0, 'fast-input': 0 });
+    expect(values(family(families, 'stt_partial_drops_total'), 'reason')).toEqual({ superseded: 0, 'final-pending': 0, 'queue-full': 0, stale: 0, 'fast-input': 0, preempted: 0 });
     expect(values(family(families, 'stt_speculative_finals_total'), 'outcome')).toEqual({ reused: 1, discarded: 0 });
     expect(values(family(families, 'stt_worker_restarts_total'), 'actor')).toEqual({ capture: 0, vad: 0, decode: 2, postprocess: 1 });
     const queue = family(families, 'stt_queue_depth');

@@ -52,6 +52,11 @@ export async function recordScriptedSession(): Promise<ScriptedSession> {
       tracer.command('decode', command);
       ports.decode.send(command);
     },
+    cancelDecode: (jobId) => {
+      const command = { type: 'cancel', jobId } as const;
+      tracer.command('decode', command);
+      ports.decode.send(command);
+    },
     sendPostProcess: (requestId, input) => {
       const command = { type: 'process', requestId, input } as const;
       tracer.command('postprocess', command);

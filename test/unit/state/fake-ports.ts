@@ -74,6 +74,16 @@ export function jobs(ports: FakePorts): DecodeJobSpec[] {
   return ports.decode.sent.flatMap((c) => (c.type === 'job' ? [c.job] : []));
 }
 
+/** Job ids the pipeline asked the decode worker to cancel, in order. */
+export function cancels(ports: FakePorts): number[] {
+  return ports.decode.sent.flatMap((c) => (c.type === 'cancel' ? [c.jobId] : []));
+}
+
+/** The worker's answer to a cancel that took effect. */
+export function cancelled(ports: FakePorts, job: DecodeJobSpec, ranMs = 0): void {
+  ports.decode.deliver({ type: 'jobCancelled', jobId: job.jobId, utteranceId: job.utteranceId, kind: job.kind, ranMs });
+}
+
 /** Answers a decode job as the worker would, with `text` (the worker's whole time: `totalMs`). */
 export function answer(ports: { readonly decode: { deliver(message: DecodeMessage): void } }, job: DecodeJobSpec, text: string, totalMs = 16): void {
   ports.decode.deliver({

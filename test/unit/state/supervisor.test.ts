@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Pipeline, type PipelineOptions, type UtteranceState } from '../../../src/state/pipeline.js';
 import { startSupervisor } from '../../../src/state/supervisor.js';
-import { answer, fakePorts, jobs, processAll, progress, vad, type FakePorts } from './fake-ports.js';
+import { answer, cancelled, cancels, fakePorts, jobs, processAll, progress, vad, type FakePorts } from './fake-ports.js';
 
 const SR = 16_000;
 const OPTIONS: PipelineOptions = {
@@ -35,6 +35,7 @@ async function harness(options: Partial<PipelineOptions> = {}, arrival: (p: numb
     { ...OPTIONS, ...options },
     {
       sendDecode: (job) => ports.decode.send({ type: 'job', job }),
+      cancelDecode: (jobId) => ports.decode.send({ type: 'cancel', jobId }),
       sendPostProcess: (requestId, input) => ports.postprocess.send({ type: 'process', requestId, input }),
       emit: (type, ...payload) => events.push({ type, payload: payload[0] as unknown as Record<string, unknown> }),
       now: () => (now += 5),
@@ -276,6 +277,90 @@ describe('partials', () => {
     // Every partial queued was either decoded or counted as dropped.
     const partialJobs = jobs(h.ports).filter((j) => j.kind === 'partial').length;
     expect(partialJobs + drops).toBe(N * 5);
+    expect(h.pipeline.idle).toBe(true);
+  });
+});
+
+describe('cancelling the job in flight', () => {
+  it('a final preempts the partial being decoded: cancelled, counted, and the final runs next', async () => {
+    const h = await harness();
+    vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    progress(h.ports, 8192);
+    const [partial] = jobs(h.ports);
+    expect(partial).toMatchObject({ kind: 'partial' });
+    vad(h.ports, { type: 'pauseStart', utteranceId: 1, endSamples: 12_000 });
+    expect(cancels(h.ports)).toEqual([partial!.jobId]);
+    expect(jobs(h.ports)).toHaveLength(1); // still one job in flight until the worker answers
+    cancelled(h.ports, partial!, 40);
+    const speculative = jobs(h.ports)[1];
+    expect(speculative).toMatchObject({ kind: 'final', speculative: true, endSamples: 12_000 });
+    vad(h.ports, { type: 'speechEnd', utteranceId: 1, startSamples: 0, endSamples: 12_000, reason: 'silence' });
+    answer(h.ports, speculative!, 'allume la lumière');
+    processAll(h.ports);
+    expect(h.finals().map((f) => f.text)).toEqual(['allume la lumière']);
+    expect(h.events.filter((e) => e.type === 'partial')).toHaveLength(0);
+    const m = h.pipeline.metrics({ decode: 0, postprocess: 0 }, 0);
+    expect(m.partialDrops.preempted).toBe(1);
+    expect(m.cancelledDecodes).toEqual({ partial: 1, final: 0, ranMs: 40 });
+    expect(h.pipeline.idle).toBe(true);
+  });
+
+  it('a cancel that comes too late changes nothing: the result is taken as usual, nothing is counted', async () => {
+    const h = await harness();
+    vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    progress(h.ports, 8192);
+    const [partial] = jobs(h.ports);
+    vad(h.ports, { type: 'pauseStart', utteranceId: 1, endSamples: 12_000 });
+    expect(cancels(h.ports)).toEqual([partial!.jobId]);
+    answer(h.ports, partial!, 'allume'); // the worker had finished before the cancel reached it
+    processAll(h.ports);
+    expect(h.events.filter((e) => e.type === 'partial').map((e) => e.payload['text'])).toEqual(['allume']);
+    const m = h.pipeline.metrics({ decode: 0, postprocess: 0 }, 0);
+    expect(m.partialDrops.preempted).toBe(0);
+    expect(m.cancelledDecodes).toEqual({ partial: 0, final: 0, ranMs: 0 });
+    expect(jobs(h.ports)[1]).toMatchObject({ kind: 'final', speculative: true });
+  });
+
+  it('speech resuming cancels the speculative final in flight; the endpoint decodes the real final once', async () => {
+    const h = await harness({ partialsEnabled: false });
+    vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    vad(h.ports, { type: 'pauseStart', utteranceId: 1, endSamples: 16_000 });
+    const [speculative] = jobs(h.ports);
+    vad(h.ports, { type: 'speechResumed', utteranceId: 1 });
+    expect(cancels(h.ports)).toEqual([speculative!.jobId]);
+    vad(h.ports, { type: 'speechEnd', utteranceId: 1, startSamples: 0, endSamples: 40_000, reason: 'silence' });
+    expect(jobs(h.ports)).toHaveLength(1); // the real final waits for the cancelled job's answer
+    cancelled(h.ports, speculative!, 120);
+    const real = jobs(h.ports)[1];
+    expect(real).toMatchObject({ kind: 'final', speculative: false, endSamples: 40_000 });
+    answer(h.ports, real!, 'allume la cuisine');
+    processAll(h.ports);
+    expect(h.finals().map((f) => [f.text, f.speculative])).toEqual([['allume la cuisine', false]]);
+    const m = h.pipeline.metrics({ decode: 0, postprocess: 0 }, 0);
+    expect(m).toMatchObject({ speculativeDiscarded: 1, speculativeReused: 0, cancelledDecodes: { partial: 0, final: 1, ranMs: 120 } });
+    expect(h.pipeline.idle).toBe(true);
+  });
+
+  it('a misfire cancels its own partial in flight (stale); a decoder that dies while cancelling does not replay it', async () => {
+    const h = await harness();
+    vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    progress(h.ports, 8192);
+    const [partial] = jobs(h.ports);
+    vad(h.ports, { type: 'misfire', utteranceId: 1, startSamples: 0, endSamples: 8192 });
+    expect(cancels(h.ports)).toEqual([partial!.jobId]);
+    h.ports.decode.crash(true);
+    h.ports.decode.restarted();
+    expect(jobs(h.ports)).toHaveLength(1); // not re-sent
+    const m = h.pipeline.metrics({ decode: 1, postprocess: 0 }, 0);
+    expect(m.partialDrops.stale).toBe(1);
+    expect(m.replayedJobs).toBe(0);
+    expect(m.cancelledDecodes).toEqual({ partial: 1, final: 0, ranMs: 0 });
+    // The next utterance decodes normally.
+    vad(h.ports, { type: 'speechStart', utteranceId: 2, startSamples: 20_000 });
+    vad(h.ports, { type: 'speechEnd', utteranceId: 2, startSamples: 20_000, endSamples: 30_000, reason: 'silence' });
+    answer(h.ports, jobs(h.ports)[1]!, 'merci');
+    processAll(h.ports);
+    expect(h.finals().map((f) => f.text)).toEqual(['merci']);
     expect(h.pipeline.idle).toBe(true);
   });
 });

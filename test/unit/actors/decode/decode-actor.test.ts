@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DecodeActor, transcribeOptionsFor, type DecodeTranscriber } from '../../../../src/actors/decode/decode.js';
 import type { DecodeJobSpec, DecodeMessage } from '../../../../src/actors/decode/decode.protocol.js';
-import { DecodeFailedError } from '../../../../src/errors.js';
+import { DecodeCancelledError, DecodeFailedError } from '../../../../src/errors.js';
 import { UtteranceArenaReader, UtteranceArenaWriter, createUtteranceArena } from '../../../../src/shm/index.js';
 import type { Segment, TranscribeOptions, TranscriptionResult, WhisperBackend } from '../../../../src/whisper/types.js';
 
@@ -57,7 +57,15 @@ class ScriptedTranscriber implements DecodeTranscriber {
   async transcribe(samples: Float32Array, options?: TranscribeOptions): Promise<TranscriptionResult> {
     const first = samples[0] ?? NaN;
     this.calls.push({ first, length: samples.length, options });
-    await new Promise<void>((resolve) => this.#pending.push(resolve));
+    // As the real driver does at its next checkpoint: a fired signal ends the call as cancelled.
+    await new Promise<void>((resolve, reject) => {
+      this.#pending.push(resolve);
+      const cancel = (): void => {
+        this.#pending.splice(this.#pending.indexOf(resolve), 1);
+        reject(new DecodeCancelledError('the decode was cancelled'));
+      };
+      options?.signal?.addEventListener('abort', cancel, { once: true });
+    });
     const answer = this.script.get(first);
     if (answer === undefined) throw new Error(`no script for first sample ${first}`);
     if (answer instanceof Error) throw answer;
@@ -134,7 +142,56 @@ describe('DecodeActor', () => {
       [3, 'final', 'Quelle heure est-il ?'],
       [2, 'partial', 'Éteins'],
     ]);
-    expect(actor.stats).toEqual({ completed: 3, failed: 0, queued: 0, busy: false });
+    expect(actor.stats).toEqual({ completed: 3, failed: 0, cancelled: 0, queued: 0, busy: false });
+  });
+
+  it('cancels a waiting job at once and the running one at its checkpoint; a job already answered is left alone', async () => {
+    const script = new Map([
+      [100, [segment(' Allume')]],
+      [5000, [segment(' Éteins')]],
+      [20_000, [segment(' Quelle heure est-il ?')]],
+    ]);
+    const { clock, transcriber, posted, actor } = setup(script);
+    actor.submit(job({ jobId: 1, kind: 'partial', startSamples: 100, endSamples: 3000 }));
+    actor.submit(job({ jobId: 2, kind: 'partial', startSamples: 5000, endSamples: 9000 }));
+    actor.submit(job({ jobId: 3, startSamples: 20_000, endSamples: 36_000 }));
+    expect(transcriber.calls).toHaveLength(1);
+
+    // Job 2 waits: it is answered at once and never reaches the transcriber.
+    expect(actor.cancel(2)).toBe(true);
+    expect(posted).toEqual([{ type: 'jobCancelled', jobId: 2, utteranceId: 2, kind: 'partial', ranMs: 0 }]);
+
+    // Job 1 runs: its signal fires, and the answer comes when the decode stops.
+    clock.now += 70;
+    const signal = transcriber.calls[0]?.options?.signal;
+    expect(signal?.aborted).toBe(false);
+    expect(actor.cancel(1)).toBe(true);
+    expect(signal?.aborted).toBe(true);
+    for (let spin = 0; spin < 50 && transcriber.calls.length < 2; spin++) await Promise.resolve();
+    expect(posted[1]).toEqual({ type: 'jobCancelled', jobId: 1, utteranceId: 1, kind: 'partial', ranMs: 70 });
+
+    // Job 3 runs next, is answered, and a late cancel of it (or of an unknown job) does nothing.
+    expect(transcriber.calls.map((c) => c.first)).toEqual([100, 20_000]);
+    await transcriber.release();
+    await actor.whenIdle();
+    expect(actor.cancel(3)).toBe(false);
+    expect(actor.cancel(99)).toBe(false);
+    expect(posted.map((m) => [m.type, 'jobId' in m ? m.jobId : null])).toEqual([
+      ['jobCancelled', 2],
+      ['jobCancelled', 1],
+      ['result', 3],
+    ]);
+    expect(actor.stats).toEqual({ completed: 1, failed: 0, cancelled: 2, queued: 0, busy: false });
+  });
+
+  it('only a cancellation the actor asked for is jobCancelled: the same error unasked is jobFailed', async () => {
+    const script = new Map<number, readonly Segment[] | Error>([[100, new DecodeCancelledError('cancelled by someone else')]]);
+    const { transcriber, posted, actor } = setup(script);
+    actor.submit(job({ jobId: 1, startSamples: 100, endSamples: 3000 }));
+    await transcriber.release();
+    await actor.whenIdle();
+    expect(posted).toMatchObject([{ type: 'jobFailed', jobId: 1, error: { code: 'STT_DECODE_CANCELLED' } }]);
+    expect(actor.stats).toMatchObject({ failed: 1, cancelled: 0 });
   });
 
   it('reads each job from the arena its arenaId names, and fails a job whose arena is not attached', async () => {
