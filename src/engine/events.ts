@@ -135,7 +135,7 @@ export interface EngineMetrics {
    * `ranMs` is the decode time they had used before they stopped.
    */
   readonly cancelledDecodes: { readonly partial: number; readonly final: number; readonly ranMs: number };
-  /** Worker restarts by actor (capture and VAD are not restarted: 0 when the engine reports them). */
+  /** Worker restarts by actor (a Pipeline alone knows decode and post-process; the engine adds capture and VAD). */
   readonly restarts: RestartCounts;
   readonly ringOverrunSamples: number;
   readonly queueDepth: { readonly finals: number; readonly partials: number };

@@ -230,6 +230,8 @@ export class DecodeSessionPort implements ActorPort<DecodeCommand, DecodeMessage
       case 'attach':
       case 'detach':
       case 'shutdown':
+      case 'exit':
+      case 'crash':
         // The shared worker's lifecycle is the decoder's, not one engine's: close() detaches.
         return;
       default:

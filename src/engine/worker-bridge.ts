@@ -6,7 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { deserializeError, type SerializedError } from '../errors.js';
-import { READY_TIMEOUT_MS, type ActorName } from '../workers/worker.protocol.js';
+import { READY_TIMEOUT_MS, type ActorName, type ControlMessage } from '../workers/worker.protocol.js';
 
 export type ReadyInfo = Readonly<Record<string, string | number | boolean | null>>;
 
@@ -46,8 +46,16 @@ export interface WorkerBridgeOptions<C, M extends TypedMessage> {
   readonly workerData?: unknown;
 }
 
-/** The shutdown command every worker understands (worker.protocol.ts). */
-const SHUTDOWN = { type: 'shutdown' } as const;
+/** The control commands every worker understands (worker.protocol.ts). */
+const SHUTDOWN: ControlMessage = { type: 'shutdown' };
+const EXIT: ControlMessage = { type: 'exit' };
+const CRASH: ControlMessage = { type: 'crash' };
+/**
+ * How long a worker told to `exit` or `crash` has to go before worker.terminate(). A worker
+ * inside a native (onnxruntime) run leaves when that run returns; only a thread stuck in
+ * JavaScript needs terminate(), which would abort the process under a run in flight.
+ */
+const LEAVE_GRACE_MS = 10_000;
 
 /** What crossed postMessage in one direction, over every bridge of this thread. */
 export interface MessageFlow {
@@ -157,9 +165,13 @@ export class WorkerBridge<C, M extends TypedMessage> implements ActorPort<C, M> 
     return () => this.#listeners.delete(listener);
   }
 
-  /** Fault injection for tests: kills the thread as a crash would (the bridge restarts it). */
+  /**
+   * Fault injection for tests and drills: the worker dies of an uncaught error, as a crash would
+   * (the bridge restarts it). Resolves once it has exited.
+   */
   async kill(): Promise<void> {
-    await this.#worker?.terminate();
+    const worker = this.#worker;
+    if (worker) await this.#leave(worker, CRASH);
   }
 
   async close(timeoutMs = 5_000): Promise<void> {
@@ -173,6 +185,21 @@ export class WorkerBridge<C, M extends TypedMessage> implements ActorPort<C, M> 
       timer = setTimeout(() => resolve('late'), timeoutMs);
     });
     const outcome = await Promise.race([this.#exited.then(() => 'exited' as const), deadline]);
+    clearTimeout(timer);
+    // Past the deadline the worker leaves with what it holds (a final still decoding is lost).
+    if (outcome === 'late') await this.#leave(worker, EXIT);
+  }
+
+  /** Tells the worker to go (`exit` or `crash`) and waits for it; terminate() only if it does not. */
+  async #leave(worker: Worker, command: ControlMessage): Promise<void> {
+    const exited = this.#exited;
+    countMessage(traffic.toWorkers, command);
+    worker.postMessage(command);
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), LEAVE_GRACE_MS);
+    });
+    const outcome = await Promise.race([exited.then(() => 'exited' as const), grace]);
     clearTimeout(timer);
     if (outcome === 'late') await worker.terminate();
   }
@@ -196,7 +223,8 @@ export class WorkerBridge<C, M extends TypedMessage> implements ActorPort<C, M> 
       const timer = setTimeout(() => {
         if (ready) return;
         fatal = new Error(`${o.name} worker did not post ready within ${o.readyTimeoutMs ?? READY_TIMEOUT_MS} ms`);
-        void worker.terminate();
+        // It may be loading a model in onnxruntime: asked to exit first (see #leave).
+        void this.#leave(worker, EXIT);
       }, o.readyTimeoutMs ?? READY_TIMEOUT_MS);
 
       worker.on('message', (message: M) => {
@@ -215,7 +243,7 @@ export class WorkerBridge<C, M extends TypedMessage> implements ActorPort<C, M> 
               fatal = failure;
               clearTimeout(timer);
               reject(failure);
-              void worker.terminate();
+              void this.#leave(worker, EXIT);
               return;
             }
           }

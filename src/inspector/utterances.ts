@@ -59,13 +59,11 @@ export class UtteranceTracker {
   readonly #pending = new Map<number, Pending>();
   readonly #clock = new WallClockMap();
   #startedAtEpochMs: number | null = null;
-  #sampleRate = 16_000;
   #postRollSamples = 0;
 
   /** The trace header's clock origin and options (for the VAD stage); rows still fold without it. */
   setHeader(startedAtEpochMs: number, sampleRate: number, postRollMs: number): void {
     this.#startedAtEpochMs = startedAtEpochMs;
-    this.#sampleRate = sampleRate;
     this.#postRollSamples = Math.round((postRollMs * sampleRate) / 1000);
   }
 

@@ -10,19 +10,18 @@
  * - Speculative final: at pauseStart a final of [start, pauseEnd) is queued. speechResumed voids
  *   it (counted); a speechEnd with the same end adopts it (its result, or its job still queued or in
  *   flight) so the endpoint costs no second decode.
- * - Backpressure: DecodeQueue (partials dropped first, by reason; finals never); one job in flight.
- * - Cancellation: the job in flight is cancelled in the worker when its result stopped mattering —
- *   a partial when a final is queued behind it ('preempted': the final must not wait for it) or
- *   when its utterance misfired ('stale'), a speculative final when speech resumed. It stays in
- *   flight until the worker answers (jobCancelled, or its result if the cancel came too late).
- * - Crash: the in-flight job is re-sent to the restarted decode worker (its audio is still in the
- *   arena); the dead worker's result can never arrive, so the final is delivered exactly once.
+ * - Decoding (src/state/decode-dispatcher.ts): DecodeQueue's backpressure (partials dropped first,
+ *   by reason; finals never), one job in flight, re-sent to a restarted worker. The job in flight
+ *   is cancelled in the worker when its result stopped mattering: a partial when a final is queued
+ *   behind it ('preempted': the final must not wait for it) or when its utterance misfired
+ *   ('stale'), a speculative final when speech resumed.
  */
 import { LocalAgreement } from '../actors/decode/local-agreement.js';
 import type { DecodeJobSpec, DecodeResultMessage } from '../actors/decode/decode.protocol.js';
 import type { PostProcessInput, PostProcessOutput } from '../actors/postprocess/postprocess.protocol.js';
 import type { SpeechEndReason, VadEvent } from '../actors/vad/vad.protocol.js';
-import { DecodeQueue, type DecodeJob, type DroppedJob } from './decode-queue.js';
+import { DecodeDispatcher, type QueuedJob } from './decode-dispatcher.js';
+import { PostProcessRequests, finalEvent, type DecodedResult } from './post-requests.js';
 import { emptyCounters, recordDecodeMs, snapshotMetrics, type PipelineCounters } from './pipeline-metrics.js';
 import type { EngineEventMap, EngineMetrics } from '../engine/events.js';
 
@@ -67,25 +66,6 @@ export interface PipelinePorts {
   readonly onUtteranceState?: (utteranceId: number, state: UtteranceState) => void;
 }
 
-interface QueuedJob extends DecodeJob {
-  readonly spec: DecodeJobSpec;
-  readonly enqueuedAtMs: number;
-}
-
-/** Why the job in flight was cancelled (its drop reason for partials). */
-type CancelReason = 'preempted' | 'stale' | 'voided';
-
-interface InFlight {
-  readonly job: QueuedJob;
-  readonly queueMs: number;
-  cancelled: CancelReason | null;
-}
-
-interface DecodedResult {
-  readonly result: DecodeResultMessage;
-  readonly queueMs: number;
-}
-
 interface Utterance {
   readonly id: number;
   startSamples: number;
@@ -99,29 +79,13 @@ interface Utterance {
   endSamples: number | null;
 }
 
-interface PostRequest {
-  readonly utteranceId: number;
-  readonly input: PostProcessInput;
-  readonly decoded: DecodedResult;
-  readonly startSamples: number;
-  readonly endSamples: number;
-  readonly speculative: boolean;
-  readonly sentAtMs: number;
-}
-
 export class Pipeline {
   readonly #options: PipelineOptions;
   readonly #ports: PipelinePorts;
-  readonly #queue: DecodeQueue<QueuedJob>;
+  readonly #decodes: DecodeDispatcher;
   readonly #utterances = new Map<number, Utterance>();
-  readonly #voidedJobs = new Set<number>();
-  readonly #postRequests = new Map<number, PostRequest>();
+  readonly #post: PostProcessRequests;
   readonly #counters: PipelineCounters = emptyCounters();
-  #inFlight: InFlight | null = null;
-  #decoderUp = false;
-  #postprocessUp = false;
-  #nextJobId = 1;
-  #nextRequestId = 1;
   /** The furthest stream position the VAD has reported. */
   #vadPosition = 0;
   #maxUtteranceId = 0;
@@ -129,17 +93,25 @@ export class Pipeline {
   constructor(options: PipelineOptions, ports: PipelinePorts) {
     this.#options = options;
     this.#ports = ports;
-    this.#queue = new DecodeQueue<QueuedJob>(options.maxPendingPartials);
+    this.#post = new PostProcessRequests(ports.sendPostProcess, ports.now);
+    this.#decodes = new DecodeDispatcher(
+      options.maxPendingPartials,
+      {
+        send: ports.sendDecode,
+        cancel: ports.cancelDecode,
+        now: ports.now,
+        partialWanted: (id) => {
+          const state = this.#utterances.get(id)?.state;
+          return state === 'speech' || state === 'endpointing';
+        },
+      },
+      this.#counters,
+    );
   }
 
   /** Nothing open, queued, in flight or being post-processed. */
   get idle(): boolean {
-    return (
-      this.#utterances.size === 0 &&
-      this.#queue.pendingFinals + this.#queue.pendingPartials === 0 &&
-      this.#inFlight === null &&
-      this.#postRequests.size === 0
-    );
+    return this.#utterances.size === 0 && this.#decodes.idle && this.#post.pending === 0;
   }
 
   get openUtterances(): number {
@@ -147,39 +119,27 @@ export class Pipeline {
   }
 
   metrics(restarts: EngineMetrics['restarts'], ringOverrunSamples: number): EngineMetrics {
-    return snapshotMetrics(this.#counters, restarts, ringOverrunSamples, {
-      finals: this.#queue.pendingFinals,
-      partials: this.#queue.pendingPartials,
-    });
+    return snapshotMetrics(this.#counters, restarts, ringOverrunSamples, this.#decodes.queueDepth);
   }
 
   // ---- decode worker availability -------------------------------------------------------------
 
   decoderReady(): void {
-    this.#decoderUp = true;
-    if (this.#inFlight?.cancelled) {
-      // Died while cancelling: the job is not wanted, so it is not replayed.
-      this.#cancelled(this.#inFlight, 0);
-    } else if (this.#inFlight) {
-      // The worker that had this job died: its result can never arrive, so re-sending cannot duplicate.
-      this.#counters.replayedJobs++;
-      this.#ports.sendDecode(this.#inFlight.job.spec);
-      return;
-    }
-    this.#dispatch();
+    const dropped = this.#decodes.ready();
+    if (dropped) this.#redoFinal(dropped.job);
+    this.#decodes.dispatch();
   }
 
   decoderDown(): void {
-    this.#decoderUp = false;
+    this.#decodes.down();
   }
 
   postprocessReady(): void {
-    this.#postprocessUp = true;
-    for (const [requestId, request] of this.#postRequests) this.#ports.sendPostProcess(requestId, request.input);
+    this.#post.ready();
   }
 
   postprocessDown(): void {
-    this.#postprocessUp = false;
+    this.#post.down();
   }
 
   // ---- VAD --------------------------------------------------------------------------------------
@@ -220,7 +180,7 @@ export class Pipeline {
         this.#setState(u, 'endpointing');
         const job = this.#enqueue('final', u, event.endSamples, true);
         u.speculative = { jobId: job.spec.jobId, endSamples: event.endSamples, decoded: null };
-        this.#dispatch();
+        this.#decodes.dispatch();
         break;
       }
       case 'speechResumed': {
@@ -228,7 +188,7 @@ export class Pipeline {
         if (!u || u.state !== 'endpointing') break;
         this.#voidSpeculative(u);
         this.#setState(u, 'speech');
-        this.#dispatch();
+        this.#decodes.dispatch();
         break;
       }
       case 'speechEnd':
@@ -238,8 +198,7 @@ export class Pipeline {
         this.#counters.misfires++;
         const u = this.#utterances.get(event.utteranceId);
         if (u) this.#voidSpeculative(u);
-        const inFlight = this.#inFlight;
-        if (inFlight?.job.kind === 'partial' && inFlight.job.utteranceId === event.utteranceId) this.#cancelInFlight('stale');
+        this.#decodes.cancelPartialOf(event.utteranceId);
         this.#utterances.delete(event.utteranceId);
         if (u) this.#setState(u, 'rejected');
         this.#counters.rejected++;
@@ -250,7 +209,7 @@ export class Pipeline {
           endMs: this.#ms(event.endSamples),
           text: '',
         });
-        this.#dispatch();
+        this.#decodes.dispatch();
         break;
       }
       default:
@@ -272,37 +231,33 @@ export class Pipeline {
       }
       this.#enqueue('partial', u, positionSamples, false);
     }
-    this.#dispatch();
+    this.#decodes.dispatch();
   }
 
   // ---- decode results ---------------------------------------------------------------------------
 
   onDecodeResult(result: DecodeResultMessage): void {
-    const inFlight = this.#inFlight;
-    if (!inFlight || inFlight.job.spec.jobId !== result.jobId) return;
-    this.#inFlight = null;
-    const decoded: DecodedResult = { result, queueMs: inFlight.queueMs };
-    const { spec } = inFlight.job;
+    const answered = this.#decodes.answered(result.jobId);
+    if (!answered) return;
+    const { spec } = answered.job;
     recordDecodeMs(this.#counters, result.kind, result.timings.totalMs, this.#ms(spec.endSamples - spec.startSamples));
-    this.#onDecoded(inFlight.job, decoded);
-    this.#dispatch();
+    if (!answered.voided) this.#onDecoded(answered.job, { result, queueMs: answered.queueMs });
+    this.#decodes.dispatch();
   }
 
   /** The worker dropped a job the pipeline cancelled. */
   onDecodeCancelled(jobId: number, ranMs = 0): void {
-    const inFlight = this.#inFlight;
-    if (!inFlight || inFlight.job.spec.jobId !== jobId) return;
-    this.#cancelled(inFlight, ranMs);
-    this.#dispatch();
+    const dropped = this.#decodes.cancelled(jobId, ranMs);
+    if (dropped) this.#redoFinal(dropped.job);
+    this.#decodes.dispatch();
   }
 
   onDecodeFailed(jobId: number, error: Error): void {
-    const inFlight = this.#inFlight;
-    if (!inFlight || inFlight.job.spec.jobId !== jobId) return;
-    this.#inFlight = null;
-    const { spec } = inFlight.job;
+    const answered = this.#decodes.answered(jobId);
+    if (!answered) return;
+    const { spec } = answered.job;
     const u = this.#utterances.get(spec.utteranceId);
-    if (spec.kind === 'final' && u && !this.#voidedJobs.delete(spec.jobId)) {
+    if (spec.kind === 'final' && u && !answered.voided) {
       if (u.speculative?.jobId === spec.jobId && u.finalJobId === null) {
         // A failed speculative decode is no loss yet: speechEnd will queue a fresh final.
         u.speculative = null;
@@ -322,15 +277,14 @@ export class Pipeline {
     } else {
       this.#counters.failedPartials++;
     }
-    this.#dispatch();
+    this.#decodes.dispatch();
   }
 
   // ---- post-process results ---------------------------------------------------------------------
 
   onPostProcessed(requestId: number, output: PostProcessOutput): void {
-    const request = this.#postRequests.get(requestId);
+    const request = this.#post.take(requestId);
     if (!request) return;
-    this.#postRequests.delete(requestId);
     const u = this.#utterances.get(request.utteranceId);
     if (output.kind === 'partial') {
       // A partial that arrives after its utterance ended would contradict the final: dropped, counted.
@@ -351,11 +305,10 @@ export class Pipeline {
       return;
     }
     if (u) this.#utterances.delete(u.id);
-    const startMs = this.#ms(request.startSamples);
-    const endMs = this.#ms(request.endSamples);
     if (output.rejected !== null) {
       if (u) this.#setState(u, 'rejected');
       this.#counters.rejected++;
+      const [startMs, endMs] = [this.#ms(request.startSamples), this.#ms(request.endSamples)];
       this.#ports.emit('rejected', { utteranceId: request.utteranceId, reason: output.rejected, startMs, endMs, text: request.input.text });
       return;
     }
@@ -364,21 +317,7 @@ export class Pipeline {
     const enteredAt = this.#ports.wallClockOfSample(lastSpeech);
     if (u) this.#setState(u, 'emitted');
     this.#counters.finals++;
-    this.#ports.emit('final', {
-      utteranceId: request.utteranceId,
-      text: output.text,
-      language: request.decoded.result.language,
-      startMs,
-      endMs,
-      speculative: request.speculative,
-      timings: {
-        decodeMs: request.decoded.result.timings.totalMs,
-        queueMs: request.decoded.queueMs,
-        postProcessMs: now - request.sentAtMs,
-        endOfSpeechToFinalMs: enteredAt === null ? null : Math.max(0, now - enteredAt),
-      },
-      corrections: output.corrections,
-    });
+    this.#ports.emit('final', finalEvent(request, output, (n) => this.#ms(n), now, enteredAt));
   }
 
   // ---- internals --------------------------------------------------------------------------------
@@ -420,50 +359,31 @@ export class Pipeline {
       this.#voidSpeculative(u);
       u.finalJobId = this.#enqueue('final', u, endSamples, false).spec.jobId;
     }
-    this.#dispatch();
+    this.#decodes.dispatch();
   }
 
   #voidSpeculative(u: Utterance): void {
     if (!u.speculative) return;
     this.#counters.speculativeDiscarded++;
-    // A job still queued or in flight is skipped or ignored when its turn or its result comes.
-    if (!u.speculative.decoded) this.#voidedJobs.add(u.speculative.jobId);
-    if (this.#inFlight?.job.spec.jobId === u.speculative.jobId) this.#cancelInFlight('voided');
+    // A job still queued or in flight is skipped, cancelled or ignored; a result already here is dropped.
+    if (!u.speculative.decoded) this.#decodes.void(u.speculative.jobId);
     u.speculative = null;
   }
 
-  /** Asks the worker to drop the job in flight; it stays in flight until the worker answers. */
-  #cancelInFlight(reason: CancelReason): void {
-    const inFlight = this.#inFlight;
-    const cancel = this.#ports.cancelDecode;
-    if (!inFlight || inFlight.cancelled !== null || !cancel) return;
-    inFlight.cancelled = reason;
-    cancel(inFlight.job.spec.jobId);
-  }
-
-  /** The job in flight was dropped by the worker (or died with it while being cancelled). */
-  #cancelled(inFlight: InFlight, ranMs: number): void {
-    this.#inFlight = null;
-    const { spec } = inFlight.job;
-    const c = this.#counters.cancelledDecodes;
-    c.ranMs += ranMs;
-    if (spec.kind === 'partial') {
-      c.partial++;
-      this.#counters.partialDrops[inFlight.cancelled === 'stale' ? 'stale' : 'preempted']++;
-      return;
-    }
-    c.final++;
-    this.#voidedJobs.delete(spec.jobId);
-    const u = this.#utterances.get(spec.utteranceId);
-    // Only voided speculative finals are cancelled; should one still be an utterance's final, it is
-    // decoded again rather than lost.
-    if (u && u.finalJobId === spec.jobId) u.finalJobId = this.#enqueue('final', u, u.endSamples ?? spec.endSamples, false).spec.jobId;
+  /**
+   * A cancelled final. Only voided speculative finals are cancelled; should one still be an
+   * utterance's final, it is decoded again rather than lost.
+   */
+  #redoFinal(job: QueuedJob): void {
+    const u = this.#utterances.get(job.utteranceId);
+    if (job.kind !== 'final' || !u || u.finalJobId !== job.spec.jobId) return;
+    u.finalJobId = this.#enqueue('final', u, u.endSamples ?? job.spec.endSamples, false).spec.jobId;
   }
 
   #enqueue(kind: 'partial' | 'final', u: Utterance, endSamples: number, speculative: boolean): QueuedJob {
     const final = kind === 'final';
     const spec: DecodeJobSpec = {
-      jobId: this.#nextJobId++,
+      jobId: this.#decodes.nextJobId(),
       kind,
       utteranceId: u.id,
       startSamples: u.startSamples,
@@ -475,37 +395,11 @@ export class Pipeline {
       hotwords: this.#options.hotwords,
       speculative,
     };
-    const job: QueuedJob = { kind, utteranceId: u.id, spec, enqueuedAtMs: this.#ports.now() };
-    this.#countDrops(this.#queue.enqueue(job));
-    // A final never waits for a partial: the one being decoded is cancelled.
-    if (final && this.#inFlight?.job.kind === 'partial') this.#cancelInFlight('preempted');
-    return job;
-  }
-
-  #countDrops(dropped: readonly DroppedJob<QueuedJob>[]): void {
-    for (const d of dropped) this.#counters.partialDrops[d.reason]++;
-  }
-
-  #dispatch(): void {
-    while (this.#decoderUp && this.#inFlight === null) {
-      const job = this.#queue.next();
-      if (!job) return;
-      if (this.#voidedJobs.delete(job.spec.jobId)) continue;
-      if (job.kind === 'partial') {
-        const u = this.#utterances.get(job.utteranceId);
-        if (!u || (u.state !== 'speech' && u.state !== 'endpointing')) {
-          this.#counters.partialDrops.stale++;
-          continue;
-        }
-      }
-      this.#inFlight = { job, queueMs: this.#ports.now() - job.enqueuedAtMs, cancelled: null };
-      this.#ports.sendDecode(job.spec);
-    }
+    return this.#decodes.enqueue(spec);
   }
 
   #onDecoded(job: QueuedJob, decoded: DecodedResult): void {
     const { spec } = job;
-    if (this.#voidedJobs.delete(spec.jobId)) return;
     const u = this.#utterances.get(spec.utteranceId);
     if (!u) return;
     if (spec.kind === 'partial') {
@@ -522,21 +416,8 @@ export class Pipeline {
   }
 
   #postProcess(u: Utterance, decoded: DecodedResult, speculative: boolean, endSamples: number): void {
-    const { result } = decoded;
-    if (result.kind === 'final') this.#setState(u, 'postprocessing');
-    const requestId = this.#nextRequestId++;
-    const input: PostProcessInput = {
-      utteranceId: u.id,
-      kind: result.kind,
-      text: result.text,
-      language: result.language,
-      avgLogprob: result.avgLogprob,
-      noSpeechProb: result.noSpeechProb,
-      compressionRatio: result.compressionRatio,
-    };
-    const startSamples = u.startSamples;
-    this.#postRequests.set(requestId, { utteranceId: u.id, input, decoded, startSamples, endSamples, speculative, sentAtMs: this.#ports.now() });
-    if (this.#postprocessUp) this.#ports.sendPostProcess(requestId, input);
+    if (decoded.result.kind === 'final') this.#setState(u, 'postprocessing');
+    this.#post.request(u.id, decoded, u.startSamples, endSamples, speculative);
   }
 
   /** Whether [start, end) entered the engine faster than partialMaxInputSpeed × real time. */

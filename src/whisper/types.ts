@@ -24,7 +24,12 @@ export interface ResolvedModel {
 }
 
 /** Non-fatal conditions the caller should see (CLI prints them, the engine emits them). */
-export type WarningCode = 'STT_WARN_DEVICE_FALLBACK';
+/**
+ * STT_WARN_DEVICE_FALLBACK: the device asked for cannot be used, the session runs on the CPU.
+ * STT_WARN_CAPTURE_RESTARTED: the capture worker crashed and was restarted; the message says where
+ * the stream resumed and how much audio the crash lost.
+ */
+export type WarningCode = 'STT_WARN_DEVICE_FALLBACK' | 'STT_WARN_CAPTURE_RESTARTED';
 export interface EngineWarning {
   readonly code: WarningCode;
   readonly message: string;

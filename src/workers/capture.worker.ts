@@ -11,6 +11,7 @@ import { listDevices, loadNaudiodon } from '../actors/capture/microphone.js';
 import { openCaptureSource } from '../actors/capture/open-source.js';
 import { serializeError } from '../errors.js';
 import { AudioRingWriter } from '../shm/audio-ring.js';
+import { obeyControl } from './control.js';
 
 const port = parentPort;
 if (!port) throw new Error('capture.worker.ts must run as a worker thread');
@@ -32,6 +33,10 @@ async function shutdown(): Promise<void> {
 }
 
 port.on('message', (command: CaptureCommand) => {
+  if (command.type === 'exit' || command.type === 'crash') {
+    obeyControl(command);
+    return;
+  }
   if (command.type === 'shutdown') {
     shutdown().catch((err: unknown) => {
       post({ type: 'fatal', error: serializeError(err) });

@@ -13,6 +13,7 @@ import { InvalidOptionError, serializeError } from '../errors.js';
 import { UtteranceArenaReader } from '../shm/utterance-arena.js';
 import { createTranscriber } from '../transcriber.js';
 import type { Transcriber } from '../whisper/types.js';
+import { obeyControl } from './control.js';
 
 const port = parentPort;
 if (!port) throw new Error('decode.worker.ts must run as a worker thread');
@@ -91,6 +92,10 @@ port.on('message', (command: DecodeCommand) => {
       break;
     case 'shutdown':
       shutdown().catch(fail);
+      break;
+    case 'exit':
+    case 'crash':
+      obeyControl(command);
       break;
     default:
       assertNever(command);

@@ -7,6 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import { PostProcessor } from '../actors/postprocess/postprocess.js';
 import type { PostProcessCommand, PostProcessMessage } from '../actors/postprocess/postprocess.protocol.js';
 import { InvalidOptionError, serializeError } from '../errors.js';
+import { obeyControl } from './control.js';
 
 const port = parentPort;
 if (!port) throw new Error('postprocess.worker.ts must run as a worker thread');
@@ -39,6 +40,10 @@ function handle(command: PostProcessCommand): void {
       break;
     case 'shutdown':
       process.exit(0);
+      break;
+    case 'exit':
+    case 'crash':
+      obeyControl(command);
       break;
     default:
       assertNever(command);

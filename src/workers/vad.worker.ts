@@ -12,6 +12,7 @@ import type { VadCommand, VadMessage } from '../actors/vad/vad.protocol.js';
 import { serializeError } from '../errors.js';
 import { AudioRingReader } from '../shm/audio-ring.js';
 import { UtteranceArenaWriter } from '../shm/utterance-arena.js';
+import { obeyControl } from './control.js';
 
 const port = parentPort;
 if (!port) throw new Error('vad.worker.ts must run as a worker thread');
@@ -78,6 +79,10 @@ port.on('message', (command: VadCommand) => {
       break;
     case 'shutdown':
       shutdown().catch(fail);
+      break;
+    case 'exit':
+    case 'crash':
+      obeyControl(command);
       break;
     default:
       assertNever(command);

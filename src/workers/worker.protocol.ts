@@ -16,10 +16,19 @@ export type LifecycleMessage =
   /** The worker cannot go on and is about to exit; the supervisor decides whether to restart it. */
   | { readonly type: 'fatal'; readonly error: SerializedError };
 
-/** Main → worker: stop taking work, finish or drop what is in hand, then exit with code 0. */
-export interface ShutdownMessage {
-  readonly type: 'shutdown';
-}
+/**
+ * Main → worker: the lifecycle commands every worker takes. The bridge never calls
+ * worker.terminate() on a worker that may be inside an onnxruntime run: the run's completion then
+ * throws into a torn-down environment and onnxruntime-node aborts the whole process. A worker that
+ * leaves by itself (process.exit, an uncaught error) waits for it safely, so ending one is asked.
+ */
+export type ControlMessage =
+  /** Stop taking work, finish or drop what is in hand, then exit with code 0. */
+  | { readonly type: 'shutdown' }
+  /** Leave now with code 0, dropping queued work: close() past its deadline. */
+  | { readonly type: 'exit' }
+  /** Fault injection (engine.killWorker, drills): die by an uncaught error, as a bug would. */
+  | { readonly type: 'crash' };
 
 /** How long a worker may take to post `ready` before the supervisor gives up on it. */
 export const READY_TIMEOUT_MS = 60_000;

@@ -13,6 +13,7 @@
  * VAD endpointing the request ends at the first end of speech: the transcript goes out then, and
  * the rest of that request's audio (up to its audio-stop) is ignored.
  */
+import { StopSignal } from '../async/stop-signal.js';
 import type { Engine, FinalEvent } from '../engine.js';
 import { serializeError, WyomingProtocolError } from '../errors.js';
 import { AudioConverter, parseAudioFormat, sameFormat } from './audio.js';
@@ -53,8 +54,8 @@ export class WyomingSession {
   /** A stray audio event was reported since the last audio-start (report once per run). */
   #strayReported = false;
   #closed = false;
-  readonly #closedSignal: Promise<void>;
-  #signalClosed: () => void = () => undefined;
+  /** Waits on an engine give up when the session closes (a closed engine's ring never drains). */
+  readonly #closedSignal = new StopSignal();
   /** Engines still closing in the background. */
   readonly #closing = new Set<Promise<void>>();
   readonly #idleWaiters: (() => void)[] = [];
@@ -62,7 +63,6 @@ export class WyomingSession {
   constructor(host: SessionHost, write: (event: OutgoingEvent) => void) {
     this.#host = host;
     this.#write = write;
-    this.#closedSignal = new Promise((resolve) => (this.#signalClosed = resolve));
   }
 
   /** Whether a request is in progress (audio-start seen, transcript not yet sent). */
@@ -97,7 +97,7 @@ export class WyomingSession {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#signalClosed();
+    this.#closedSignal.stop();
     this.#abort();
     await Promise.all(this.#closing);
   }
@@ -234,7 +234,7 @@ export class WyomingSession {
     // request's input ends with it.
     const backend = this.#host.backend;
     try {
-      await Promise.race([backend.reusable ? request.engine.cut() : request.engine.flush(), this.#closedSignal]);
+      await this.#closedSignal.race<unknown>(backend.reusable ? request.engine.cut() : request.engine.flush());
     } catch (err) {
       if (!this.#closed && this.#request === request) {
         const e = serializeError(err);
@@ -254,7 +254,7 @@ export class WyomingSession {
   /** Pushes converted audio unless the session closes first (a closed engine's ring never drains). */
   async #push(request: Request, samples: Float32Array): Promise<void> {
     if (samples.length === 0 || request.ended) return;
-    await Promise.race([request.engine.pushAudio(samples, 16_000), this.#closedSignal]);
+    await this.#closedSignal.race(request.engine.pushAudio(samples, 16_000));
   }
 
   /** Drops the open request, if any, without a transcript (its engine closes in the background). */

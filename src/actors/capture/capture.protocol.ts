@@ -6,7 +6,7 @@
  * All times in ms unless the name ends InS.
  */
 import type { AudioRingShared } from '../../shm/audio-ring.js';
-import type { LifecycleMessage, ShutdownMessage } from '../../workers/worker.protocol.js';
+import type { LifecycleMessage, ControlMessage } from '../../workers/worker.protocol.js';
 
 /** Raw sample formats accepted on stdin and through the push ring. */
 export type PcmFormat = 's16le' | 's32le' | 'f32le' | 'u8';
@@ -39,11 +39,16 @@ export interface AudioDevice {
 
 /** Main → capture worker. */
 export type CaptureCommand =
-  | { readonly type: 'start'; readonly source: CaptureSource; readonly output: AudioRingShared }
+  /**
+   * `resume`: a worker restarted after a crash. The ring already holds what its predecessor wrote
+   * (the ring counts it), and the stream goes on from there: a file from the matching frame, the
+   * push ring and stdin from where they are, a microphone from now.
+   */
+  | { readonly type: 'start'; readonly source: CaptureSource; readonly output: AudioRingShared; readonly resume?: boolean }
   /** Stop reading: what was read is flushed to the ring, then `ended` is posted and the ring closed. */
   | { readonly type: 'stop' }
   | { readonly type: 'listDevices' }
-  | ShutdownMessage;
+  | ControlMessage;
 
 /** Capture worker → main. */
 export type CaptureMessage =
@@ -54,6 +59,10 @@ export type CaptureMessage =
       readonly sourceSampleRate: number;
       readonly sourceChannels: number;
       readonly description: string;
+      /** A resumed start: the 16 kHz position the stream continues at; null for a first start. */
+      readonly resumedAtSamples: number | null;
+      /** A resumed start: 16 kHz samples the crash lost (read but never written), or null if unknown. */
+      readonly lostSamples: number | null;
     }
   /** Samples written so far (16 kHz), posted at most every ~100 ms of audio, with the wall clock of the write. */
   | { readonly type: 'progress'; readonly writtenSamples: number; readonly atMs: number }

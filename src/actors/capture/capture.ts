@@ -10,6 +10,7 @@
  * included (the coded `error` is posted first).
  */
 import { StreamResampler, WHISPER_SAMPLE_RATE } from '../../audio/resample.js';
+import { StopSignal } from '../../async/stop-signal.js';
 import { InvalidOptionError, serializeError } from '../../errors.js';
 import type { AudioRingShared } from '../../shm/audio-ring.js';
 import type { AudioDevice, CaptureCommand, CaptureMessage, CaptureSource } from './capture.protocol.js';
@@ -31,6 +32,8 @@ export const systemClock: CaptureClock = {
 
 /** The part of AudioRingWriter the actor uses (tests may wrap it). */
 export interface CaptureRing {
+  /** What the ring has taken so far (a restarted worker continues the count). */
+  stats(): { readonly writtenSamples: number };
   write(samples: Float32Array): number;
   writeAll(samples: Float32Array): Promise<boolean>;
   close(): void;
@@ -48,18 +51,13 @@ type EndReason = Extract<CaptureMessage, { type: 'ended' }>['reason'];
 
 export class CaptureActor {
   private running: Promise<void> | null = null;
-  private stopRequested = false;
-  private wakeStop: (() => void) | null = null;
-  private readonly stopped: Promise<null>;
+  /** `stop`: every wait of the pump (a read, a pacing sleep) gives up at once. */
+  private readonly stopSignal = new StopSignal();
   private writtenSamples = 0;
   private lastProgressAt = 0;
   private totalDroppedSamples = 0;
 
-  constructor(private readonly deps: CaptureDeps) {
-    this.stopped = new Promise((resolve) => {
-      this.wakeStop = () => resolve(null);
-    });
-  }
+  constructor(private readonly deps: CaptureDeps) {}
 
   /** The run in progress (resolves after `ended`), or null before `start`. */
   get done(): Promise<void> | null {
@@ -73,7 +71,7 @@ export class CaptureActor {
           this.postError(new InvalidOptionError('the capture actor was started twice', {}));
           return;
         }
-        this.running = this.run(command.source, command.output);
+        this.running = this.run(command.source, command.output, command.resume ?? false);
         return;
       case 'stop':
         this.stop();
@@ -88,23 +86,31 @@ export class CaptureActor {
         // The worker waits for `done` before exiting; here it only means stop reading.
         this.stop();
         return;
+      case 'exit':
+      case 'crash':
+        return; // the worker's own (src/workers/control.ts)
       default:
         assertNever(command);
     }
   }
 
   stop(): void {
-    this.stopRequested = true;
-    this.wakeStop?.();
+    this.stopSignal.stop();
   }
 
-  private async run(source: CaptureSource, output: AudioRingShared): Promise<void> {
+  private async run(source: CaptureSource, output: AudioRingShared, resume: boolean): Promise<void> {
     const ring = this.deps.openRing(output);
     let opened: OpenedSource | null = null;
     let resampler: StreamResampler | null = null;
     let reason: EndReason = 'end-of-input';
+    if (resume) {
+      // Stream positions go on from what the crashed worker wrote, so timestamps stay continuous.
+      this.writtenSamples = ring.stats().writtenSamples;
+      this.lastProgressAt = this.writtenSamples;
+    }
     try {
       opened = await this.deps.openSource(source);
+      const lostSamples = resume ? (opened.resumeAt?.(this.writtenSamples) ?? null) : null;
       resampler = await StreamResampler.create({ inputRate: opened.sampleRate, channels: opened.channels });
       this.deps.post({
         type: 'started',
@@ -112,6 +118,8 @@ export class CaptureActor {
         sourceSampleRate: opened.sampleRate,
         sourceChannels: opened.channels,
         description: opened.description,
+        resumedAtSamples: resume ? this.writtenSamples : null,
+        lostSamples,
       });
       reason = await this.pump(opened, resampler, ring);
     } catch (err) {
@@ -138,10 +146,10 @@ export class CaptureActor {
     const startMs = this.deps.clock.nowMs();
     let sourceFrames = 0;
     for (;;) {
-      if (this.stopRequested) return 'stopped';
+      if (this.stopSignal.stopped) return 'stopped';
       // A read may wait indefinitely (a silent pipe, a quiet device): `stop` must not wait with it.
-      const chunk: SourceChunk | null = await Promise.race([source.read(), this.stopped]);
-      if (this.stopRequested) {
+      const chunk: SourceChunk | null = await this.stopSignal.race(source.read());
+      if (this.stopSignal.stopped) {
         if (chunk) await this.emit(resampler.push(chunk.samples, chunk.layout), source.live, ring);
         return 'stopped';
       }
@@ -151,7 +159,7 @@ export class CaptureActor {
         // A chunk is released once its last frame "has been heard", like a microphone buffer.
         const dueMs = startMs + (sourceFrames / source.sampleRate) * 1000;
         const waitMs = dueMs - this.deps.clock.nowMs();
-        if (waitMs > 0) await Promise.race([this.deps.clock.sleepMs(waitMs), this.stopped]);
+        if (waitMs > 0) await this.stopSignal.race(this.deps.clock.sleepMs(waitMs));
       }
       if (!(await this.emit(resampler.push(chunk.samples, chunk.layout), source.live, ring))) return 'stopped';
     }

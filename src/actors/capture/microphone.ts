@@ -120,6 +120,15 @@ export async function openMicrophone(options: MicrophoneOptions): Promise<Opened
   }
 
   const queue: Float32Array[] = [];
+  // Arrays handed out are valid until the next read(): then they are recycled for later callbacks,
+  // so a long session does not pile one fresh array per callback into the old generation.
+  const spare: Float32Array[] = [];
+  let lent: Float32Array | null = null;
+  const lend = (samples: Float32Array): Float32Array => {
+    if (lent) spare.push(lent);
+    lent = samples;
+    return samples;
+  };
   let waiting: ((chunk: Float32Array | null) => void) | null = null;
   let failed: ((err: Error) => void) | null = null;
   let failure: Error | null = null;
@@ -128,8 +137,9 @@ export async function openMicrophone(options: MicrophoneOptions): Promise<Opened
   io.on('data', (buf: Buffer) => {
     const frames = Math.floor(buf.length / (2 * channels));
     if (frames === 0) return;
-    // One array per callback: it is queued until the actor takes it.
-    const samples = new Float32Array(frames * channels);
+    // One array per callback (recycled once read): it is queued until the actor takes it.
+    const recycled = spare.pop();
+    const samples = recycled?.length === frames * channels ? recycled : new Float32Array(frames * channels);
     decodePcm(buf, frames * channels, 's16le', samples);
     if (waiting) {
       const w = waiting;
@@ -156,11 +166,11 @@ export async function openMicrophone(options: MicrophoneOptions): Promise<Opened
     realtime: false,
     read(): Promise<SourceChunk | null> {
       const next = queue.shift();
-      if (next) return Promise.resolve({ samples: next, layout: 'interleaved', frames: next.length / channels });
+      if (next) return Promise.resolve({ samples: lend(next), layout: 'interleaved', frames: next.length / channels });
       if (failure) return Promise.reject(failure);
       if (ended) return Promise.resolve(null);
       return new Promise((resolve, reject) => {
-        waiting = (s) => resolve(s ? { samples: s, layout: 'interleaved', frames: s.length / channels } : null);
+        waiting = (s) => resolve(s ? { samples: lend(s), layout: 'interleaved', frames: s.length / channels } : null);
         failed = reject;
       });
     },

@@ -26,6 +26,13 @@ export interface OpenedSource {
   readonly realtime: boolean;
   /** The next chunk, or null at end of input. */
   read(): Promise<SourceChunk | null>;
+  /**
+   * For a restarted worker (CaptureCommand `resume`): moves the source past the audio the ring
+   * already holds (`writtenSamples` at 16 kHz) and returns the 16 kHz samples lost in the crash
+   * (read from the source but never written), or null when the source cannot tell. Absent: the
+   * source simply goes on from where it is (stdin, a microphone).
+   */
+  resumeAt?(writtenSamples: number): number | null;
   /** Releases the file descriptor / device; a pending read() may be abandoned. */
   close(): Promise<void>;
 }

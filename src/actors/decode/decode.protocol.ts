@@ -7,7 +7,7 @@
 import type { SerializedError } from '../../errors.js';
 import type { UtteranceArenaShared } from '../../shm/utterance-arena.js';
 import type { EngineWarning, TranscriberOptions } from '../../whisper/types.js';
-import type { LifecycleMessage, ShutdownMessage } from '../../workers/worker.protocol.js';
+import type { LifecycleMessage, ControlMessage } from '../../workers/worker.protocol.js';
 
 export type DecodeJobKind = 'partial' | 'final';
 
@@ -72,7 +72,7 @@ export type DecodeCommand =
    * way the answer is `jobCancelled`, unless the job was already answered (then nothing more comes).
    */
   | { readonly type: 'cancel'; readonly jobId: number }
-  | ShutdownMessage;
+  | ControlMessage;
 
 /** Decode worker → main. */
 export type DecodeMessage =

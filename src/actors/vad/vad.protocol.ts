@@ -5,7 +5,7 @@
  */
 import type { AudioRingShared } from '../../shm/audio-ring.js';
 import type { UtteranceArenaShared } from '../../shm/utterance-arena.js';
-import type { LifecycleMessage, ShutdownMessage } from '../../workers/worker.protocol.js';
+import type { LifecycleMessage, ControlMessage } from '../../workers/worker.protocol.js';
 
 export interface VadOptions {
   /** Silero's window at 16 kHz: 512 samples = 32 ms. */
@@ -99,7 +99,7 @@ export type VadCommand =
    * open utterance, resets the model's state and posts `cut`. Audio after it starts afresh.
    */
   | { readonly type: 'cut'; readonly atSamples: number }
-  | ShutdownMessage;
+  | ControlMessage;
 
 /** VAD worker → main. */
 export type VadMessage =

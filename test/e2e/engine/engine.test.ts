@@ -88,6 +88,47 @@ describe.skipIf(!hasShared())('engine e2e (real workers, real model)', () => {
     expect(finals.length).toBeGreaterThanOrEqual(4);
   }, 180_000);
 
+  it('restarts a crashed capture worker mid-stream: the stream goes on where it was, the loss is reported', async () => {
+    const resumed: { resumedAtSamples: number | null; lostSamples: number | null }[] = [];
+    const engine = await createEngine({
+      ...MODEL,
+      partials: { enabled: false },
+      input: { kind: 'push' },
+      onTrace: (r) => {
+        if (r.kind !== 'event' || r.actor !== 'capture') return;
+        const m = r.data as { type?: string; resumedAtSamples?: number | null; lostSamples?: number | null };
+        if (m.type === 'started' && m.resumedAtSamples !== null && m.resumedAtSamples !== undefined) {
+          resumed.push({ resumedAtSamples: m.resumedAtSamples, lostSamples: m.lostSamples ?? null });
+        }
+      },
+    });
+    const finals: FinalEvent[] = [];
+    const warnings: { code: string; message: string }[] = [];
+    engine.on('final', (f) => finals.push(f));
+    engine.on('warning', (w) => warnings.push(w));
+    const audio = await loadAudioFile(LONG);
+    const clip = audio.samples.subarray(0, 16_000 * 25); // the first five commands
+    const killAt = 16_000 * 8;
+    for (let i = 0; i < clip.length; i += 4000) {
+      if (i === killAt) await engine.killWorker('capture'); // resolves once the thread is gone
+      expect(await engine.pushAudio(clip.subarray(i, i + 4000), 16_000)).toBe(true);
+    }
+    const metrics = await engine.flush();
+    await engine.close();
+    expect(metrics.restarts.capture).toBe(1);
+    expect(warnings.map((w) => w.code)).toEqual(['STT_WARN_CAPTURE_RESTARTED']);
+    expect(resumed).toHaveLength(1);
+    // It resumed at what the capture ring had taken: the pushed audio minus what still waited in the
+    // push ring (2 s) and the chunk being pushed; and lost at most the chunk the dead worker held.
+    expect(resumed[0]?.resumedAtSamples).toBeGreaterThanOrEqual(killAt - 2 * 16_000 - 4000);
+    expect(resumed[0]?.resumedAtSamples).toBeLessThanOrEqual(killAt);
+    expect(resumed[0]?.lostSamples).toBeLessThanOrEqual(1600);
+    expect(metrics.finals + metrics.rejected).toBe(metrics.utterances);
+    expect(finals.length).toBeGreaterThanOrEqual(4);
+    const last = finals.at(-1);
+    expect(last && last.endMs).toBeGreaterThan(16_000);
+  }, 180_000);
+
   it('rejects bad pushed chunks with coded errors and keeps transcribing', async () => {
     const engine = await createEngine({ ...MODEL, partials: { enabled: false }, input: { kind: 'push', sampleRate: 16_000 } });
     const codes: string[] = [];

@@ -4,11 +4,11 @@
  * arena's head with fresh utterance ids, and the next command is transcribed. Skipped when the
  * shared models are absent.
  *
- * The kill lands while the VAD waits on its ring, not during a Silero inference: terminating a
- * worker thread while onnxruntime-node has a run in flight aborts the whole process (the binding
- * throws a Napi::Error from the run's completion; reproduced 2 times in 6). The handshake: the
- * pushed audio is a multiple of the VAD's progress cadence (4 windows × 512 samples), so the
- * progress message at the pushed length is the VAD's last act before it waits for more audio.
+ * The kill lands at a known stream position, while the VAD waits on its ring: the pushed audio is a
+ * multiple of the VAD's progress cadence (4 windows × 512 samples), so the progress message at the
+ * pushed length is the VAD's last act before it waits for more audio. (A kill during a Silero run is
+ * safe too since kill() asks the worker to crash instead of terminating it: see
+ * test/integration/decode/decode-leave.test.ts.)
  */
 import { describe, expect, it } from 'vitest';
 import { createEngine, type FinalEvent, type RejectedEvent, type SpeechStartEvent } from '../../../dist/index.js';

@@ -100,7 +100,7 @@ export async function recordScriptedSession(): Promise<ScriptedSession> {
     }
   };
 
-  ports.capture.deliver({ type: 'started', sourceKind: 'file', sourceSampleRate: 16_000, sourceChannels: 1, description: 'scripted' });
+  ports.capture.deliver({ type: 'started', sourceKind: 'file', sourceSampleRate: 16_000, sourceChannels: 1, description: 'scripted', resumedAtSamples: null, lostSamples: null });
   // Utterance 1: a partial, then a speculative final adopted at the endpoint.
   vad({ type: 'speechStart', utteranceId: 1, startSamples: 1000 });
   progress(9192);
