@@ -303,6 +303,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     partialsEnabled: resolved.partialsEnabled,
     partialIntervalMs: resolved.partialIntervalMs,
     partialMaxInputSpeed: resolved.partialMaxInputSpeed,
+    partialMaxDecodeShare: resolved.partialMaxDecodeShare,
     maxPendingPartials: resolved.maxPendingPartials,
     postRollMs: resolved.vad.postRollMs,
   };

@@ -42,6 +42,13 @@ export function renderMarkdown(report) {
     `≤ ${e} + 400 = ${e + 400} ms`,
   );
   row('end of speech → final max (n)', (r) => `${ms(r.score.latency.maxMs)} (${r.score.latency.count})`);
+  row(
+    'same, utterances under 3 s (commands): p50 / p95 (n)',
+    (r) =>
+      r.score.commandLatency === undefined
+        ? '–'
+        : `${ms(r.score.commandLatency.p50Ms)} / ${ms(r.score.commandLatency.p95Ms)} (${r.score.commandLatency.count})`,
+  );
   row('same, as the engine reports it (p50 / p95)', (r) => `${ms(r.score.engineReportedLatency.p50Ms)} / ${ms(r.score.engineReportedLatency.p95Ms)}`);
   row('from the clip file’s last sample (p50 / p95)', (r) => `${ms(r.score.clipEndLatency.p50Ms)} / ${ms(r.score.clipEndLatency.p95Ms)}`);
   row(

@@ -54,11 +54,16 @@ function words(text) {
  *   sampleRate: number,
  * }} a
  */
+/** Utterances shorter than this (pre- and post-roll included) count as voice commands. */
+const COMMAND_MS = 3000;
+
 export function scoreStream(a) {
   const perMs = a.sampleRate / 1000;
   const byOccurrence = a.occurrences.map(() => ({ finals: /** @type {any[]} */ ([]), rejected: /** @type {string[]} */ ([]) }));
   const spurious = [];
   const latencies = [];
+  /** The same, for utterances under COMMAND_MS: the voice commands the assistant mostly hears. */
+  const commandLatencies = [];
   const engineLatencies = [];
   const otherEndpoints = {};
   for (const f of a.finals) {
@@ -74,7 +79,10 @@ export function scoreStream(a) {
     // The VAD's last speech window ends postRoll before the utterance's end.
     const lastSpeechSample = Math.round((f.endMs - a.vad.postRollMs) * perMs) - 1;
     const entered = a.enteredAtMs(lastSpeechSample);
-    if (entered !== null) latencies.push(f.atMs - entered);
+    if (entered !== null) {
+      latencies.push(f.atMs - entered);
+      if (f.endMs - f.startMs < COMMAND_MS) commandLatencies.push(f.atMs - entered);
+    }
     if (f.engineLatencyMs !== null) engineLatencies.push(f.engineLatencyMs);
   }
   for (const r of a.rejected) {
@@ -146,6 +154,7 @@ export function scoreStream(a) {
     clipsMissed: clips.filter((c) => c.finals === 0 && c.rejected.length === 0).length,
     spuriousFinals: spurious.map((f) => ({ text: f.text, startMs: f.startMs, endMs: f.endMs })),
     latency: { ...summary(latencies), otherEndpoints },
+    commandLatency: { ...summary(commandLatencies), underMs: COMMAND_MS },
     engineReportedLatency: summary(engineLatencies),
     clipEndLatency: summary(clipEndLatencies),
     firstPartial: { ...summary(firstPartial), utterancesWithoutPartial },

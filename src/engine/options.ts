@@ -46,10 +46,17 @@ export interface EngineOptions {
   readonly hotwords?: string;
   readonly vad?: Partial<VadOptions>;
   /**
-   * maxInputSpeed: skip (and count) partials of audio arriving faster than this many × real time
-   * (default 2; null never skips). See PipelineOptions.partialMaxInputSpeed.
+   * intervalMs: new audio between partials (default 500). maxInputSpeed: skip (and count) partials
+   * of audio arriving faster than this many × real time (default 2; null never skips).
+   * maxDecodeShare: the share of the decoder's time partials may take (default 0.5; null: no limit),
+   * so a final at the endpoint seldom finds a partial's encoder pass in its way. See PipelineOptions.
    */
-  readonly partials?: { readonly enabled?: boolean; readonly intervalMs?: number; readonly maxInputSpeed?: number | null };
+  readonly partials?: {
+    readonly enabled?: boolean;
+    readonly intervalMs?: number;
+    readonly maxInputSpeed?: number | null;
+    readonly maxDecodeShare?: number | null;
+  };
   readonly postProcess?: Partial<PostProcessOptions>;
   /** Pending partial decodes kept before the oldest is dropped (counted). Default 2. */
   readonly maxPendingPartials?: number;
@@ -82,6 +89,7 @@ export interface ResolvedEngineOptions {
   readonly partialsEnabled: boolean;
   readonly partialIntervalMs: number;
   readonly partialMaxInputSpeed: number | null;
+  readonly partialMaxDecodeShare: number | null;
   readonly postProcess: PostProcessOptions;
   readonly maxPendingPartials: number;
   readonly arenaSamples: number;
@@ -103,6 +111,15 @@ function positiveNumber(name: string, value: number | undefined, fallback: numbe
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     throw new InvalidOptionError(`option ${name} must be a number > 0, got ${String(value)}`, { option: name });
+  }
+  return value;
+}
+
+/** A fraction in (0, 1]. */
+function share(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 1) {
+    throw new InvalidOptionError(`option ${name} must be a number in (0, 1], got ${String(value)}`, { option: name });
   }
   return value;
 }
@@ -156,6 +173,7 @@ export function resolveEngineOptions(o: EngineOptions): ResolvedEngineOptions {
     partialsEnabled: o.partials?.enabled ?? true,
     partialIntervalMs: positiveNumber('partials.intervalMs', o.partials?.intervalMs, 500),
     partialMaxInputSpeed: o.partials?.maxInputSpeed === null ? null : positiveNumber('partials.maxInputSpeed', o.partials?.maxInputSpeed, 2),
+    partialMaxDecodeShare: o.partials?.maxDecodeShare === null ? null : share('partials.maxDecodeShare', o.partials?.maxDecodeShare, 0.5),
     postProcess: { ...DEFAULT_POST_PROCESS_OPTIONS, ...o.postProcess },
     maxPendingPartials: integerAtLeast('maxPendingPartials', o.maxPendingPartials, 0, 2),
     arenaSamples: Math.round(positiveNumber('arenaSeconds', o.arenaSeconds, 120) * 16_000),

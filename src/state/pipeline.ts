@@ -43,6 +43,14 @@ export interface PipelineOptions {
    * delay that final: such partials are skipped and counted ('fast-input'). null: never skip.
    */
   readonly partialMaxInputSpeed: number | null;
+  /**
+   * The share of the decoder's time partials may take, in (0, 1]: after the first partial of an
+   * utterance, the next comes after max(partialIntervalMs, last partial decode time ÷ share) of new
+   * audio. A partial cannot be stopped inside its encoder pass, so the busier partials keep the
+   * decoder, the longer a final queued at the endpoint waits. null (or absent, in an older trace):
+   * partialIntervalMs alone.
+   */
+  readonly partialMaxDecodeShare?: number | null;
   readonly maxPendingPartials: number;
   /** Audio after the last speech window inside an utterance's end (VAD post-roll). */
   readonly postRollMs: number;
@@ -86,6 +94,8 @@ export class Pipeline {
   readonly #utterances = new Map<number, Utterance>();
   readonly #post: PostProcessRequests;
   readonly #counters: PipelineCounters = emptyCounters();
+  /** How long the last partial took in the worker (its `totalMs`): paces the next ones. */
+  #lastPartialDecodeMs = 0;
   /** The furthest stream position the VAD has reported. */
   #vadPosition = 0;
   #maxUtteranceId = 0;
@@ -221,8 +231,12 @@ export class Pipeline {
   onVadProgress(positionSamples: number): void {
     this.#vadPosition = Math.max(this.#vadPosition, positionSamples);
     if (!this.#options.partialsEnabled) return;
-    const interval = Math.round((this.#options.partialIntervalMs * this.#options.sampleRate) / 1000);
+    const first = this.#samples(this.#options.partialIntervalMs);
+    const share = this.#options.partialMaxDecodeShare ?? null;
+    const paced = share === null ? first : Math.max(first, this.#samples(this.#lastPartialDecodeMs / share));
     for (const u of this.#utterances.values()) {
+      // The first partial of an utterance comes as soon as it can: the decoder has usually been idle.
+      const interval = u.lastPartialEndSamples === u.startSamples ? first : paced;
       if (u.state !== 'speech' || positionSamples - u.lastPartialEndSamples < interval) continue;
       u.lastPartialEndSamples = positionSamples;
       if (this.#fasterThanRealTime(u.startSamples, positionSamples)) {
@@ -241,6 +255,7 @@ export class Pipeline {
     if (!answered) return;
     const { spec } = answered.job;
     recordDecodeMs(this.#counters, result.kind, result.timings.totalMs, this.#ms(spec.endSamples - spec.startSamples));
+    if (result.kind === 'partial') this.#lastPartialDecodeMs = result.timings.totalMs;
     if (!answered.voided) this.#onDecoded(answered.job, { result, queueMs: answered.queueMs });
     this.#decodes.dispatch();
   }

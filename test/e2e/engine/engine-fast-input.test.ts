@@ -47,8 +47,9 @@ async function buildStream(): Promise<{ samples: Float32Array; spans: { start: n
 describe.skipIf(!hasShared())('engine fed at 20× real time (real workers, real model)', () => {
   it('loses no final and counts every dropped partial by reason', async () => {
     const { samples, spans } = await buildStream();
-    // maxInputSpeed null: partials are not skipped as fast input, so the decode queue itself is flooded.
-    const engine = await createEngine({ modelDir: WHISPER_BASE_DIR, beamSize: 1, threads: 2, metricsIntervalMs: 0, partials: { maxInputSpeed: null }, input: { kind: 'push' } });
+    // maxInputSpeed and maxDecodeShare null: partials are neither skipped as fast input nor paced, so the
+    // decode queue itself is flooded.
+    const engine = await createEngine({ modelDir: WHISPER_BASE_DIR, beamSize: 1, threads: 2, metricsIntervalMs: 0, partials: { maxInputSpeed: null, maxDecodeShare: null }, input: { kind: 'push' } });
     const finals: FinalEvent[] = [];
     const rejected: RejectedEvent[] = [];
     const errors: EngineErrorEvent[] = [];

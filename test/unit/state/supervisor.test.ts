@@ -226,6 +226,39 @@ describe('partials', () => {
     ]);
   });
 
+  it('paces partials after the first so they take at most partialMaxDecodeShare of the decoder', async () => {
+    const h = await harness({ partialMaxDecodeShare: 0.5 });
+    vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    progress(h.ports, 8192); // the first partial: partialIntervalMs (500 ms) of audio
+    answer(h.ports, jobs(h.ports)[0]!, 'allume', 600); // it took 600 ms: the next needs 1200 ms of new audio
+    processAll(h.ports);
+    for (const p of [16_384, 24_576]) progress(h.ports, p);
+    expect(jobs(h.ports)).toHaveLength(1);
+    progress(h.ports, 28_672); // 20 480 new samples = 1280 ms ≥ 1200 ms
+    expect(jobs(h.ports)[1]).toMatchObject({ kind: 'partial', endSamples: 28_672 });
+    answer(h.ports, jobs(h.ports)[1]!, 'allume la', 100); // a quick one: back to partialIntervalMs
+    processAll(h.ports);
+    progress(h.ports, 36_864);
+    expect(jobs(h.ports)[2]).toMatchObject({ kind: 'partial', endSamples: 36_864 });
+    // A new utterance's first partial is not paced by the last decode.
+    answer(h.ports, jobs(h.ports)[2]!, 'allume la lumière', 900);
+    processAll(h.ports);
+    vad(h.ports, { type: 'speechEnd', utteranceId: 1, startSamples: 0, endSamples: 40_000, reason: 'silence' });
+    answer(h.ports, jobs(h.ports)[3]!, 'allume la lumière');
+    processAll(h.ports);
+    vad(h.ports, { type: 'speechStart', utteranceId: 2, startSamples: 50_000 });
+    progress(h.ports, 58_192);
+    expect(jobs(h.ports)[4]).toMatchObject({ kind: 'partial', utteranceId: 2, endSamples: 58_192 });
+    // null: partialIntervalMs alone, however slow the partials.
+    const unpaced = await harness({ partialMaxDecodeShare: null });
+    vad(unpaced.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    progress(unpaced.ports, 8192);
+    answer(unpaced.ports, jobs(unpaced.ports)[0]!, 'allume', 2000);
+    processAll(unpaced.ports);
+    progress(unpaced.ports, 16_384);
+    expect(jobs(unpaced.ports)).toHaveLength(2);
+  });
+
   it('skips (and counts) partials of audio arriving faster than partialMaxInputSpeed × real time', async () => {
     // 3× real time: every 8000 samples (500 ms of audio) arrive in 167 ms.
     const fast = await harness({}, (p) => p / 48);
