@@ -12,6 +12,7 @@ import type { DecodeJobSpec, DecodeMessage } from '../../../dist/actors/decode/d
 import type { PortEvent } from '../../../dist/engine/worker-bridge.js';
 import { UtteranceArenaWriter, createUtteranceArena } from '../../../dist/shm/index.js';
 import { normalizeFrench } from '../../../dist/eval/normalize-fr.js';
+import { decodeJob } from '../../helpers/decode-job.js';
 import { corpusPath, hasShared, WHISPER_BASE_DIR } from '../../helpers/paths.js';
 
 const RATE = 16_000;
@@ -96,19 +97,7 @@ describe.skipIf(!hasShared())('shared decoder (one decode worker, two engines)',
       });
       const [a, b] = sessions as [(typeof sessions)[0], (typeof sessions)[0]];
       await Promise.all([a.port.start(), b.port.start()]);
-      const job = (jobId: number, kind: DecodeJobSpec['kind']): DecodeJobSpec => ({
-        jobId,
-        kind,
-        utteranceId: jobId,
-        startSamples: 0,
-        endSamples: samples.length,
-        language: 'fr',
-        beamSize: 5,
-        temperatures: [0],
-        initialPrompt: null,
-        hotwords: null,
-        speculative: false,
-      });
+      const job = (jobId: number, kind: DecodeJobSpec['kind']): DecodeJobSpec => decodeJob(jobId, kind, 0, samples.length);
       // Both engines call their job 1: A's is decoded first, B's waits behind it.
       a.port.send({ type: 'job', job: job(1, 'final') });
       b.port.send({ type: 'job', job: job(1, 'partial') });

@@ -9,6 +9,7 @@ import type { DecodeCommand, DecodeJobSpec, DecodeMessage } from '../../../dist/
 import { loadAudioFile } from '../../../dist/audio/load.js';
 import { WorkerBridge, type PortEvent } from '../../../dist/engine/worker-bridge.js';
 import { UtteranceArenaWriter, createUtteranceArena } from '../../../dist/shm/index.js';
+import { decodeJob } from '../../helpers/decode-job.js';
 import { WHISPER_BASE_DIR, corpusPath, hasShared } from '../../helpers/paths.js';
 
 const WORKER_URL = new URL('../../../dist/workers/decode.worker.js', import.meta.url);
@@ -38,19 +39,7 @@ async function setup() {
       await new Promise<void>((resolve) => waiters.push(resolve));
     }
   };
-  const job = (jobId: number): DecodeJobSpec => ({
-    jobId,
-    kind: 'final',
-    utteranceId: jobId,
-    startSamples: 0,
-    endSamples: samples.length,
-    language: 'fr',
-    beamSize: 5,
-    temperatures: [0],
-    initialPrompt: null,
-    hotwords: null,
-    speculative: false,
-  });
+  const job = (jobId: number): DecodeJobSpec => decodeJob(jobId, 'final', 0, samples.length);
   await bridge.start();
   return { bridge, events, until, job };
 }

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { DecodeJobSpec, DecodeMessage } from '../../../dist/actors/decode/decode.protocol.js';
 import { loadAudioFile } from '../../../dist/audio/load.js';
 import { UtteranceArenaWriter, createUtteranceArena } from '../../../dist/shm/index.js';
+import { decodeJob } from '../../helpers/decode-job.js';
 import { WHISPER_BASE_DIR, corpusPath, hasShared } from '../../helpers/paths.js';
 
 const WORKER_URL = new URL('../../../dist/workers/decode.worker.js', import.meta.url);
@@ -25,20 +26,9 @@ function inbox(worker: Worker): (type: DecodeMessage['type']) => Promise<DecodeM
   };
 }
 
+/** Finals with the full temperature fallback, as the engine sends them. */
 function job(jobId: number, kind: DecodeJobSpec['kind'], startSamples: number, endSamples: number): DecodeJobSpec {
-  return {
-    jobId,
-    kind,
-    utteranceId: jobId,
-    startSamples,
-    endSamples,
-    language: 'fr',
-    beamSize: 5,
-    temperatures: [0, 0.2, 0.4, 0.6, 0.8, 1],
-    initialPrompt: null,
-    hotwords: null,
-    speculative: false,
-  };
+  return decodeJob(jobId, kind, startSamples, endSamples, { temperatures: [0, 0.2, 0.4, 0.6, 0.8, 1] });
 }
 
 describe.skipIf(!hasShared())('decode worker (real Whisper base, real arena)', () => {

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { decodeWindow, type DecoderContext } from '../../../src/whisper/decoder.js';
 import { transcribe } from '../../../src/whisper/transcribe.js';
 import type { DecoderModel } from '../../../src/whisper/search.js';
-import type { DecodeOptions, EncodedAudio, SpecialTokens } from '../../../src/whisper/types.js';
+import type { EncodedAudio, SpecialTokens } from '../../../src/whisper/types.js';
+import { plainDecodeOptions } from './decode-options.js';
 import { ScriptedBackend } from './transcribe-scripted.js';
 
 // Four words, then the special tokens; the model never ends (it repeats word 0), so only the
@@ -53,25 +54,7 @@ class CountingModel implements DecoderModel {
   }
 }
 
-function options(overrides: Partial<DecodeOptions> = {}): DecodeOptions {
-  return {
-    language: 'fr',
-    task: 'transcribe',
-    temperature: 0,
-    beamSize: 1,
-    bestOf: 1,
-    patience: 1,
-    lengthPenalty: null,
-    withoutTimestamps: true,
-    maxInitialTimestampInS: 1,
-    suppressTokens: [],
-    suppressBlank: false,
-    promptTokens: [],
-    prefixTokens: [],
-    maxNewTokens: 200,
-    ...overrides,
-  };
-}
+const options = plainDecodeOptions;
 
 describe('cancelling a decode with an AbortSignal', () => {
   it('an aborted signal stops the search before its next decoder run (greedy and beam)', async () => {

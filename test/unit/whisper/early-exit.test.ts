@@ -3,7 +3,8 @@ import { beamSearch } from '../../../src/whisper/beam.js';
 import { decodeWindow, type DecoderContext } from '../../../src/whisper/decoder.js';
 import { LogitFilters } from '../../../src/whisper/logit-filters.js';
 import { isRepetitionCheckpoint, sampleSearch, type DecoderModel, type SearchParams } from '../../../src/whisper/search.js';
-import type { DecodeOptions, SpecialTokens } from '../../../src/whisper/types.js';
+import type { SpecialTokens } from '../../../src/whisper/types.js';
+import { plainDecodeOptions } from './decode-options.js';
 
 // A vocabulary of 8 words, then the special tokens, then one timestamp.
 const WORDS = [' du', ' site', ' de', " l'écriture", ' merci', ' bonjour', ' à', ' tous'];
@@ -72,25 +73,7 @@ const CONTEXT: DecoderContext = {
   decodeText: (ids) => ids.filter((id) => id < WORDS.length).map((id) => WORDS[id]).join(''),
 };
 
-function options(overrides: Partial<DecodeOptions> = {}): DecodeOptions {
-  return {
-    language: 'fr',
-    task: 'transcribe',
-    temperature: 0,
-    beamSize: 1,
-    bestOf: 1,
-    patience: 1,
-    lengthPenalty: null,
-    withoutTimestamps: true,
-    maxInitialTimestampInS: 1,
-    suppressTokens: [],
-    suppressBlank: false,
-    promptTokens: [],
-    prefixTokens: [],
-    maxNewTokens: 224,
-    ...overrides,
-  };
-}
+const options = plainDecodeOptions;
 
 function params(hopeless: SearchParams['hopeless'], maxSteps = 224): SearchParams {
   return {
