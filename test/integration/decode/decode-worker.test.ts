@@ -31,6 +31,16 @@ function job(jobId: number, kind: DecodeJobSpec['kind'], startSamples: number, e
   return decodeJob(jobId, kind, startSamples, endSamples, { temperatures: [0, 0.2, 0.4, 0.6, 0.8, 1] });
 }
 
+/** A decode worker on `arena`, initialised with whisper-base on the CPU: its inbox, its exit, its ready message. */
+async function startWorker(arena: ReturnType<typeof createUtteranceArena>) {
+  const worker = new Worker(WORKER_URL);
+  const next = inbox(worker);
+  const exited = once(worker, 'exit');
+  worker.postMessage({ type: 'init', model: { modelDir: WHISPER_BASE_DIR, intraOpThreads: 2 }, arena });
+  const ready = await next('ready');
+  return { worker, next, exited, ready };
+}
+
 describe.skipIf(!hasShared())('decode worker (real Whisper base, real arena)', () => {
   it('decodes a French command by arena offsets, reports a lost range, then shuts down cleanly', async () => {
     const audio = await loadAudioFile(corpusPath('fr/fr_cmd_allume_la_lumiere.wav'));
@@ -42,11 +52,7 @@ describe.skipIf(!hasShared())('decode worker (real Whisper base, real arena)', (
     const start = writer.append(audio.samples);
     const end = start + audio.samples.length;
 
-    const worker = new Worker(WORKER_URL);
-    const next = inbox(worker);
-    const exited = once(worker, 'exit');
-    worker.postMessage({ type: 'init', model: { modelDir: WHISPER_BASE_DIR, intraOpThreads: 2 }, arena: shared });
-    const ready = await next('ready');
+    const { worker, next, exited, ready } = await startWorker(shared);
     expect(ready).toMatchObject({ type: 'ready', info: { device: 'cpu' } });
 
     worker.postMessage({ type: 'job', job: job(1, 'partial', start, end) });
@@ -79,11 +85,7 @@ describe.skipIf(!hasShared())('decode worker (real Whisper base, real arena)', (
     const start = writer.append(audio.samples);
     const end = start + audio.samples.length;
 
-    const worker = new Worker(WORKER_URL);
-    const next = inbox(worker);
-    const exited = once(worker, 'exit');
-    worker.postMessage({ type: 'init', model: { modelDir: WHISPER_BASE_DIR, intraOpThreads: 2 }, arena: shared });
-    await next('ready');
+    const { worker, next, exited } = await startWorker(shared);
 
     // The whole decode, for comparison.
     worker.postMessage({ type: 'job', job: job(1, 'final', start, end) });
