@@ -4,6 +4,7 @@
  * model's own front-end parameters (preprocessor_config.json), so nothing here is hard-coded.
  */
 import { loadAudioFile } from './audio/load.js';
+import { createSileroSpeechProbe } from './actors/vad/speech-probe.js';
 import { InvalidOptionError } from './errors.js';
 import { resolveModel, type ResolveOptions } from './models/resolve.js';
 import { logMelSpectrogram } from './whisper/mel.js';
@@ -51,6 +52,9 @@ function validate(options: TranscriberOptions): void {
   if (options.strictDevice !== undefined && typeof options.strictDevice !== 'boolean') {
     throw new InvalidOptionError('option strictDevice must be a boolean', { option: 'strictDevice' });
   }
+  if (options.verifySkips !== undefined && typeof options.verifySkips !== 'boolean') {
+    throw new InvalidOptionError('option verifySkips must be a boolean', { option: 'verifySkips' });
+  }
   if (options.onWarning !== undefined && typeof options.onWarning !== 'function') {
     throw new InvalidOptionError('option onWarning must be a function', { option: 'onWarning' });
   }
@@ -71,6 +75,7 @@ export async function createTranscriber(options: TranscriberOptions = {}, host: 
     ...(options.strictDevice !== undefined ? { strictDevice: options.strictDevice } : {}),
     ...(options.intraOpThreads !== undefined ? { intraOpThreads: options.intraOpThreads } : {}),
     ...(options.interOpThreads !== undefined ? { interOpThreads: options.interOpThreads } : {}),
+    ...(options.activationQuant !== undefined ? { activationQuant: options.activationQuant } : {}),
     ...(options.onWarning !== undefined ? { onWarning: options.onWarning } : {}),
   });
 
@@ -78,6 +83,9 @@ export async function createTranscriber(options: TranscriberOptions = {}, host: 
   const melOptions = { nMels, nFft, hopLength, sampleRate };
   const mel: MelFunction = (samples, padTailSamples) => logMelSpectrogram(samples, melOptions, padTailSamples);
 
+  // Silero checks a skip the model asks for before the driver takes it (TranscribeDeps.hasSpeech).
+  const probe = options.verifySkips === false ? null : createSileroSpeechProbe();
+  const deps = probe === null ? { mel } : { mel, hasSpeech: probe.hasSpeech };
   let closed = false;
   const checkOpen = (): void => {
     if (closed) throw new InvalidOptionError('this transcriber was closed', { option: 'transcriber' });
@@ -87,17 +95,17 @@ export async function createTranscriber(options: TranscriberOptions = {}, host: 
     backend: whisper,
     async transcribe(samples: Float32Array, opts?: TranscribeOptions): Promise<TranscriptionResult> {
       checkOpen();
-      return transcribe(whisper, samples, opts, { mel });
+      return transcribe(whisper, samples, opts, deps);
     },
     async transcribeFile(path: string, opts?: TranscribeOptions): Promise<TranscriptionResult> {
       checkOpen();
       const audio = await loadAudioFile(path);
-      return transcribe(whisper, audio.samples, opts, { mel });
+      return transcribe(whisper, audio.samples, opts, deps);
     },
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
-      await whisper.close();
+      await Promise.all([whisper.close(), probe?.close()]);
     },
   };
 }

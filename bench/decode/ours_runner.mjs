@@ -48,6 +48,8 @@ await runBenchmark(async (config) => {
         node: process.versions.node,
       },
       modelFiles: path.join(modelsDir, 'whisper-base', 'onnx', '*_quantized.onnx'),
+      // 'per-row': the int8 graphs rewritten at load (src/onnx/row-quant.ts); 'per-tensor': as exported.
+      activationQuant: transcriber.backend.activationQuant,
       threads: { intraOpThreads: config.threads, interOpThreads: 1 },
     },
   };

@@ -14,6 +14,7 @@ import { loadManifest } from '../eval/manifest.js';
 import { renderReport } from '../eval/report.js';
 import { hypothesisLine, runEval, selectEntries, type EvalTranscriber } from '../eval/run.js';
 import { summarize } from '../eval/summary.js';
+import { ACTIVATION_QUANTS, isActivationQuant, type ActivationQuant } from '../whisper/activation-quant.js';
 import type { TranscribeOptions, TranscriberOptions } from '../whisper/types.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIO } from './io.js';
 
@@ -28,6 +29,7 @@ Options:
   --language MODE        from-manifest (default: each clip's lang, 'none' clips get auto), auto, or a code (fr, en…)
   --beam N               beam size (default: the transcriber's)
   --threads N            ORT intra-op threads
+  --activation-quant M   q8 activations: per-row (default) or per-tensor
   --device D             cpu, cuda or cuda:N (default cpu)
   --limit N              only the first N clips (after --ids)
   --ids a,b              only these clip ids
@@ -43,6 +45,7 @@ const OPTIONS = {
   language: { type: 'string' },
   beam: { type: 'string' },
   threads: { type: 'string' },
+  'activation-quant': { type: 'string' },
   device: { type: 'string' },
   limit: { type: 'string' },
   ids: { type: 'string' },
@@ -91,12 +94,18 @@ export function createEvalCommand(factory: EvalTranscriberFactory): CliCommand {
     let threads: number | undefined;
     let limit: number | undefined;
     let language: string;
+    let activationQuant: ActivationQuant | undefined;
     try {
       if (values.manifest === undefined) throw new UsageError('--manifest is required');
       beam = positiveInt('beam', values.beam);
       threads = positiveInt('threads', values.threads);
       limit = positiveInt('limit', values.limit);
       language = languageArg(values.language);
+      const quant = values['activation-quant'];
+      if (quant !== undefined && !isActivationQuant(quant)) {
+        throw new UsageError(`--activation-quant must be ${ACTIVATION_QUANTS.join(' or ')}, got "${quant}"`);
+      }
+      activationQuant = quant;
     } catch (err) {
       if (err instanceof UsageError) return usage(io, err.message);
       throw err;
@@ -123,6 +132,7 @@ export function createEvalCommand(factory: EvalTranscriberFactory): CliCommand {
           device,
           ...(values['model-dir'] !== undefined ? { modelDir: path.resolve(io.cwd, values['model-dir']) } : {}),
           ...(threads !== undefined ? { intraOpThreads: threads } : {}),
+          ...(activationQuant !== undefined ? { activationQuant } : {}),
           onWarning: (w) => io.stderr.write(`warning ${w.code}: ${w.message}\n`),
         },
         io.env,

@@ -10,6 +10,7 @@ import { isModelDtype } from '../models/manifest.js';
 import { createDownloadReporter } from '../models/progress.js';
 import { serializeError } from '../errors.js';
 import { createTranscriber } from '../transcriber.js';
+import { ACTIVATION_QUANTS, isActivationQuant, type ActivationQuant } from '../whisper/activation-quant.js';
 import type { Segment, TranscribeOptions, Transcriber, TranscriptionResult } from '../whisper/types.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIO } from './io.js';
 
@@ -21,6 +22,7 @@ Options:
   --model NAME          model from the manifest (default: base)
   --model-dir DIR       a model folder in the hub layout instead of resolving by name
   --dtype q8|fp16|fp32  precision of the ONNX files (default: q8)
+  --activation-quant M  q8 activations: per-row (default) or per-tensor (the export as is)
   --language CODE       fr, en, … or auto (default: auto, detected on the first 30 s)
   --beam N              beam size at temperature 0; 1 = greedy (default: 5)
   --best-of N           candidates sampled at temperature > 0 (default: 5)
@@ -41,6 +43,7 @@ const OPTIONS = {
   model: { type: 'string' },
   'model-dir': { type: 'string' },
   dtype: { type: 'string' },
+  'activation-quant': { type: 'string' },
   language: { type: 'string' },
   beam: { type: 'string' },
   'best-of': { type: 'string' },
@@ -71,6 +74,12 @@ function integerArg(flag: string, value: string | undefined, min: number): numbe
     throw new UsageError(`--${flag} must be an integer ≥ ${min}, got "${value}"`);
   }
   return n;
+}
+
+function activationQuantArg(value: string | undefined): ActivationQuant | undefined {
+  if (value === undefined) return undefined;
+  if (!isActivationQuant(value)) throw new UsageError(`--activation-quant must be ${ACTIVATION_QUANTS.join(' or ')}, got "${value}"`);
+  return value;
 }
 
 function temperatureArg(value: string | undefined): number | undefined {
@@ -135,6 +144,7 @@ export const runTranscribeCommand: CliCommand = async (argv, io) => {
   let files: string[];
   let transcribeOptions: TranscribeOptions;
   let threads: number | undefined;
+  let activationQuant: ActivationQuant | undefined;
   try {
     const parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
     values = parsed.values;
@@ -147,6 +157,7 @@ export const runTranscribeCommand: CliCommand = async (argv, io) => {
     if (values.dtype !== undefined && !isModelDtype(values.dtype)) {
       throw new UsageError(`--dtype must be q8, fp16 or fp32, got "${values.dtype}"`);
     }
+    activationQuant = activationQuantArg(values['activation-quant']);
     threads = integerArg('threads', values.threads, 1);
     const beamSize = integerArg('beam', values.beam, 1);
     const bestOf = integerArg('best-of', values['best-of'], 1);
@@ -180,6 +191,7 @@ export const runTranscribeCommand: CliCommand = async (argv, io) => {
         ...(values.device !== undefined ? { device: values.device } : {}),
         ...(values['strict-device'] ? { strictDevice: true } : {}),
         ...(threads !== undefined ? { intraOpThreads: threads } : {}),
+        ...(activationQuant !== undefined ? { activationQuant } : {}),
         onWarning: (w) => io.stderr.write(`warning [${w.code}]: ${w.message}\n`),
       },
       { env: io.env, onProgress: reporter.onProgress },

@@ -75,6 +75,13 @@ export interface OnnxSessionOptions {
   readonly profileFilePrefix?: string;
 }
 
+/** A model file, or its bytes after a rewrite (src/onnx/row-quant.ts); `path` names it in errors. */
+export type OnnxModelSource = string | { readonly path: string; readonly bytes: Uint8Array };
+
+function sourcePath(source: OnnxModelSource): string {
+  return typeof source === 'string' ? source : source.path;
+}
+
 const CPU: Device = { kind: 'cpu' };
 
 /**
@@ -148,15 +155,18 @@ class Session implements OnnxSession {
   }
 }
 
-async function load(filePath: string, device: Device, options: OnnxSessionOptions): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(filePath, sessionOptions(device, options));
+async function load(source: OnnxModelSource, device: Device, options: OnnxSessionOptions): Promise<ort.InferenceSession> {
+  return typeof source === 'string'
+    ? ort.InferenceSession.create(source, sessionOptions(device, options))
+    : ort.InferenceSession.create(source.bytes, sessionOptions(device, options));
 }
 
-async function loadCpuOrCorrupt(filePath: string, options: OnnxSessionOptions): Promise<ort.InferenceSession> {
+async function loadCpuOrCorrupt(source: OnnxModelSource, options: OnnxSessionOptions): Promise<ort.InferenceSession> {
   try {
-    return await load(filePath, CPU, options);
+    return await load(source, CPU, options);
   } catch (cause) {
-    throw new ModelCorruptError(`onnxruntime cannot load ${filePath}: ${reasonOf(cause)}`, { path: filePath }, { cause });
+    const path = sourcePath(source);
+    throw new ModelCorruptError(`onnxruntime cannot load ${path}: ${reasonOf(cause)}`, { path }, { cause });
   }
 }
 
@@ -164,15 +174,15 @@ async function loadCpuOrCorrupt(filePath: string, options: OnnxSessionOptions): 
  * Opens several models that must share one device (an encoder and its decoder): either all run on
  * the requested device or all fall back to the CPU, with a single warning.
  */
-export async function createOnnxSessions(filePaths: readonly string[], options: OnnxSessionOptions): Promise<OnnxSession[]> {
+export async function createOnnxSessions(sources: readonly OnnxModelSource[], options: OnnxSessionOptions): Promise<OnnxSession[]> {
   const device = options.device;
   if (device.kind === 'cuda') {
     try {
-      const inner = await Promise.all(filePaths.map((p) => load(p, device, options)));
+      const inner = await Promise.all(sources.map((p) => load(p, device, options)));
       return inner.map((s) => new Session(device, s));
     } catch (cause) {
       // Tell a broken model from an unusable device: the CPU load below throws ModelCorruptError.
-      const inner = await Promise.all(filePaths.map((p) => loadCpuOrCorrupt(p, options)));
+      const inner = await Promise.all(sources.map((p) => loadCpuOrCorrupt(p, options)));
       const reason = cause instanceof Error ? (cause.message.split('\n')[0] ?? '') : String(cause);
       const message = `${formatDevice(device)} is unavailable (${reason})`;
       if (options.strictDevice === true) {
@@ -185,13 +195,13 @@ export async function createOnnxSessions(filePaths: readonly string[], options: 
       return inner.map((s) => new Session(CPU, s));
     }
   }
-  const inner = await Promise.all(filePaths.map((p) => loadCpuOrCorrupt(p, options)));
+  const inner = await Promise.all(sources.map((p) => loadCpuOrCorrupt(p, options)));
   return inner.map((s) => new Session(CPU, s));
 }
 
-export async function createOnnxSession(filePath: string, options: OnnxSessionOptions): Promise<OnnxSession> {
-  const [session] = await createOnnxSessions([filePath], options);
-  if (!session) throw new ModelCorruptError(`onnxruntime opened no session for ${filePath}`, { path: filePath });
+export async function createOnnxSession(source: OnnxModelSource, options: OnnxSessionOptions): Promise<OnnxSession> {
+  const [session] = await createOnnxSessions([source], options);
+  if (!session) throw new ModelCorruptError(`onnxruntime opened no session for ${sourcePath(source)}`, { path: sourcePath(source) });
   return session;
 }
 

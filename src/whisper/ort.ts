@@ -15,6 +15,7 @@ import {
   float32Data,
   float32Tensor,
   int64Tensor,
+  type OnnxModelSource,
   type OnnxSession,
   type OnnxTensor,
 } from '../onnx/runtime.js';
@@ -128,10 +129,13 @@ export class WhisperOrt {
     };
   }
 
-  static async open(encoderPath: string, decoderPath: string, options: OrtOpenOptions): Promise<WhisperOrt> {
+  static async open(encoderModel: OnnxModelSource, decoderModel: OnnxModelSource, options: OrtOpenOptions): Promise<WhisperOrt> {
     // One group: the encoder and decoder fall back to the CPU together, with a single warning.
-    const [encoder, decoder] = await createOnnxSessions([encoderPath, decoderPath], options);
-    if (!encoder || !decoder) throw new ModelCorruptError('onnxruntime opened no Whisper sessions', { path: decoderPath });
+    const [encoder, decoder] = await createOnnxSessions([encoderModel, decoderModel], options);
+    if (!encoder || !decoder) {
+      const path = typeof decoderModel === 'string' ? decoderModel : decoderModel.path;
+      throw new ModelCorruptError('onnxruntime opened no Whisper sessions', { path });
+    }
     return new WhisperOrt(encoder, decoder, decoder.device);
   }
 

@@ -9,7 +9,7 @@ import { compressionRatio } from './compression.js';
 import { throwIfCancelled } from './decoder.js';
 import { logMelSpectrogram } from './mel.js';
 import { seededRandom } from './random.js';
-import { splitWindow } from './segments.js';
+import { splitWindow, type WindowSplit } from './segments.js';
 import { resolveTranscribeOptions, type ResolvedTranscribeOptions } from './transcribe-options.js';
 import type {
   DecodeOptions,
@@ -29,6 +29,11 @@ export const WHISPER_N_FFT = 400;
 const TIMESTAMP_STEP_MS = 20;
 /** OpenAI's max_initial_timestamp: the first timestamp of a window may not exceed 1 s. */
 const MAX_INITIAL_TIMESTAMP_IN_S = 1.0;
+/**
+ * A window whose decode says "no speech after this" (it ends on a single timestamp) at least this
+ * long before the window's end has the rest checked for speech before it is skipped (deps.hasSpeech).
+ */
+export const SKIP_CHECK_MIN_MS = 2000;
 
 /** Log-mel of a whole input, row-major [nMels][nFrames]. */
 export interface LogMel {
@@ -45,6 +50,14 @@ export interface TranscribeDeps {
   readonly mel?: MelFunction;
   /** Clock for the timings, in ms (default performance.now). */
   readonly now?: () => number;
+  /**
+   * Whether samples [startSample, endSample) hold speech: a VAD. OpenAI's and faster-whisper's rule
+   * skips the rest of a window whose decode ends on a single timestamp ("no speech after"); when the
+   * model is wrong (a long pause, then more speech), whole sentences vanish without a trace. With this
+   * dependency, a skip of at least SKIP_CHECK_MIN_MS is checked first, and where there is speech the
+   * next window starts at that last timestamp instead. Without it, the reference rule applies.
+   */
+  readonly hasSpeech?: (samples: Float32Array, startSample: number, endSample: number) => Promise<boolean>;
 }
 
 interface Clock {
@@ -136,6 +149,29 @@ async function decodeWithFallback(
   }
   if (best === undefined) throw new DecodeFailedError('no temperature was tried');
   return { result: best.result, compressionRatio: best.ratio, finalTemperature };
+}
+
+/**
+ * How far to seek after a window: the split's answer, except when it skips the rest of the window
+ * after the last timestamp and `hasSpeech` finds speech there (see TranscribeDeps.hasSpeech).
+ */
+async function checkedSeek(
+  split: WindowSplit,
+  windowFrames: number,
+  frameMs: number,
+  seek: number,
+  samples: Float32Array,
+  hasSpeech: TranscribeDeps['hasSpeech'],
+): Promise<number> {
+  const last = split.pieces.at(-1);
+  if (hasSpeech === undefined || last === undefined || split.seekFrames < windowFrames) return split.seekFrames;
+  const offsetMs = seek * frameMs;
+  const endFrames = Math.round((last.endMs - offsetMs) / frameMs);
+  if (endFrames < 1 || (windowFrames - endFrames) * frameMs < SKIP_CHECK_MIN_MS) return split.seekFrames;
+  const samplesPerFrame = (frameMs * WHISPER_SAMPLE_RATE) / 1000;
+  const from = Math.round((seek + endFrames) * samplesPerFrame);
+  const to = Math.min(samples.length, Math.round((seek + windowFrames) * samplesPerFrame));
+  return from < to && (await hasSpeech(samples, from, to)) ? endFrames : split.seekFrames;
 }
 
 export async function transcribe(
@@ -267,7 +303,7 @@ export async function transcribe(
       });
       allTokens.push(...piece.tokens);
     }
-    seek += split.seekFrames;
+    seek += await checkedSeek(split, windowFrames, frameMs, seek, samples, deps.hasSpeech);
 
     if (!opts.conditionOnPreviousText || outcome.finalTemperature > opts.promptResetOnTemperature) {
       promptResetSince = allTokens.length;

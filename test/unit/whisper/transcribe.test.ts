@@ -340,3 +340,55 @@ describe('transcribe: language, options, inputs', () => {
     expect(result.timings).toEqual({ melMs: 1, encodeMs: 1, decodeMs: 1, totalMs: 7 });
   });
 });
+
+describe('transcribe: checking a skip with a VAD (deps.hasSpeech)', () => {
+  /** `speech`: the VAD's answers in order; false once they run out. */
+  async function runChecked(plans: readonly Plan[], audio: Float32Array, speech: readonly boolean[]) {
+    const backend = new ScriptedBackend(plans);
+    const asked: [number, number][] = [];
+    const hasSpeech = async (samples: Float32Array, from: number, to: number): Promise<boolean> => {
+      expect(samples).toBe(audio);
+      asked.push([from, to]);
+      return speech[asked.length - 1] ?? false;
+    };
+    const result = await transcribe(backend, audio, { language: 'fr' }, { mel: indexMel, hasSpeech });
+    return { backend, result, asked };
+  }
+
+  const plans: Plan[] = [
+    // Window 1 says "no speech after 2 s" with 28 s of the window left.
+    { tokens: [ts(0), 'bonjour', ts(2)], avgLogprob: -0.2 },
+    { tokens: [ts(0), 'encore', ts(3)], avgLogprob: -0.2 },
+    { tokens: [ts(0), 'fin', ts(1)], avgLogprob: -0.2 },
+  ];
+
+  it('decodes from the last timestamp when the skipped part holds speech', async () => {
+    const { backend, result, asked } = await runChecked(plans, seconds(35), [true, true]);
+    expect(asked).toEqual([
+      // The skip of [2 s, 30 s) is checked: speech, so window 2 starts at 2 s, not 30 s.
+      [32_000, 480_000],
+      // Window 2 (2–32 s) ends at 5 s: speech again, window 3 starts at 5 s.
+      [80_000, 512_000],
+      // Window 3 (5–35 s) ends at 6 s: no speech after it, so the rest of the window is skipped.
+      [96_000, 560_000],
+    ]);
+    expect(backend.windows.map((w) => w.first)).toEqual([0, 200, 500]);
+    expect(result.text).toBe('bonjour encore fin');
+  });
+
+  it('skips as the reference does when the VAD finds no speech', async () => {
+    const { backend, asked } = await runChecked(plans, seconds(40), []);
+    expect(asked).toEqual([
+      [32_000, 480_000],
+      // Window 2 (30–40 s) ends at 33 s: 7 s of it left, checked too.
+      [528_000, 640_000],
+    ]);
+    expect(backend.windows.map((w) => w.first)).toEqual([0, 3000]);
+  });
+
+  it('does not ask about gaps under 2 s', async () => {
+    const { asked, result } = await runChecked([{ tokens: [ts(0), 'bonjour', ts(2)] }], seconds(3.5), [true]);
+    expect(asked).toEqual([]);
+    expect(result.text).toBe('bonjour');
+  });
+});

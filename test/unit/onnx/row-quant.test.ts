@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { ProtobufError } from '../../../src/onnx/protobuf.js';
+import { quantizeActivationsPerRow } from '../../../src/onnx/row-quant.js';
+import { createOnnxSession, float32Data, float32Tensor, boolTensor, type OnnxTensor } from '../../../src/onnx/runtime.js';
+import { ELEM, f32, graph, graphAttr, intAttr, model, node, tensor, value } from '../../helpers/onnx-model.js';
+
+/**
+ * A MatMul as onnxruntime's quantize_dynamic writes it: the input quantised per tensor at run time,
+ * int8 weights with one scale. Y = A · (Wq × wScale).
+ */
+const K = 4;
+const N = 3;
+const W_Q = [12, -40, 7, 127, 3, -90, -128, 64, 25, 33, -7, 100];
+const W_SCALE = 0.02;
+
+function quantizedMatMul(prefix: string, input: string, output: string) {
+  return [
+    node('DynamicQuantizeLinear', [input], [`${prefix}q`, `${prefix}s`, `${prefix}z`]),
+    node('MatMulInteger', [`${prefix}q`, 'Wq', `${prefix}z`, 'Wzp'], [`${prefix}mm`]),
+    node('Cast', [`${prefix}mm`], [`${prefix}mmf`], [intAttr('to', ELEM.float)]),
+    node('Mul', [`${prefix}s`, 'Wscale'], [`${prefix}sprod`]),
+    node('Mul', [`${prefix}mmf`, `${prefix}sprod`], [output]),
+  ];
+}
+
+const WEIGHTS = [
+  tensor('Wq', ELEM.int8, [K, N], new Uint8Array(Int8Array.from(W_Q).buffer)),
+  tensor('Wzp', ELEM.int8, [], Uint8Array.of(0)),
+  tensor('Wscale', ELEM.float, [], f32([W_SCALE])),
+];
+
+function matMulModel(opset: number, extraOutputs: ReturnType<typeof value>[] = []): Uint8Array {
+  return model(
+    graph('g', quantizedMatMul('', 'A', 'Y'), [
+      ...WEIGHTS,
+      value(11, 'A', ELEM.float, ['rows', K]),
+      value(12, 'Y', ELEM.float, ['rows', N]),
+      ...extraOutputs,
+    ]),
+    opset,
+  );
+}
+
+/** Row 0 is 10 000 times quieter than row 1: one scale for both leaves row 0 no levels at all. */
+const A = [0.001, -0.002, 0.0015, 0.0005, 10, -8, 6, 9];
+
+function reference(a: readonly number[]): number[] {
+  const rows = a.length / K;
+  const y: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    for (let n = 0; n < N; n++) {
+      let sum = 0;
+      for (let k = 0; k < K; k++) sum += (a[r * K + k] as number) * (W_Q[k * N + n] as number) * W_SCALE;
+      y.push(sum);
+    }
+  }
+  return y;
+}
+
+async function run(bytes: Uint8Array, feeds: Record<string, OnnxTensor>): Promise<number[]> {
+  const session = await createOnnxSession({ path: 'test.onnx', bytes }, { device: { kind: 'cpu' }, intraOpThreads: 1, interOpThreads: 1 });
+  try {
+    const out = await session.run(feeds, ['Y']);
+    return [...float32Data(out['Y']!, 'Y')];
+  } finally {
+    await session.release();
+  }
+}
+
+/** Largest error of a row, relative to that row's largest reference magnitude. */
+function rowErrors(y: readonly number[], ref: readonly number[]): number[] {
+  const errors: number[] = [];
+  for (let r = 0; r < ref.length / N; r++) {
+    let scale = 0;
+    let err = 0;
+    for (let n = 0; n < N; n++) {
+      scale = Math.max(scale, Math.abs(ref[r * N + n] as number));
+      err = Math.max(err, Math.abs((y[r * N + n] as number) - (ref[r * N + n] as number)));
+    }
+    errors.push(err / scale);
+  }
+  return errors;
+}
+
+describe('per-row activation quantisation', () => {
+  const feeds = (): Record<string, OnnxTensor> => ({ A: float32Tensor(Float32Array.from(A), [2, K]) });
+
+  it.each([17, 18])('gives every row its own scale (opset %i)', async (opset) => {
+    const original = matMulModel(opset);
+    const rewritten = quantizeActivationsPerRow(original, () => true);
+    expect(rewritten.rewritten).toBe(1);
+    expect(rewritten.skipped).toBe(0);
+    const ref = reference(A);
+
+    const perTensor = rowErrors(await run(original, feeds()), ref);
+    const perRow = rowErrors(await run(rewritten.bytes, feeds()), ref);
+    // Per tensor, the quiet row rounds to the zero point: its output is all error.
+    expect(perTensor[0]).toBeGreaterThan(0.5);
+    // Per row, both rows keep int8 precision (half a level of 127 per input, summed over K).
+    expect(perRow[0]).toBeLessThan(0.02);
+    expect(perRow[1]).toBeLessThan(0.02);
+  });
+
+  it('handles an all-zero row (the scale floor keeps it finite)', async () => {
+    const rewritten = quantizeActivationsPerRow(matMulModel(17), () => true);
+    const y = await run(rewritten.bytes, { A: float32Tensor(Float32Array.from([0, 0, 0, 0, 1, 2, 3, 4]), [2, K]) });
+    expect(y.slice(0, N)).toEqual([0, 0, 0]);
+    expect(rowErrors(y.slice(N), reference([1, 2, 3, 4]))[0]).toBeLessThan(0.02);
+  });
+
+  it('leaves the model untouched when the selector declines', () => {
+    const original = matMulModel(17);
+    const result = quantizeActivationsPerRow(original, (input) => input !== 'A');
+    expect(result).toEqual({ bytes: original, rewritten: 0, skipped: 0 });
+  });
+
+  it('skips a quantisation whose outputs are used outside the pattern', () => {
+    const original = matMulModel(17, [value(12, 'q', ELEM.uint8, ['rows', K])]);
+    const result = quantizeActivationsPerRow(original, () => true);
+    expect(result.rewritten).toBe(0);
+    expect(result.skipped).toBe(1);
+    expect(result.bytes).toBe(original);
+  });
+
+  it('rewrites inside If branches, reading the outer input', async () => {
+    const branch = (name: string, prefix: string) =>
+      graph(name, quantizedMatMul(prefix, 'A', `${prefix}Y`), [value(12, `${prefix}Y`, ELEM.float, ['rows', N])]);
+    const original = model(
+      graph('g', [node('If', ['cond'], ['Y'], [graphAttr('then_branch', branch('then', 't_')), graphAttr('else_branch', branch('else', 'e_'))])], [
+        ...WEIGHTS,
+        value(11, 'A', ELEM.float, ['rows', K]),
+        value(11, 'cond', 9, [1]),
+        value(12, 'Y', ELEM.float, ['rows', N]),
+      ]),
+      17,
+    );
+    const result = quantizeActivationsPerRow(original, (input) => input === 'A');
+    expect(result.rewritten).toBe(2);
+    const ref = reference(A);
+    for (const cond of [0, 1]) {
+      const y = await run(result.bytes, { ...feeds(), cond: boolTensor(Uint8Array.of(cond), [1]) });
+      expect(Math.max(...rowErrors(y, ref))).toBeLessThan(0.02);
+    }
+  });
+
+  it('rejects bytes that are not a model', () => {
+    expect(() => quantizeActivationsPerRow(Uint8Array.of(0x3a, 0x10, 0x01), () => true)).toThrow(ProtobufError);
+    expect(() => quantizeActivationsPerRow(new Uint8Array(0), () => true)).toThrow(ProtobufError);
+  });
+});
