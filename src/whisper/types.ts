@@ -50,6 +50,11 @@ export interface LoadWhisperOptions {
    * corpus's speech clips) or 'per-tensor' (the exported graphs as they are). See activation-quant.ts.
    */
   readonly activationQuant?: ActivationQuant;
+  /**
+   * Where per-row rewrites of the int8 graphs are kept between loads (default: the model cache,
+   * env STT_MODEL_CACHE or `models/`; null: rewrite in memory at every load).
+   */
+  readonly derivedCacheDir?: string | null;
   readonly onWarning?: (warning: EngineWarning) => void;
 }
 

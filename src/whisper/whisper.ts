@@ -4,6 +4,7 @@
  * and every decode of that window (temperature fallback, beams) reuse it until release().
  */
 import { InvalidOptionError } from '../errors.js';
+import { defaultCacheDir } from '../models/resolve.js';
 import { ACTIVATION_QUANTS, isActivationQuant, prepareWhisperGraphs, type EffectiveActivationQuant } from './activation-quant.js';
 import { loadWhisperConfig, type WhisperConfig } from './config.js';
 import { decodeWindow, type DecoderContext } from './decoder.js';
@@ -84,7 +85,8 @@ export class Whisper implements WhisperBackend {
         option: 'activationQuant',
       });
     }
-    const graphs = await prepareWhisperGraphs(model, activationQuant);
+    const cacheDir = options.derivedCacheDir === undefined ? defaultCacheDir() : options.derivedCacheDir;
+    const graphs = await prepareWhisperGraphs(model, activationQuant, cacheDir);
     const ort = await WhisperOrt.open(graphs.encoder, graphs.decoder, {
       device,
       strictDevice: options.strictDevice ?? false,

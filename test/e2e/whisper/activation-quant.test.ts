@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,17 +28,17 @@ describe('activation quantisation of the whisper-base int8 graphs', () => {
   });
 
   it('loads per row by default, per tensor when asked, and leaves non-int8 models alone', async () => {
-    const perRow = await prepareWhisperGraphs(BASE_MODEL, 'per-row');
+    const perRow = await prepareWhisperGraphs(BASE_MODEL, 'per-row', null);
     expect(perRow.activationQuant).toBe('per-row');
     expect(typeof perRow.encoder).not.toBe('string');
     expect(typeof perRow.decoder).not.toBe('string');
-    expect(await prepareWhisperGraphs(BASE_MODEL, 'per-tensor')).toEqual({
+    expect(await prepareWhisperGraphs(BASE_MODEL, 'per-tensor', null)).toEqual({
       encoder: BASE_MODEL.encoderPath,
       decoder: BASE_MODEL.decoderPath,
       activationQuant: 'per-tensor',
     });
     const fp32 = { ...BASE_MODEL, dtype: 'fp32' as const, encoderPath: '/nonexistent/encoder_model.onnx' };
-    expect((await prepareWhisperGraphs(fp32, 'per-row')).activationQuant).toBe('none');
+    expect((await prepareWhisperGraphs(fp32, 'per-row', null)).activationQuant).toBe('none');
 
     const whisper = await Whisper.load(BASE_MODEL);
     try {
@@ -53,13 +53,52 @@ describe('activation quantisation of the whisper-base int8 graphs', () => {
     try {
       const bad = path.join(dir, 'encoder_model_quantized.onnx');
       await writeFile(bad, Buffer.from('not an onnx model at all, just text'));
-      await expect(prepareWhisperGraphs({ ...BASE_MODEL, encoderPath: bad }, 'per-row')).rejects.toMatchObject({
+      await expect(prepareWhisperGraphs({ ...BASE_MODEL, encoderPath: bad }, 'per-row', null)).rejects.toMatchObject({
         code: 'STT_MODEL_CORRUPT',
         details: { path: bad },
       });
       await expect(Whisper.load(BASE_MODEL, { activationQuant: 'per-column' as ActivationQuant })).rejects.toMatchObject({
         code: 'STT_INVALID_OPTION',
       });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps the rewrite in the cache, reuses it, replaces it when the source changes, and copes without a cache', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'stt-rowq-cache-'));
+    try {
+      const cache = path.join(dir, 'cache');
+      const source = path.join(dir, 'encoder_model_quantized.onnx');
+      await copyFile(BASE_MODEL.encoderPath, source);
+      const model = { ...BASE_MODEL, encoderPath: source };
+
+      const first = await prepareWhisperGraphs(model, 'per-row', cache);
+      expect(first.activationQuant).toBe('per-row');
+      expect(typeof first.encoder).toBe('string');
+      const cached = first.encoder as string;
+      expect(cached.startsWith(path.join(cache, 'derived'))).toBe(true);
+      const bytes = await readFile(cached);
+      expect(Buffer.compare(bytes, Buffer.from(quantizeActivationsPerRow(await readFile(source), () => true).bytes))).toBe(0);
+      const writtenAt = (await stat(cached)).mtimeMs;
+
+      // Second load: the same file, not written again.
+      const second = await prepareWhisperGraphs(model, 'per-row', cache);
+      expect(second).toEqual(first);
+      expect((await stat(cached)).mtimeMs).toBe(writtenAt);
+
+      // The source changes (a new download): a new rewrite replaces the old one.
+      await utimes(source, new Date(), new Date(Date.now() + 5000));
+      const third = await prepareWhisperGraphs(model, 'per-row', cache);
+      expect(third.encoder).not.toBe(cached);
+      expect(await readdir(path.dirname(cached))).toEqual([path.basename(third.encoder as string)]);
+
+      // A cache that cannot be written (a file where the folder should be): the bytes stay in memory.
+      const blocked = path.join(dir, 'blocked');
+      await writeFile(blocked, 'a file, not a folder');
+      const inMemory = await prepareWhisperGraphs(model, 'per-row', blocked);
+      expect(inMemory.activationQuant).toBe('per-row');
+      expect(inMemory.encoder).toMatchObject({ path: source });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -87,7 +126,7 @@ describe('activation quantisation of the whisper-base int8 graphs', () => {
 
     /** Mean negative log-likelihood per token of the reference transcripts (and their EOT). */
     async function referenceNll(mode: ActivationQuant): Promise<number> {
-      const graphs = await prepareWhisperGraphs(BASE_MODEL, mode);
+      const graphs = await prepareWhisperGraphs(BASE_MODEL, mode, null);
       const ort = await WhisperOrt.open(graphs.encoder, graphs.decoder, {
         device: { kind: 'cpu' },
         strictDevice: false,
