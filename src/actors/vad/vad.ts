@@ -266,6 +266,11 @@ export class VadActor {
     input.fill(0, real);
     this.#positionSamples += real;
 
+    if (this.#freshStatePending) {
+      // The utterance before ended in silence: what comes next is a new stream for Silero.
+      this.#model.reset();
+      this.#freshStatePending = false;
+    }
     const started = performance.now();
     const probability = await this.#model.probability(input);
     this.#modelMs += performance.now() - started;
@@ -279,6 +284,13 @@ export class VadActor {
 
   #lastProbability = 0;
   #lastLevelDbfs = SILENCE_FLOOR_DBFS;
+  /**
+   * Set when an utterance ends in silence (or misfires): the next window starts Silero from a fresh
+   * recurrent state. Carried over, the state of a loud utterance keeps a quiet speaker who follows
+   * below the threshold: a −62 dBFS clip after a normal one never passed 0.34, and 0.5 from a fresh
+   * state. A split at the maximum length keeps the state, since the speech goes on.
+   */
+  #freshStatePending = false;
 
   #postProgress(): void {
     this.#post({
@@ -328,6 +340,7 @@ export class VadActor {
       default:
         return assertNever(event);
     }
+    if ((clamped.type === 'speechEnd' && clamped.reason === 'silence') || clamped.type === 'misfire') this.#freshStatePending = true;
     this.#eventCounts[clamped.type]++;
     this.#post({ type: 'vad', event: clamped });
   }

@@ -27,6 +27,8 @@ const OPTIONS: Partial<VadOptions> = {
 class ScriptedModel implements SpeechProbabilityModel {
   calls = 0;
   resets = 0;
+  /** How many windows the model had seen at each reset. */
+  readonly resetAt: number[] = [];
   closed = false;
   readonly inputs: number[] = [];
   async probability(window: Float32Array): Promise<number> {
@@ -37,6 +39,7 @@ class ScriptedModel implements SpeechProbabilityModel {
   }
   reset(): void {
     this.resets++;
+    this.resetAt.push(this.calls);
   }
   async close(): Promise<void> {
     this.closed = true;
@@ -127,8 +130,27 @@ describe('VadActor', () => {
     expect(h.arena.read(0, audio.length)).toEqual(audio);
     expect(h.messages.at(-1)).toEqual({ type: 'ended', positionSamples: audio.length });
     expect(h.model.calls).toBe(script.length);
-    expect(h.model.resets).toBe(1);
+    // A fresh Silero state at the start and after each utterance that ended in silence: utterance 1
+    // ends while window 20 is processed (5 quiet windows after its last speech window, 15), so
+    // window 21 starts fresh; utterance 2 ends at window 38, so window 39 does.
+    expect(h.model.resetAt).toEqual([0, 21, 39]);
     expect(h.actor.stats()).toMatchObject({ windows: script.length, positionSamples: audio.length, nonFiniteSamples: 0 });
+  });
+
+  it('starts Silero fresh after a misfire, and keeps its state across a split at the maximum length', async () => {
+    // A 2-window blip (a misfire: under minSpeechMs), then speech longer than maxUtteranceMs (100 windows).
+    const script = `.....SS........${'S'.repeat(110)}......`;
+    const h = harness(4, 4096, { ...OPTIONS, maxUtteranceMs: 3200 });
+    const running = h.actor.run();
+    await feed(h.writer, audioFor(script));
+    h.writer.close();
+    await running;
+    const ends = events(h.messages).filter((e) => e.type === 'speechEnd' || e.type === 'misfire');
+    expect(ends.map((e) => (e.type === 'speechEnd' ? e.reason : e.type))).toEqual(['misfire', 'max-length', 'silence']);
+    // The misfire (speech in windows 5–6) is decided in window 11, 5 quiet windows on: window 12
+    // starts fresh. The split keeps the state (no reset between); the speech ends in silence in
+    // window 129, so the last window, 130, starts fresh again.
+    expect(h.model.resetAt).toEqual([0, 12, 130]);
   });
 
   it('posts progress every N windows with position, probability, level and utterance state', async () => {
