@@ -45,12 +45,16 @@ describe.skipIf(!hasShared())('live --inspect (real process, real model)', () =>
       expect(finals).toHaveLength(1);
       const snapshot = (await (await fetch(new URL('snapshot.json', url!))).json()) as {
         state: unknown;
-        utterances: { id: number; state: string; final: string | null; latency: { totalMs: number | null } | null }[];
+        utterances: { id: number; state: string; final: string | null; rejected: string | null; latency: { totalMs: number | null } | null }[];
         recent: { kind: string; value?: unknown }[];
       };
       expect(snapshot.state).toBe('closed');
-      expect(snapshot.utterances).toMatchObject([{ id: finals[0]!.utteranceId, state: 'emitted', final: finals[0]!.text }]);
-      expect(snapshot.utterances[0]!.latency).not.toBeNull();
+      const emitted = snapshot.utterances.filter((u) => u.state === 'emitted');
+      expect(emitted).toMatchObject([{ id: finals[0]!.utteranceId, final: finals[0]!.text }]);
+      expect(emitted[0]!.latency).not.toBeNull();
+      // Anything else the VAD opened was a blip it rejected (the room tone after the command can
+      // reach Silero's threshold for a window or two), never a lost final.
+      for (const u of snapshot.utterances.filter((x) => x.state !== 'emitted')) expect(u).toMatchObject({ final: null, rejected: 'misfire' });
       // The inspector was there from the engine's first state.
       expect(JSON.stringify(snapshot.recent.find((r) => r.kind === 'state')?.value)).toContain('starting');
       const page = await fetch(url!);
