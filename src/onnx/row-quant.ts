@@ -33,22 +33,11 @@ import {
   readFields,
   stringField,
   stringValue,
-  varintField,
   varintValue,
   writeFields,
   type Field,
 } from './protobuf.js';
-
-// onnx.proto field numbers.
-const MODEL = { graph: 7, opsetImport: 8 } as const;
-const OPSET = { domain: 1, version: 2 } as const;
-const GRAPH = { node: 1, initializer: 5, output: 12 } as const;
-const NODE = { input: 1, output: 2, name: 3, opType: 4, attribute: 5, domain: 7 } as const;
-const ATTR = { name: 1, i: 3, g: 6, ints: 8, graphs: 11, type: 20 } as const;
-const ATTR_TYPE = { int: 2, ints: 7 } as const;
-const TENSOR = { dims: 1, dataType: 2, name: 8, rawData: 9 } as const;
-const DTYPE = { float: 1, uint8: 2, int64: 7 } as const;
-const VALUE_INFO_NAME = 1;
+import { ATTR, DTYPE, GRAPH, initializerField, intAttribute, intsAttribute, MODEL, NODE, OPSET, VALUE_INFO } from './onnx-fields.js';
 
 /** Which DynamicQuantizeLinear nodes to rewrite, by the name of the tensor they quantise. */
 export type RowQuantSelector = (quantizedInput: string) => boolean;
@@ -116,27 +105,6 @@ function makeNode(opType: string, inputs: readonly string[], outputs: readonly s
     ...attributes,
   ];
   return { fields, opType, domain: '', inputs, outputs: [...outputs], dirty: false };
-}
-
-function intsAttribute(name: string, values: readonly number[]): Field {
-  return messageField(NODE.attribute, [
-    stringField(ATTR.name, name),
-    ...values.map((v) => varintField(ATTR.ints, v)),
-    varintField(ATTR.type, ATTR_TYPE.ints),
-  ]);
-}
-
-function intAttribute(name: string, value: number): Field {
-  return messageField(NODE.attribute, [stringField(ATTR.name, name), varintField(ATTR.i, value), varintField(ATTR.type, ATTR_TYPE.int)]);
-}
-
-function tensorField(name: string, dataType: number, dims: readonly number[], raw: Uint8Array): Field {
-  return messageField(GRAPH.initializer, [
-    ...dims.map((d) => varintField(TENSOR.dims, d)),
-    varintField(TENSOR.dataType, dataType),
-    stringField(TENSOR.name, name),
-    bytesField(TENSOR.rawData, raw),
-  ]);
 }
 
 function float32Raw(value: number): Uint8Array {
@@ -228,7 +196,7 @@ function rewriteGraph(bytes: Uint8Array, select: RowQuantSelector, reduceAxesAsI
   }
   for (const f of fields) {
     if (f.no === GRAPH.output) {
-      const name = findField(readFields(f.data), VALUE_INFO_NAME);
+      const name = findField(readFields(f.data), VALUE_INFO.name);
       if (name) reserved.add(stringValue(name));
     }
   }
@@ -299,11 +267,11 @@ function rewriteGraph(bytes: Uint8Array, select: RowQuantSelector, reduceAxesAsI
   }
   if (!nodesWritten) writeNodes();
   if (replaced.size > 0) {
-    out.push(tensorField(one, DTYPE.float, [], float32Raw(1)));
-    out.push(tensorField(zero, DTYPE.uint8, [], Uint8Array.of(128)));
-    out.push(tensorField(levels, DTYPE.float, [], float32Raw(127)));
-    out.push(tensorField(eps, DTYPE.float, [], float32Raw(1e-12)));
-    if (reduceAxesAsInput) out.push(tensorField(axes, DTYPE.int64, [1], new Uint8Array(BigInt64Array.of(-1n).buffer)));
+    out.push(initializerField(one, DTYPE.float, [], float32Raw(1)));
+    out.push(initializerField(zero, DTYPE.uint8, [], Uint8Array.of(128)));
+    out.push(initializerField(levels, DTYPE.float, [], float32Raw(127)));
+    out.push(initializerField(eps, DTYPE.float, [], float32Raw(1e-12)));
+    if (reduceAxesAsInput) out.push(initializerField(axes, DTYPE.int64, [1], new Uint8Array(BigInt64Array.of(-1n).buffer)));
   }
   return writeFields(out);
 }

@@ -2,9 +2,11 @@
  * Builds small ONNX models byte by byte (onnx.proto field numbers) for tests that run them through
  * onnxruntime: no Python, no model files.
  */
-import { bytesField, messageField, stringField, varintField, writeFields, type Field } from '../../src/onnx/protobuf.js';
+import { ATTR, ATTR_TYPE, DTYPE, GRAPH, initializerField, MODEL, NODE, OPSET, VALUE_INFO } from '../../src/onnx/onnx-fields.js';
+import { messageField, stringField, varintField, writeFields, type Field } from '../../src/onnx/protobuf.js';
 
-export const ELEM = { float: 1, uint8: 2, int8: 3, int64: 7 } as const;
+export { intAttribute as intAttr } from '../../src/onnx/onnx-fields.js';
+export const ELEM = DTYPE;
 
 export interface NodeSpec {
   readonly op: string;
@@ -17,36 +19,30 @@ export function node(op: string, inputs: readonly string[], outputs: readonly st
   return { op, inputs, outputs, attributes };
 }
 
-export function intAttr(name: string, value: number): Field {
-  return messageField(5, [stringField(1, name), varintField(3, value), varintField(20, 2)]);
-}
-
 export function graphAttr(name: string, graph: readonly Field[]): Field {
-  return messageField(5, [stringField(1, name), messageField(6, graph), varintField(20, 5)]);
+  return messageField(NODE.attribute, [stringField(ATTR.name, name), messageField(ATTR.g, graph), varintField(ATTR.type, ATTR_TYPE.graph)]);
 }
 
-export function tensor(name: string, elemType: number, dims: readonly number[], raw: Uint8Array): Field {
-  return messageField(5, [...dims.map((d) => varintField(1, d)), varintField(2, elemType), stringField(8, name), bytesField(9, raw)]);
-}
+export const tensor = initializerField;
 
 /** A tensor value (graph input or output, field `no`) with symbolic or fixed dimensions. */
-export function value(no: 11 | 12, name: string, elemType: number, dims: readonly (number | string)[]): Field {
+export function value(no: typeof GRAPH.input | typeof GRAPH.output, name: string, elemType: number, dims: readonly (number | string)[]): Field {
   const shape = dims.map((d) => messageField(1, [typeof d === 'number' ? varintField(1, d) : stringField(2, d)]));
-  return messageField(no, [stringField(1, name), messageField(2, [messageField(1, [varintField(1, elemType), messageField(2, shape)])])]);
+  return messageField(no, [stringField(VALUE_INFO.name, name), messageField(VALUE_INFO.type, [messageField(1, [varintField(1, elemType), messageField(2, shape)])])]);
 }
 
 export function graph(name: string, nodes: readonly NodeSpec[], rest: readonly Field[]): Field[] {
   return [
     ...nodes.map((n, i) =>
-      messageField(1, [
-        ...n.inputs.map((x) => stringField(1, x)),
-        ...n.outputs.map((x) => stringField(2, x)),
-        stringField(3, `${n.op}_${i}`),
-        stringField(4, n.op),
+      messageField(GRAPH.node, [
+        ...n.inputs.map((x) => stringField(NODE.input, x)),
+        ...n.outputs.map((x) => stringField(NODE.output, x)),
+        stringField(NODE.name, `${n.op}_${i}`),
+        stringField(NODE.opType, n.op),
         ...(n.attributes ?? []),
       ]),
     ),
-    stringField(2, name),
+    stringField(GRAPH.name, name),
     ...rest,
   ];
 }
@@ -55,8 +51,8 @@ export function model(graphFields: readonly Field[], opset: number): Uint8Array 
   return writeFields([
     varintField(1, 8), // ir_version
     stringField(2, 'stt-engine-test'),
-    messageField(7, graphFields),
-    messageField(8, [stringField(1, ''), varintField(2, opset)]),
+    messageField(MODEL.graph, graphFields),
+    messageField(MODEL.opsetImport, [stringField(OPSET.domain, ''), varintField(OPSET.version, opset)]),
   ]);
 }
 

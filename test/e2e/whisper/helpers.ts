@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SHARED_GOLDEN, WHISPER_BASE_DIR } from '../../helpers/paths.js';
 import type { DecodeOptions, ResolvedModel } from '../../../src/whisper/types.js';
+import { plainDecodeOptions } from '../../unit/whisper/decode-options.js';
 import type { Whisper } from '../../../src/whisper/whisper.js';
 
 export const BASE_MODEL: ResolvedModel = {
@@ -37,21 +38,11 @@ export function readGoldenMel(id: string): Float32Array {
 
 /** The golden settings: greedy, no timestamps, generation_config suppression, blank suppression. */
 export function greedyOptions(whisper: Whisper, language: string, overrides: Partial<DecodeOptions> = {}): DecodeOptions {
-  return {
+  return plainDecodeOptions({
     language,
-    task: 'transcribe',
-    temperature: 0,
-    beamSize: 1,
-    bestOf: 1,
-    patience: 1,
-    lengthPenalty: null,
-    withoutTimestamps: true,
-    maxInitialTimestampInS: 1,
     suppressTokens: whisper.defaultSuppressTokens,
     suppressBlank: true,
-    promptTokens: [],
-    prefixTokens: [],
     maxNewTokens: Math.floor(whisper.maxTargetPositions / 2),
     ...overrides,
-  };
+  });
 }

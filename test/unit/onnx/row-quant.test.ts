@@ -129,7 +129,7 @@ describe('per-row activation quantisation', () => {
       graph('g', [node('If', ['cond'], ['Y'], [graphAttr('then_branch', branch('then', 't_')), graphAttr('else_branch', branch('else', 'e_'))])], [
         ...WEIGHTS,
         value(11, 'A', ELEM.float, ['rows', K]),
-        value(11, 'cond', 9, [1]),
+        value(11, 'cond', ELEM.bool, [1]),
         value(12, 'Y', ELEM.float, ['rows', N]),
       ]),
       17,

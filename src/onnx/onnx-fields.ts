@@ -1,0 +1,41 @@
+/**
+ * The onnx.proto field numbers this project reads or writes, and builders for the few messages it
+ * writes (attributes, initializers), over the wire-format helpers of protobuf.ts. Used by the graph
+ * rewrite (row-quant.ts) and by tests that build small models.
+ */
+import { bytesField, messageField, stringField, varintField, type Field } from './protobuf.js';
+
+export const MODEL = { graph: 7, opsetImport: 8 } as const;
+export const OPSET = { domain: 1, version: 2 } as const;
+export const GRAPH = { node: 1, name: 2, initializer: 5, input: 11, output: 12 } as const;
+export const NODE = { input: 1, output: 2, name: 3, opType: 4, attribute: 5, domain: 7 } as const;
+export const ATTR = { name: 1, i: 3, g: 6, ints: 8, graphs: 11, type: 20 } as const;
+export const ATTR_TYPE = { int: 2, graph: 5, ints: 7 } as const;
+export const TENSOR = { dims: 1, dataType: 2, name: 8, rawData: 9 } as const;
+/** TensorProto.DataType values. */
+export const DTYPE = { float: 1, uint8: 2, int8: 3, int64: 7, bool: 9 } as const;
+export const VALUE_INFO = { name: 1, type: 2 } as const;
+
+/** A NodeProto attribute holding one int. */
+export function intAttribute(name: string, value: number): Field {
+  return messageField(NODE.attribute, [stringField(ATTR.name, name), varintField(ATTR.i, value), varintField(ATTR.type, ATTR_TYPE.int)]);
+}
+
+/** A NodeProto attribute holding a list of ints. */
+export function intsAttribute(name: string, values: readonly number[]): Field {
+  return messageField(NODE.attribute, [
+    stringField(ATTR.name, name),
+    ...values.map((v) => varintField(ATTR.ints, v)),
+    varintField(ATTR.type, ATTR_TYPE.ints),
+  ]);
+}
+
+/** A GraphProto initializer: a tensor given by its raw little-endian bytes. */
+export function initializerField(name: string, dataType: number, dims: readonly number[], raw: Uint8Array): Field {
+  return messageField(GRAPH.initializer, [
+    ...dims.map((d) => varintField(TENSOR.dims, d)),
+    varintField(TENSOR.dataType, dataType),
+    stringField(TENSOR.name, name),
+    bytesField(TENSOR.rawData, raw),
+  ]);
+}
