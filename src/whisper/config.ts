@@ -110,16 +110,26 @@ async function readAddedTokens(dir: string): Promise<Map<string, number>> {
   return byText;
 }
 
+/**
+ * Promise.all that reports the first failure in list order, not in time order: with a folder missing
+ * altogether, the error always names config.json rather than whichever read failed first.
+ */
+async function allInOrder<T extends readonly unknown[]>(work: { readonly [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(work);
+  for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason;
+  return settled.map((outcome) => (outcome as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
 export async function loadWhisperConfig(dir: string): Promise<WhisperConfig> {
   const configPath = path.join(dir, 'config.json');
   const generationPath = path.join(dir, 'generation_config.json');
   const preprocessorPath = path.join(dir, 'preprocessor_config.json');
-  const [config, generation, preprocessor, added] = await Promise.all([
+  const [config, generation, preprocessor, added] = await allInOrder([
     readJson(configPath),
     readJson(generationPath),
     readJson(preprocessorPath),
     readAddedTokens(dir),
-  ]);
+  ] as const);
 
   const special = (text: string, alternatives: readonly string[] = []): number => {
     for (const t of [text, ...alternatives]) {
