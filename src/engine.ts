@@ -298,6 +298,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     language: resolved.language,
     beamSize: resolved.beamSize,
     temperatures: resolved.temperatures,
+    shortWindowMarginMs: resolved.shortWindowMarginMs,
     initialPrompt: options.initialPrompt ?? null,
     hotwords: options.hotwords ?? null,
     partialsEnabled: resolved.partialsEnabled,

@@ -14,7 +14,7 @@ import { loadManifest } from '../eval/manifest.js';
 import { renderReport } from '../eval/report.js';
 import { hypothesisLine, runEval, selectEntries, type EvalTranscriber } from '../eval/run.js';
 import { summarize } from '../eval/summary.js';
-import { ACTIVATION_QUANTS, isActivationQuant, type ActivationQuant } from '../whisper/activation-quant.js';
+import { ACTIVATION_QUANTS, isActivationQuant, type ActivationQuant } from '../whisper/graphs.js';
 import type { TranscribeOptions, TranscriberOptions } from '../whisper/types.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIO } from './io.js';
 
@@ -30,6 +30,7 @@ Options:
   --beam N               beam size (default: the transcriber's)
   --threads N            ORT intra-op threads
   --activation-quant M   q8 activations: per-row (default) or per-tensor
+  --full-windows         pad every window to 30 s (default: a shorter clip is encoded as its audio + 4 s)
   --device D             cpu, cuda or cuda:N (default cpu)
   --limit N              only the first N clips (after --ids)
   --ids a,b              only these clip ids
@@ -46,6 +47,7 @@ const OPTIONS = {
   beam: { type: 'string' },
   threads: { type: 'string' },
   'activation-quant': { type: 'string' },
+  'full-windows': { type: 'boolean' },
   device: { type: 'string' },
   limit: { type: 'string' },
   ids: { type: 'string' },
@@ -137,7 +139,10 @@ export function createEvalCommand(factory: EvalTranscriberFactory): CliCommand {
         },
         io.env,
       );
-      const transcribe: Omit<TranscribeOptions, 'language'> = beam !== undefined ? { beamSize: beam } : {};
+      const transcribe: Omit<TranscribeOptions, 'language'> = {
+        ...(beam !== undefined ? { beamSize: beam } : {}),
+        ...(values['full-windows'] ? { shortWindowMarginMs: null } : {}),
+      };
       const handle = out;
       const clips = await runEval(entries, transcriber, {
         language,

@@ -34,6 +34,7 @@ Model:
   --strict-device       fail instead of falling back to the CPU
   --threads N           decode threads
   --beam N              beam size of finals (default 5)
+  --full-windows        pad every utterance to a 30 s window (default: its audio + 4 s; ~2× faster)
 Output:
   --jsonl               one JSON event per line (final, partial, rejected, error, metrics)
   --no-partials         no partial results
@@ -61,6 +62,7 @@ const OPTIONS = {
   'strict-device': { type: 'boolean' },
   threads: { type: 'string' },
   beam: { type: 'string' },
+  'full-windows': { type: 'boolean' },
   jsonl: { type: 'boolean' },
   'no-partials': { type: 'boolean' },
   trace: { type: 'string' },
@@ -138,6 +140,7 @@ export function runLive(hooks: LiveHooks = {}): CliCommand {
         ...(values['strict-device'] ? { strictDevice: true } : {}),
         ...(threads !== undefined ? { threads } : {}),
         ...(beamSize !== undefined ? { beamSize } : {}),
+        ...(values['full-windows'] ? { shortWindowMarginMs: null } : {}),
       };
     } catch (err) {
       if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {

@@ -10,7 +10,7 @@ import { isModelDtype } from '../models/manifest.js';
 import { createDownloadReporter } from '../models/progress.js';
 import { serializeError } from '../errors.js';
 import { createTranscriber } from '../transcriber.js';
-import { ACTIVATION_QUANTS, isActivationQuant, type ActivationQuant } from '../whisper/activation-quant.js';
+import { ACTIVATION_QUANTS, isActivationQuant, type ActivationQuant } from '../whisper/graphs.js';
 import type { Segment, TranscribeOptions, Transcriber, TranscriptionResult } from '../whisper/types.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIO } from './io.js';
 
@@ -32,6 +32,8 @@ Options:
   --hotwords TEXT       words to favour, placed in every window's prompt
   --no-condition        do not condition a window on the previous window's text
   --no-timestamps       plain text, one segment per 30 s window
+  --full-windows        pad every window to 30 s, as OpenAI and faster-whisper do (default:
+                        a shorter input is encoded as its audio + 4 s; ~2× faster)
   --device DEV          cpu, cuda or cuda:N (default: cpu)
   --strict-device       fail instead of falling back to the CPU
   --threads N           ONNX Runtime intra-op threads (default: 2)
@@ -53,6 +55,7 @@ const OPTIONS = {
   hotwords: { type: 'string' },
   'no-condition': { type: 'boolean' },
   'no-timestamps': { type: 'boolean' },
+  'full-windows': { type: 'boolean' },
   device: { type: 'string' },
   'strict-device': { type: 'boolean' },
   threads: { type: 'string' },
@@ -173,6 +176,7 @@ export const runTranscribeCommand: CliCommand = async (argv, io) => {
       ...(values.hotwords !== undefined ? { hotwords: values.hotwords } : {}),
       conditionOnPreviousText: !values['no-condition'],
       withoutTimestamps: values['no-timestamps'] ?? false,
+      ...(values['full-windows'] ? { shortWindowMarginMs: null } : {}),
     };
   } catch (err) {
     return usageError(io, err instanceof Error ? err.message : String(err));

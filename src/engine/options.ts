@@ -4,7 +4,7 @@ import type { PcmFormat } from '../actors/capture/capture.protocol.js';
 import { DEFAULT_POST_PROCESS_OPTIONS } from '../actors/postprocess/postprocess.js';
 import type { PostProcessOptions } from '../actors/postprocess/postprocess.protocol.js';
 import { BadSampleRateError, InvalidOptionError } from '../errors.js';
-import { DEFAULT_TEMPERATURES } from '../whisper/transcribe-options.js';
+import { DEFAULT_SHORT_WINDOW_MARGIN_MS, DEFAULT_TEMPERATURES } from '../whisper/transcribe-options.js';
 import type { ModelDtype } from '../whisper/types.js';
 import type { SharedDecoder } from './shared-decoder.js';
 import type { TraceRecord } from './trace.js';
@@ -42,6 +42,11 @@ export interface EngineOptions {
   /** Beam size of finals (partials are always greedy). Default 5. */
   readonly beamSize?: number;
   readonly temperatures?: readonly number[];
+  /**
+   * Utterances under 30 s are encoded as their audio plus this margin instead of a padded 30 s
+   * window (TranscribeOptions.shortWindowMarginMs). Default 4000; null: full windows.
+   */
+  readonly shortWindowMarginMs?: number | null;
   readonly initialPrompt?: string;
   readonly hotwords?: string;
   readonly vad?: Partial<VadOptions>;
@@ -85,6 +90,7 @@ export interface ResolvedEngineOptions {
   readonly language: string;
   readonly beamSize: number;
   readonly temperatures: readonly number[];
+  readonly shortWindowMarginMs: number | null;
   readonly vad: VadOptions;
   readonly partialsEnabled: boolean;
   readonly partialIntervalMs: number;
@@ -165,10 +171,15 @@ export function resolveEngineOptions(o: EngineOptions): ResolvedEngineOptions {
   if (!Array.isArray(temperatures) || temperatures.length === 0 || temperatures.some((t) => !Number.isFinite(t) || t < 0)) {
     throw new InvalidOptionError('option temperatures must be a non-empty list of numbers ≥ 0', { option: 'temperatures' });
   }
+  const margin = o.shortWindowMarginMs === undefined ? DEFAULT_SHORT_WINDOW_MARGIN_MS : o.shortWindowMarginMs;
+  if (margin !== null && (typeof margin !== 'number' || !Number.isFinite(margin) || margin < 0)) {
+    throw new InvalidOptionError('option shortWindowMarginMs must be a number ≥ 0 or null', { option: 'shortWindowMarginMs' });
+  }
   return {
     language,
     beamSize: integerAtLeast('beamSize', o.beamSize, 1, 5),
     temperatures,
+    shortWindowMarginMs: margin,
     vad: { ...DEFAULT_VAD_OPTIONS, ...o.vad },
     partialsEnabled: o.partials?.enabled ?? true,
     partialIntervalMs: positiveNumber('partials.intervalMs', o.partials?.intervalMs, 500),

@@ -7,7 +7,7 @@ import { bytesField, messageField, stringField, varintField, type Field } from '
 
 export const MODEL = { graph: 7, opsetImport: 8 } as const;
 export const OPSET = { domain: 1, version: 2 } as const;
-export const GRAPH = { node: 1, name: 2, initializer: 5, input: 11, output: 12 } as const;
+export const GRAPH = { node: 1, name: 2, initializer: 5, input: 11, output: 12, valueInfo: 13 } as const;
 export const NODE = { input: 1, output: 2, name: 3, opType: 4, attribute: 5, domain: 7 } as const;
 export const ATTR = { name: 1, i: 3, g: 6, ints: 8, graphs: 11, type: 20 } as const;
 export const ATTR_TYPE = { int: 2, graph: 5, ints: 7 } as const;
@@ -15,6 +15,11 @@ export const TENSOR = { dims: 1, dataType: 2, name: 8, rawData: 9 } as const;
 /** TensorProto.DataType values. */
 export const DTYPE = { float: 1, uint8: 2, int8: 3, int64: 7, bool: 9 } as const;
 export const VALUE_INFO = { name: 1, type: 2 } as const;
+/** TypeProto → its tensor_type → TensorShapeProto → Dimension. */
+export const TYPE = { tensorType: 1 } as const;
+export const TENSOR_TYPE = { elemType: 1, shape: 2 } as const;
+export const SHAPE = { dim: 1 } as const;
+export const DIM = { value: 1, param: 2 } as const;
 
 /** A NodeProto attribute holding one int. */
 export function intAttribute(name: string, value: number): Field {

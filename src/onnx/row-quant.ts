@@ -13,16 +13,20 @@
  *     rs = max(ReduceMax(|A|, last axis) / 127, ε)  (one scale per row, shape [..., rows, 1])
  *     q  = QuantizeLinear(A / rs, 1, 128)          (uint8, zero point 128: symmetric)
  *     s  = 1, z = 128
- *   and after each consumer's MatMulInteger → Cast → Mul(·, s × weight scale) = Y:
- *     Y  = Mul(Y', rs)
+ *   and each consumer's MatMulInteger → Cast → Mul(·, Mul(s, weight scale)) = Y becomes
+ *     Y  = Mul(MatMulIntegerToFloat(q, W, 1, weight scale, 128, W zero point), rs)
  *
- * The row scale is applied after onnxruntime's fused MatMulIntegerToFloat, which only accepts a
- * scalar (or per-column) scale for its first input: feeding it [rows, 1] gives wrong results.
+ * MatMulIntegerToFloat (com.microsoft) is the kernel onnxruntime itself fuses the original pattern
+ * into; it is written here because onnxruntime would no longer find the pattern: once s is the
+ * constant 1, constant folding merges Mul(s, weight scale) away before the fusion looks for it, and
+ * the unfused MatMulInteger → Cast → Mul cost ~40 ms more per encoder pass. The row scale is applied
+ * after it: the kernel only accepts a scalar (or per-column) scale for its first input, and feeding
+ * it [rows, 1] gives wrong results.
  *
  * A quantisation whose outputs are used any other way (another consumer, a subgraph, a graph output)
  * is left as it is. Measured on whisper-base (bench/results): French WER of the 36 speech clips
  * 30.7 % → 25.7 % with the encoder and the decoder's cross-attention projections rewritten, for
- * ~+20 ms per 30 s encoder pass; the decoder's per-step quantisations (a few rows) are left per
+ * ~+20 ms per 30 s encoder pass (300 → ~320 ms); the decoder's per-step quantisations (a few rows) are left per
  * tensor, since rewriting them cost ~10 % per step for no measurable gain.
  */
 import {
@@ -33,6 +37,7 @@ import {
   readFields,
   stringField,
   stringValue,
+  varintField,
   varintValue,
   writeFields,
   type Field,
@@ -51,13 +56,12 @@ export interface RowQuantResult {
 }
 
 interface Node {
-  /** The node's fields (subgraph attributes replaced when rewritten); outputs come from `outputs` when `dirty`. */
+  /** The node's fields (subgraph attributes replaced when rewritten). */
   fields: Field[];
   readonly opType: string;
   readonly domain: string;
   readonly inputs: readonly string[];
-  outputs: string[];
-  dirty: boolean;
+  readonly outputs: readonly string[];
 }
 
 interface Counts {
@@ -77,34 +81,22 @@ function parseNode(data: Uint8Array): Node {
     domain: domain ? stringValue(domain) : '',
     inputs: strings(NODE.input),
     outputs: strings(NODE.output),
-    dirty: false,
   };
 }
 
-function nodeBytes(node: Node): Uint8Array {
-  if (!node.dirty) return writeFields(node.fields);
-  const fields: Field[] = [];
-  let outputsWritten = false;
-  for (const f of node.fields) {
-    if (f.no !== NODE.output) {
-      fields.push(f);
-    } else if (!outputsWritten) {
-      for (const o of node.outputs) fields.push(stringField(NODE.output, o));
-      outputsWritten = true;
-    }
-  }
-  return writeFields(fields);
-}
+/** onnxruntime's contrib operator domain, where MatMulIntegerToFloat lives. */
+const MS_DOMAIN = 'com.microsoft';
 
-function makeNode(opType: string, inputs: readonly string[], outputs: readonly string[], name: string, attributes: Field[] = []): Node {
+function makeNode(opType: string, inputs: readonly string[], outputs: readonly string[], name: string, attributes: Field[] = [], domain = ''): Node {
   const fields: Field[] = [
     ...inputs.map((i) => stringField(NODE.input, i)),
     ...outputs.map((o) => stringField(NODE.output, o)),
     stringField(NODE.name, name),
     stringField(NODE.opType, opType),
+    ...(domain === '' ? [] : [stringField(NODE.domain, domain)]),
     ...attributes,
   ];
-  return { fields, opType, domain: '', inputs, outputs: [...outputs], dirty: false };
+  return { fields, opType, domain, inputs, outputs };
 }
 
 function float32Raw(value: number): Uint8Array {
@@ -143,17 +135,25 @@ function rewriteSubgraphs(node: Node, select: RowQuantSelector, reduceAxesAsInpu
   });
 }
 
-/**
- * The consumers of one DynamicQuantizeLinear, when they form the quantize_dynamic pattern:
- * MatMulInteger(q, W, z, wz) → Cast → Mul(·, Mul(s, wScale)). Null when anything else reads them.
- */
-function matchConsumers(dql: Node, consumers: Map<string, Node[]>, producers: Map<string, Node>, reserved: Set<string>): Node[] | null {
+/** One consumer of a quantisation in the quantize_dynamic pattern: MatMulInteger(q, W, z, wz) → Cast → Mul(·, Mul(s, wScale)). */
+interface QuantizedMatMul {
+  readonly matMul: Node;
+  readonly cast: Node;
+  readonly scaleMul: Node;
+  /** The weight's scale: the input of `scaleMul` that is not s. */
+  readonly weightScale: string;
+  /** The final Mul, whose output is the MatMul's float result. */
+  readonly mul: Node;
+}
+
+/** The consumers of one DynamicQuantizeLinear, when they all form the quantize_dynamic pattern. Null when anything else reads them. */
+function matchConsumers(dql: Node, consumers: Map<string, Node[]>, producers: Map<string, Node>, reserved: Set<string>): QuantizedMatMul[] | null {
   const [q, s, z] = dql.outputs;
   if (q === undefined || s === undefined || z === undefined) return null;
   if ([q, s, z].some((n) => reserved.has(n))) return null;
   const matmuls = consumers.get(q) ?? [];
   if (matmuls.length === 0) return null;
-  const finals: Node[] = [];
+  const chains: QuantizedMatMul[] = [];
   const scaleMuls = new Set<Node>();
   for (const mm of matmuls) {
     if (mm.opType !== 'MatMulInteger' || mm.domain !== '' || mm.inputs[0] !== q || mm.inputs[2] !== z || mm.inputs[1] === q) return null;
@@ -167,13 +167,17 @@ function matchConsumers(dql: Node, consumers: Map<string, Node[]>, producers: Ma
     if (muls.length !== 1 || mul === undefined || mul.opType !== 'Mul' || castOut === undefined || reserved.has(castOut)) return null;
     const other = mul.inputs[0] === castOut ? mul.inputs[1] : mul.inputs[0];
     const scaleMul = other === undefined ? undefined : producers.get(other);
-    if (scaleMul === undefined || scaleMul.opType !== 'Mul' || !scaleMul.inputs.includes(s)) return null;
+    if (scaleMul === undefined || scaleMul.opType !== 'Mul' || other === undefined || reserved.has(other)) return null;
+    const weightScale: string | undefined = scaleMul.inputs[0] === s ? scaleMul.inputs[1] : scaleMul.inputs[0];
+    if (!scaleMul.inputs.includes(s) || weightScale === undefined || weightScale === s) return null;
+    // The scale product goes away with the chain: nothing else may read it.
+    if ((consumers.get(other) ?? []).length !== 1 || scaleMuls.has(scaleMul)) return null;
     scaleMuls.add(scaleMul);
-    finals.push(mul);
+    chains.push({ matMul: mm, cast, scaleMul, weightScale, mul });
   }
   if ((consumers.get(z) ?? []).some((n) => !matmuls.includes(n))) return null;
   if ((consumers.get(s) ?? []).some((n) => !scaleMuls.has(n))) return null;
-  return finals;
+  return chains;
 }
 
 /** Rewrites one graph (and its subgraphs); null when nothing in it changed. */
@@ -209,14 +213,13 @@ function rewriteGraph(bytes: Uint8Array, select: RowQuantSelector, reduceAxesAsI
   const eps = `${prefix}/epsilon`;
   const axes = `${prefix}/axes`;
   const replaced = new Map<Node, Node[]>();
-  const appended = new Map<Node, Node>();
   let k = 0;
   for (const node of nodes) {
     if (node.opType !== 'DynamicQuantizeLinear' || node.domain !== '') continue;
     const input = node.inputs[0];
     if (input === undefined || !select(input)) continue;
-    const finals = matchConsumers(node, consumers, producers, reserved);
-    if (finals === null) {
+    const chains = matchConsumers(node, consumers, producers, reserved);
+    if (chains === null) {
       counts.skipped++;
       continue;
     }
@@ -235,12 +238,16 @@ function rewriteGraph(bytes: Uint8Array, select: RowQuantSelector, reduceAxesAsI
       makeNode('Identity', [one], [s], `${p}/Scale`),
       makeNode('Identity', [zero], [z], `${p}/ZeroPoint`),
     ]);
-    finals.forEach((mul, m) => {
+    chains.forEach(({ matMul, cast, scaleMul, weightScale, mul }, m) => {
       const y = mul.outputs[0] as string;
       const unscaled = `${p}/${m}/unscaled`;
-      mul.outputs = [unscaled, ...mul.outputs.slice(1)];
-      mul.dirty = true;
-      appended.set(mul, makeNode('Mul', [unscaled, rowScale], [y], `${p}/${m}/RowScale`));
+      const [, weights, , weightZeroPoint] = matMul.inputs;
+      // Written where the final Mul was: every input of the chain is produced before it.
+      replaced.set(mul, [
+        makeNode('MatMulIntegerToFloat', [q, weights ?? '', s, weightScale, z, weightZeroPoint ?? ''], [unscaled], `${p}/${m}/MatMulIntegerToFloat`, [], MS_DOMAIN),
+        makeNode('Mul', [unscaled, rowScale], [y], `${p}/${m}/RowScale`),
+      ]);
+      for (const gone of [matMul, cast, scaleMul]) replaced.set(gone, []);
     });
     counts.rewritten++;
   }
@@ -251,10 +258,8 @@ function rewriteGraph(bytes: Uint8Array, select: RowQuantSelector, reduceAxesAsI
   const writeNodes = (): void => {
     for (const node of nodes) {
       for (const n of replaced.get(node) ?? [node]) {
-        out.push(bytesField(GRAPH.node, nodeBytes(n)));
+        out.push(bytesField(GRAPH.node, writeFields(n.fields)));
       }
-      const after = appended.get(node);
-      if (after) out.push(bytesField(GRAPH.node, nodeBytes(after)));
     }
   };
   for (const f of fields) {
@@ -276,17 +281,18 @@ function rewriteGraph(bytes: Uint8Array, select: RowQuantSelector, reduceAxesAsI
   return writeFields(out);
 }
 
-/** The model's default-domain (ai.onnx) opset version. */
-function onnxOpset(model: readonly Field[]): number {
+/** The model's opset imports: domain ('' for ai.onnx) → version. */
+function opsetImports(model: readonly Field[]): Map<string, number> {
+  const imports = new Map<string, number>();
   for (const f of model) {
     if (f.no !== MODEL.opsetImport) continue;
     const opset = readFields(f.data);
     const domain = findField(opset, OPSET.domain);
     const version = findField(opset, OPSET.version);
     const name = domain ? stringValue(domain) : '';
-    if ((name === '' || name === 'ai.onnx') && version) return Number(varintValue(version));
+    if (version) imports.set(name === 'ai.onnx' ? '' : name, Number(varintValue(version)));
   }
-  throw new ProtobufError('the model declares no ai.onnx opset');
+  return imports;
 }
 
 /**
@@ -298,11 +304,15 @@ export function quantizeActivationsPerRow(model: Uint8Array, select: RowQuantSel
   const fields = readFields(model);
   const graph = findField(fields, MODEL.graph);
   if (!graph || graph.wire !== 2) throw new ProtobufError('the model has no graph');
+  const imports = opsetImports(fields);
+  const opset = imports.get('');
+  if (opset === undefined) throw new ProtobufError('the model declares no ai.onnx opset');
   // ReduceMax takes its axes as an input from opset 18 on, as an attribute before.
-  const reduceAxesAsInput = onnxOpset(fields) >= 18;
+  const reduceAxesAsInput = opset >= 18;
   const counts: Counts = { rewritten: 0, skipped: 0, graphs: 0 };
   const rewritten = rewriteGraph(graph.data, select, reduceAxesAsInput, counts);
   if (rewritten === null) return { bytes: model, rewritten: 0, skipped: counts.skipped };
   const out = fields.map((f) => (f === graph ? bytesField(MODEL.graph, rewritten) : f));
+  if (!imports.has(MS_DOMAIN)) out.push(messageField(MODEL.opsetImport, [stringField(OPSET.domain, MS_DOMAIN), varintField(OPSET.version, 1)]));
   return { bytes: writeFields(out), rewritten: counts.rewritten, skipped: counts.skipped };
 }

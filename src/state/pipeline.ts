@@ -32,6 +32,8 @@ export interface PipelineOptions {
   readonly language: string;
   readonly beamSize: number;
   readonly temperatures: readonly number[];
+  /** Absent: the transcriber's default. */
+  readonly shortWindowMarginMs?: number | null;
   readonly initialPrompt: string | null;
   readonly hotwords: string | null;
   readonly partialsEnabled: boolean;
@@ -406,6 +408,7 @@ export class Pipeline {
       language: this.#options.language,
       beamSize: final ? this.#options.beamSize : 1,
       temperatures: final ? this.#options.temperatures : [0],
+      ...(this.#options.shortWindowMarginMs !== undefined ? { shortWindowMarginMs: this.#options.shortWindowMarginMs } : {}),
       initialPrompt: this.#options.initialPrompt,
       hotwords: this.#options.hotwords,
       speculative,

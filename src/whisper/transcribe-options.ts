@@ -8,6 +8,15 @@ import type { TranscribeOptions, WhisperTokenizerLike } from './types.js';
 
 export const DEFAULT_TEMPERATURES: readonly number[] = [0, 0.2, 0.4, 0.6, 0.8, 1.0];
 
+/**
+ * A window with less than 30 s of audio is encoded as its audio plus 4 s (rounded up to 2 s steps).
+ * Measured with whisper-base int8 (per-row activations) on ../shared/corpus, beam 5: French speech
+ * WER 27.3 → 26.3 %, English 4.9 → 4.9 %, decode time −45 %; greedy French 30.3 → 30.7 %. Reference
+ * transcripts' loss: French 0.990 → 1.010 nats/token, English 0.509 → 0.494. A 2 s margin was worse
+ * (French 1.015); 8 s costs twice the encoder time of 4 s for 1.001.
+ */
+export const DEFAULT_SHORT_WINDOW_MARGIN_MS = 4000;
+
 export interface ResolvedTranscribeOptions {
   /** null → detect on the first window. */
   readonly language: string | null;
@@ -27,6 +36,8 @@ export interface ResolvedTranscribeOptions {
   readonly hotwords: string | null;
   readonly withoutTimestamps: boolean;
   readonly seed: number;
+  /** null → full windows. */
+  readonly shortWindowMarginMs: number | null;
 }
 
 function fail(name: string, value: unknown, expected: string): never {
@@ -98,6 +109,8 @@ export function resolveTranscribeOptions(
   }
 
   const seed = integerAtLeast('seed', options.seed, 0, 0);
+  const shortWindowMarginMs = finiteOrNull('shortWindowMarginMs', options.shortWindowMarginMs, DEFAULT_SHORT_WINDOW_MARGIN_MS);
+  if (shortWindowMarginMs !== null && shortWindowMarginMs < 0) fail('shortWindowMarginMs', shortWindowMarginMs, 'a number ≥ 0 or null');
   if (seed > 0xffffffff) fail('seed', seed, 'an integer in [0, 2^32)');
 
   const noSpeechThreshold = finiteOrNull('noSpeechThreshold', options.noSpeechThreshold, 0.6);
@@ -120,5 +133,6 @@ export function resolveTranscribeOptions(
     hotwords: textOrNull('hotwords', options.hotwords),
     withoutTimestamps: booleanOr('withoutTimestamps', options.withoutTimestamps, false),
     seed,
+    shortWindowMarginMs,
   };
 }

@@ -35,6 +35,15 @@ const MAX_INITIAL_TIMESTAMP_IN_S = 1.0;
  */
 export const SKIP_CHECK_MIN_MS = 2000;
 
+/** Short windows grow in steps of 2 s: a few distinct input shapes, so onnxruntime plans each once. */
+const SHORT_WINDOW_STEP_MS = 2000;
+
+/** Frames a short window encodes for `frames` of audio and margin: rounded up to a step, at most a full window. */
+function shortWindowFrames(frames: number, nFrames: number, frameMs: number): number {
+  const step = Math.max(2, 2 * Math.round(SHORT_WINDOW_STEP_MS / frameMs / 2));
+  return Math.min(nFrames, Math.ceil(frames / step) * step);
+}
+
 /** Log-mel of a whole input, row-major [nMels][nFrames]. */
 export interface LogMel {
   readonly data: Float32Array;
@@ -71,6 +80,8 @@ interface FallbackOutcome {
   readonly compressionRatio: number;
   /** The last temperature tried: decides the prompt reset even when an earlier result was kept. */
   readonly finalTemperature: number;
+  /** Whether a temperature passed the gates (false: every one failed and the best was kept). */
+  readonly passed: boolean;
 }
 
 function checkSamples(samples: Float32Array): void {
@@ -140,7 +151,7 @@ async function decodeWithFallback(
     if (opts.noSpeechThreshold !== null && result.noSpeechProb > opts.noSpeechThreshold && lowLogprob) {
       needsFallback = false;
     }
-    if (!needsFallback) return { result, compressionRatio: ratio, finalTemperature };
+    if (!needsFallback) return { result, compressionRatio: ratio, finalTemperature, passed: true };
   }
   const pool = belowRatio.length > 0 ? belowRatio : all;
   let best = pool[0];
@@ -148,7 +159,7 @@ async function decodeWithFallback(
     if (best === undefined || candidate.result.avgLogprob > best.result.avgLogprob) best = candidate;
   }
   if (best === undefined) throw new DecodeFailedError('no temperature was tried');
-  return { result: best.result, compressionRatio: best.ratio, finalTemperature };
+  return { result: best.result, compressionRatio: best.ratio, finalTemperature, passed: false };
 }
 
 /**
@@ -212,59 +223,76 @@ export async function transcribe(
   let languageProbability: number | null = null;
   const random = seededRandom(opts.seed);
   const segments: Segment[] = [];
-  const window = new Float32Array(nMels * nFrames);
+  const fullWindow = new Float32Array(nMels * nFrames);
+  const shortWindowMargin = opts.shortWindowMarginMs !== null && backend.shortWindows ? Math.ceil(opts.shortWindowMarginMs / frameMs) : null;
 
   let seek = 0;
   while (seek < contentFrames) {
     const windowFrames = Math.min(nFrames, contentFrames - seek);
-    // OpenAI pads a short last window with zeros in the log-mel domain, not with the mel of silence.
-    for (let m = 0; m < nMels; m++) {
-      const from = m * mel.nFrames + seek;
-      window.set(mel.data.subarray(from, from + windowFrames), m * nFrames);
-      window.fill(0, m * nFrames + windowFrames, (m + 1) * nFrames);
-    }
-    throwIfCancelled(signal);
-    t = now();
-    const encoded = await coded('encoding', backend.encode(window));
-    clock.encodeMs += now() - t;
-
-    let outcome: FallbackOutcome;
-    t = now();
-    try {
-      // The encoder run could not be stopped; the decodes can.
-      throwIfCancelled(signal);
-      if (language === null) {
-        // Detection reuses the first window's encoding: OpenAI encodes a second, mel-of-silence
-        // padded copy for it, which costs a whole encoder pass on short clips for the same answer.
-        const detection = await coded('language detection', backend.detectLanguage(encoded));
-        language = detection.language;
-        languageProbability = detection.probability;
+    const decodeWindow = async (frames: number, temperatures: readonly number[]): Promise<FallbackOutcome> => {
+      const window = frames === nFrames ? fullWindow : new Float32Array(nMels * frames);
+      // OpenAI pads a short last window with zeros in the log-mel domain, not with the mel of silence.
+      for (let m = 0; m < nMels; m++) {
+        const from = m * mel.nFrames + seek;
+        window.set(mel.data.subarray(from, from + windowFrames), m * frames);
+        window.fill(0, m * frames + windowFrames, (m + 1) * frames);
       }
-      const previous = allTokens.slice(promptResetSince);
-      const keep = promptBudget - hotwordTokens.length;
-      const promptTokens = keep > 0 ? [...hotwordTokens, ...previous.slice(-keep)] : hotwordTokens;
-      const base: Omit<DecodeOptions, 'temperature' | 'random'> = {
-        language,
-        task: opts.task,
-        beamSize: opts.beamSize,
-        bestOf: opts.bestOf,
-        patience: opts.patience,
-        lengthPenalty: opts.lengthPenalty,
-        withoutTimestamps: opts.withoutTimestamps,
-        maxInitialTimestampInS: MAX_INITIAL_TIMESTAMP_IN_S,
-        suppressTokens: backend.defaultSuppressTokens,
-        suppressBlank: true,
-        promptTokens,
-        prefixTokens: [],
-        maxNewTokens: half,
-        // Lets a decode that already fails the gate below stop early instead of looping to maxNewTokens.
-        compressionRatioThreshold: opts.compressionRatioThreshold,
-        ...(signal !== undefined ? { signal } : {}),
-      };
-      outcome = await decodeWithFallback(backend, encoded, opts, base, random);
-    } finally {
-      backend.release(encoded);
-      clock.decodeMs += now() - t;
+      throwIfCancelled(signal);
+      t = now();
+      const encoded = await coded('encoding', backend.encode(window, frames));
+      clock.encodeMs += now() - t;
+      t = now();
+      try {
+        // The encoder run could not be stopped; the decodes can.
+        throwIfCancelled(signal);
+        if (language === null) {
+          // Detection reuses the first window's encoding: OpenAI encodes a second, mel-of-silence
+          // padded copy for it, which costs a whole encoder pass on short clips for the same answer.
+          const detection = await coded('language detection', backend.detectLanguage(encoded));
+          language = detection.language;
+          languageProbability = detection.probability;
+        }
+        const previous = allTokens.slice(promptResetSince);
+        const keep = promptBudget - hotwordTokens.length;
+        const promptTokens = keep > 0 ? [...hotwordTokens, ...previous.slice(-keep)] : hotwordTokens;
+        const base: Omit<DecodeOptions, 'temperature' | 'random'> = {
+          language,
+          task: opts.task,
+          beamSize: opts.beamSize,
+          bestOf: opts.bestOf,
+          patience: opts.patience,
+          lengthPenalty: opts.lengthPenalty,
+          withoutTimestamps: opts.withoutTimestamps,
+          maxInitialTimestampInS: MAX_INITIAL_TIMESTAMP_IN_S,
+          suppressTokens: backend.defaultSuppressTokens,
+          suppressBlank: true,
+          promptTokens,
+          prefixTokens: [],
+          maxNewTokens: half,
+          // Lets a decode that already fails the gate below stop early instead of looping to maxNewTokens.
+          compressionRatioThreshold: opts.compressionRatioThreshold,
+          ...(signal !== undefined ? { signal } : {}),
+        };
+        return await decodeWithFallback(backend, encoded, { ...opts, temperatures }, base, random);
+      } finally {
+        backend.release(encoded);
+        clock.decodeMs += now() - t;
+      }
+    };
+
+    const shortFrames = shortWindowMargin === null ? nFrames : shortWindowFrames(windowFrames + shortWindowMargin, nFrames, frameMs);
+    let outcome: FallbackOutcome;
+    if (shortFrames < nFrames) {
+      // The short window is a fast path for clean speech. When its first decode would fall back to
+      // another temperature, or the model doubts there is speech at all, the window is decoded again
+      // the reference way (full window, every temperature): on noise, a short window can carry a
+      // fluent phantom sentence past the gates that the full window rejects.
+      outcome = await decodeWindow(shortFrames, opts.temperatures.slice(0, 1));
+      const fallback = !outcome.passed && opts.temperatures.length > 1;
+      const noSpeech = opts.noSpeechThreshold !== null && outcome.result.noSpeechProb > opts.noSpeechThreshold;
+      if (fallback || noSpeech) outcome = await decodeWindow(nFrames, opts.temperatures);
+    } else {
+      outcome = await decodeWindow(nFrames, opts.temperatures);
     }
     const { result } = outcome;
 

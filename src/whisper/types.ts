@@ -3,7 +3,7 @@
  * tokenizer, decoder) → transcribe driver. All times in milliseconds unless the name ends in `InS`;
  * audio is 16 kHz mono Float32 in [-1, 1] unless the name says otherwise.
  */
-import type { ActivationQuant } from './activation-quant.js';
+import type { ActivationQuant } from './graphs.js';
 
 /** Where the ONNX sessions run. `cuda` with an index, default 0 when parsed from bare `cuda`. */
 export type Device = { readonly kind: 'cpu' } | { readonly kind: 'cuda'; readonly index: number };
@@ -159,6 +159,15 @@ export interface TranscribeOptions {
   /** Seed for sampling at temperature > 0 (default 0: deterministic). */
   readonly seed?: number;
   /**
+   * A window with less than 30 s of audio is encoded as its audio plus this margin, rounded up to a
+   * multiple of 2 s (at most 30 s), instead of being padded to 30 s: the encoder pass of a 3 s command
+   * costs ~8× less. When the short window's first decode fails the gates or doubts there is speech,
+   * the window is decoded again the reference way (full window, every temperature). Default 4000
+   * (DEFAULT_SHORT_WINDOW_MARGIN_MS, with what was measured); null: always full windows, as OpenAI
+   * and faster-whisper do. A backend without `shortWindows` always encodes full windows.
+   */
+  readonly shortWindowMarginMs?: number | null;
+  /**
    * Cancels the transcription: it rejects with DecodeCancelledError (STT_DECODE_CANCELLED) at the
    * next checkpoint, i.e. before the mel, before each encoder run and before each decoder step. A
    * model run already started finishes first (onnxruntime cannot stop one midway), so the wait is
@@ -217,8 +226,16 @@ export interface WhisperBackend {
   readonly maxTargetPositions: number;
   readonly defaultSuppressTokens: readonly number[];
   readonly tokenizer: WhisperTokenizerLike;
-  /** mel: row-major [nMels][nFrames] of one window. */
-  encode(mel: Float32Array): Promise<EncodedAudio>;
+  /**
+   * Whether encode() accepts windows shorter than nFrames (an encoder whose positional embedding
+   * follows the input's length: src/onnx/position-slice.ts).
+   */
+  readonly shortWindows: boolean;
+  /**
+   * mel: row-major [nMels][frames] of one window; `frames` defaults to nFrames and may be less
+   * (an even number) only when shortWindows.
+   */
+  encode(mel: Float32Array, frames?: number): Promise<EncodedAudio>;
   detectLanguage(audio: EncodedAudio): Promise<LanguageDetection>;
   decode(audio: EncodedAudio, options: DecodeOptions): Promise<DecodingResult>;
   release(audio: EncodedAudio): void;

@@ -5,7 +5,7 @@
  */
 import { InvalidOptionError } from '../errors.js';
 import { defaultCacheDir } from '../models/resolve.js';
-import { ACTIVATION_QUANTS, isActivationQuant, prepareWhisperGraphs, type EffectiveActivationQuant } from './activation-quant.js';
+import { ACTIVATION_QUANTS, isActivationQuant, prepareWhisperGraphs, type EffectiveActivationQuant } from './graphs.js';
 import { loadWhisperConfig, type WhisperConfig } from './config.js';
 import { decodeWindow, type DecoderContext } from './decoder.js';
 import { parseDevice } from './device.js';
@@ -46,6 +46,7 @@ export class Whisper implements WhisperBackend {
   readonly device: Device;
   /** How the int8 sessions quantise activations ('none' for fp16 / fp32 models). */
   readonly activationQuant: EffectiveActivationQuant;
+  readonly shortWindows: boolean;
   readonly #ort: WhisperOrt;
   readonly #context: DecoderContext;
   #closed = false;
@@ -56,9 +57,11 @@ export class Whisper implements WhisperBackend {
     tokenizer: WhisperTokenizer,
     ort: WhisperOrt,
     activationQuant: EffectiveActivationQuant,
+    shortWindows: boolean,
   ) {
     this.modelName = model.name;
     this.activationQuant = activationQuant;
+    this.shortWindows = shortWindows;
     this.config = config;
     this.tokenizer = tokenizer;
     this.#ort = ort;
@@ -86,7 +89,7 @@ export class Whisper implements WhisperBackend {
       });
     }
     const cacheDir = options.derivedCacheDir === undefined ? defaultCacheDir() : options.derivedCacheDir;
-    const graphs = await prepareWhisperGraphs(model, activationQuant, cacheDir);
+    const graphs = await prepareWhisperGraphs(model, activationQuant, cacheDir, config.nFrames);
     const ort = await WhisperOrt.open(graphs.encoder, graphs.decoder, {
       device,
       strictDevice: options.strictDevice ?? false,
@@ -94,7 +97,7 @@ export class Whisper implements WhisperBackend {
       interOpThreads,
       onWarning: options.onWarning,
     });
-    return new Whisper(model, config, tokenizer, ort, graphs.activationQuant);
+    return new Whisper(model, config, tokenizer, ort, graphs.activationQuant, graphs.shortWindows);
   }
 
   get nMels(): number {
@@ -113,21 +116,25 @@ export class Whisper implements WhisperBackend {
     return this.config.suppressTokens;
   }
 
-  async encode(mel: Float32Array): Promise<EncodedAudio> {
+  async encode(mel: Float32Array, frames: number = this.config.nFrames): Promise<EncodedAudio> {
     this.#checkOpen();
-    const expected = this.config.nMels * this.config.nFrames;
+    const { nFrames } = this.config;
+    if (frames !== nFrames && !(this.shortWindows && Number.isInteger(frames) && frames > 0 && frames < nFrames && frames % 2 === 0)) {
+      const allowed = this.shortWindows ? `an even number of frames up to ${nFrames}` : `${nFrames} frames (this encoder takes full windows only)`;
+      throw new InvalidOptionError(`encode expects ${allowed}, not ${frames}`, { option: 'frames' });
+    }
+    const expected = this.config.nMels * frames;
     if (!(mel instanceof Float32Array) || mel.length !== expected) {
-      throw new InvalidOptionError(
-        `encode expects a Float32Array of ${this.config.nMels} × ${this.config.nFrames} = ${expected} values, got ${mel.length}`,
-        { option: 'mel' },
-      );
+      throw new InvalidOptionError(`encode expects a Float32Array of ${this.config.nMels} × ${frames} = ${expected} values, got ${mel.length}`, {
+        option: 'mel',
+      });
     }
     for (let i = 0; i < mel.length; i++) {
       if (!Number.isFinite(mel[i])) {
         throw new InvalidOptionError(`The mel spectrogram holds a non-finite value at index ${i}`, { option: 'mel' });
       }
     }
-    const cross = await this.#ort.encode(mel, this.config.nMels, this.config.nFrames, this.config.sot);
+    const cross = await this.#ort.encode(mel, this.config.nMels, frames, this.config.sot);
     return new Encoded(cross);
   }
 

@@ -22,6 +22,8 @@ export interface RequestEngineOptions {
   readonly language: string;
   readonly beamSize?: number;
   readonly initialPrompt?: string;
+  /** EngineOptions.shortWindowMarginMs (absent: the engine's default). */
+  readonly shortWindowMarginMs?: number | null;
   readonly partials: boolean;
   /** Who ends an utterance: the client (one per request, default) or the engine's VAD. */
   readonly segmentation?: 'external' | 'vad';
@@ -177,6 +179,7 @@ export class EngineBackend implements SessionBackend {
       vad,
       ...(o.beamSize !== undefined ? { beamSize: o.beamSize } : {}),
       ...(o.initialPrompt !== undefined ? { initialPrompt: o.initialPrompt } : {}),
+      ...(o.shortWindowMarginMs !== undefined ? { shortWindowMarginMs: o.shortWindowMarginMs } : {}),
       ...(o.decoder.env !== undefined ? { env: o.decoder.env } : {}),
     };
     return createEngine(options);

@@ -23,6 +23,8 @@ export interface DecodeJobSpec {
   /** Finals: full settings (beam, fallback); partials: greedy, one temperature, no timestamps. */
   readonly beamSize: number;
   readonly temperatures: readonly number[];
+  /** TranscribeOptions.shortWindowMarginMs; absent: the transcriber's default. */
+  readonly shortWindowMarginMs?: number | null;
   readonly initialPrompt: string | null;
   readonly hotwords: string | null;
   /** A speculative final started during the endpoint pause: it may be superseded and ignored. */

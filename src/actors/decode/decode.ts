@@ -89,6 +89,7 @@ export function transcribeOptionsFor(
     language: job.language,
     ...(signal !== undefined ? { signal } : {}),
     logProbThreshold: gate.logProbThreshold,
+    ...(job.shortWindowMarginMs !== undefined ? { shortWindowMarginMs: job.shortWindowMarginMs } : {}),
     ...(job.initialPrompt !== null ? { initialPrompt: job.initialPrompt } : {}),
     ...(job.hotwords !== null ? { hotwords: job.hotwords } : {}),
   };

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudioFile } from '../../../src/audio/load.js';
+import { slicePositionalEmbedding } from '../../../src/onnx/position-slice.js';
 import { quantizeActivationsPerRow } from '../../../src/onnx/row-quant.js';
-import { prepareWhisperGraphs, type ActivationQuant } from '../../../src/whisper/activation-quant.js';
+import { prepareWhisperGraphs, type ActivationQuant } from '../../../src/whisper/graphs.js';
 import { loadWhisperConfig, type WhisperConfig } from '../../../src/whisper/config.js';
 import { logMelSpectrogram, padOrTrimAudio } from '../../../src/whisper/mel.js';
 import { WhisperOrt } from '../../../src/whisper/ort.js';
@@ -12,6 +13,9 @@ import { WhisperTokenizer } from '../../../src/whisper/tokenizer.js';
 import { Whisper } from '../../../src/whisper/whisper.js';
 import { corpusPath, SHARED_CORPUS, WHISPER_BASE_DIR } from '../../helpers/paths.js';
 import { BASE_MODEL } from './helpers.js';
+
+/** Mel frames of whisper-base's full 30 s window (preprocessor_config.json). */
+const FULL_WINDOW = 3000;
 
 /**
  * Per-row activation quantisation on the real whisper-base int8 files (src/onnx/row-quant.ts).
@@ -28,17 +32,18 @@ describe('activation quantisation of the whisper-base int8 graphs', () => {
   });
 
   it('loads per row by default, per tensor when asked, and leaves non-int8 models alone', async () => {
-    const perRow = await prepareWhisperGraphs(BASE_MODEL, 'per-row', null);
+    const perRow = await prepareWhisperGraphs(BASE_MODEL, 'per-row', null, FULL_WINDOW);
     expect(perRow.activationQuant).toBe('per-row');
     expect(typeof perRow.encoder).not.toBe('string');
     expect(typeof perRow.decoder).not.toBe('string');
-    expect(await prepareWhisperGraphs(BASE_MODEL, 'per-tensor', null)).toEqual({
+    expect(await prepareWhisperGraphs(BASE_MODEL, 'per-tensor', null, FULL_WINDOW)).toEqual({
       encoder: BASE_MODEL.encoderPath,
       decoder: BASE_MODEL.decoderPath,
       activationQuant: 'per-tensor',
+      shortWindows: false,
     });
     const fp32 = { ...BASE_MODEL, dtype: 'fp32' as const, encoderPath: '/nonexistent/encoder_model.onnx' };
-    expect((await prepareWhisperGraphs(fp32, 'per-row', null)).activationQuant).toBe('none');
+    expect((await prepareWhisperGraphs(fp32, 'per-row', null, FULL_WINDOW)).activationQuant).toBe('none');
 
     const whisper = await Whisper.load(BASE_MODEL);
     try {
@@ -53,7 +58,7 @@ describe('activation quantisation of the whisper-base int8 graphs', () => {
     try {
       const bad = path.join(dir, 'encoder_model_quantized.onnx');
       await writeFile(bad, Buffer.from('not an onnx model at all, just text'));
-      await expect(prepareWhisperGraphs({ ...BASE_MODEL, encoderPath: bad }, 'per-row', null)).rejects.toMatchObject({
+      await expect(prepareWhisperGraphs({ ...BASE_MODEL, encoderPath: bad }, 'per-row', null, FULL_WINDOW)).rejects.toMatchObject({
         code: 'STT_MODEL_CORRUPT',
         details: { path: bad },
       });
@@ -73,30 +78,33 @@ describe('activation quantisation of the whisper-base int8 graphs', () => {
       await copyFile(BASE_MODEL.encoderPath, source);
       const model = { ...BASE_MODEL, encoderPath: source };
 
-      const first = await prepareWhisperGraphs(model, 'per-row', cache);
+      const first = await prepareWhisperGraphs(model, 'per-row', cache, FULL_WINDOW);
       expect(first.activationQuant).toBe('per-row');
       expect(typeof first.encoder).toBe('string');
       const cached = first.encoder as string;
       expect(cached.startsWith(path.join(cache, 'derived'))).toBe(true);
       const bytes = await readFile(cached);
-      expect(Buffer.compare(bytes, Buffer.from(quantizeActivationsPerRow(await readFile(source), () => true).bytes))).toBe(0);
+      const expected = slicePositionalEmbedding(quantizeActivationsPerRow(await readFile(source), () => true).bytes, { positions: 1500, frames: FULL_WINDOW });
+      expect(Buffer.compare(bytes, Buffer.from(expected.bytes))).toBe(0);
+      expect(first.shortWindows).toBe(true);
       const writtenAt = (await stat(cached)).mtimeMs;
 
       // Second load: the same file, not written again.
-      const second = await prepareWhisperGraphs(model, 'per-row', cache);
+      const second = await prepareWhisperGraphs(model, 'per-row', cache, FULL_WINDOW);
       expect(second).toEqual(first);
       expect((await stat(cached)).mtimeMs).toBe(writtenAt);
 
       // The source changes (a new download): a new rewrite replaces the old one.
       await utimes(source, new Date(), new Date(Date.now() + 5000));
-      const third = await prepareWhisperGraphs(model, 'per-row', cache);
+      const third = await prepareWhisperGraphs(model, 'per-row', cache, FULL_WINDOW);
       expect(third.encoder).not.toBe(cached);
-      expect(await readdir(path.dirname(cached))).toEqual([path.basename(third.encoder as string)]);
+      const kept = path.basename(third.encoder as string, '.onnx');
+      expect((await readdir(path.dirname(cached))).sort()).toEqual([`${kept}.json`, `${kept}.onnx`]);
 
       // A cache that cannot be written (a file where the folder should be): the bytes stay in memory.
       const blocked = path.join(dir, 'blocked');
       await writeFile(blocked, 'a file, not a folder');
-      const inMemory = await prepareWhisperGraphs(model, 'per-row', blocked);
+      const inMemory = await prepareWhisperGraphs(model, 'per-row', blocked, FULL_WINDOW);
       expect(inMemory.activationQuant).toBe('per-row');
       expect(inMemory.encoder).toMatchObject({ path: source });
     } finally {
@@ -126,7 +134,7 @@ describe('activation quantisation of the whisper-base int8 graphs', () => {
 
     /** Mean negative log-likelihood per token of the reference transcripts (and their EOT). */
     async function referenceNll(mode: ActivationQuant): Promise<number> {
-      const graphs = await prepareWhisperGraphs(BASE_MODEL, mode, null);
+      const graphs = await prepareWhisperGraphs(BASE_MODEL, mode, null, FULL_WINDOW);
       const ort = await WhisperOrt.open(graphs.encoder, graphs.decoder, {
         device: { kind: 'cpu' },
         strictDevice: false,

@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { resolveEngineOptions } from '../../../src/engine/options.js';
 
+describe('engine options: short windows', () => {
+  it('shortWindowMarginMs defaults to 4000, takes null for full windows, and must be a number ≥ 0', () => {
+    expect(resolveEngineOptions({}).shortWindowMarginMs).toBe(4000);
+    expect(resolveEngineOptions({ shortWindowMarginMs: null }).shortWindowMarginMs).toBeNull();
+    expect(resolveEngineOptions({ shortWindowMarginMs: 0 }).shortWindowMarginMs).toBe(0);
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, '4000' as unknown as number]) {
+      expect(() => resolveEngineOptions({ shortWindowMarginMs: bad })).toThrow(expect.objectContaining({ code: 'STT_INVALID_OPTION' }));
+    }
+  });
+});
+
 describe('engine options: partials', () => {
   it('partials.maxDecodeShare defaults to 0.5, takes null to turn pacing off, and must lie in (0, 1]', () => {
     expect(resolveEngineOptions({}).partialMaxDecodeShare).toBe(0.5);

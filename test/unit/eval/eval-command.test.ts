@@ -85,6 +85,12 @@ describe('eval command (scripted transcriber)', () => {
     expect(io.err()).toContain('[2/3] b: STT_AUDIO_EMPTY');
   });
 
+  it('pads every window to 30 s with --full-windows', async () => {
+    const { dir, factory, made } = setup();
+    expect(await createEvalCommand(factory)(['--manifest', 'm.jsonl', '--ids', 'a', '--full-windows'], memoryIO(dir))).toBe(0);
+    expect(made[0]?.t.calls.map((c) => c.options)).toEqual([{ shortWindowMarginMs: null, language: 'fr' }]);
+  });
+
   it('exits 0 when every selected clip succeeds', async () => {
     const { dir, factory } = setup();
     const io = memoryIO(dir);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ProtobufError } from '../../../src/onnx/protobuf.js';
+import { GRAPH, MODEL, NODE, OPSET } from '../../../src/onnx/onnx-fields.js';
+import { findField, ProtobufError, readFields, stringValue, varintValue } from '../../../src/onnx/protobuf.js';
 import { quantizeActivationsPerRow } from '../../../src/onnx/row-quant.js';
 import { createOnnxSession, float32Data, float32Tensor, boolTensor, type OnnxTensor } from '../../../src/onnx/runtime.js';
 import { ELEM, f32, graph, graphAttr, intAttr, model, node, tensor, value } from '../../helpers/onnx-model.js';
@@ -99,6 +100,25 @@ describe('per-row activation quantisation', () => {
     // Per row, both rows keep int8 precision (half a level of 127 per input, summed over K).
     expect(perRow[0]).toBeLessThan(0.02);
     expect(perRow[1]).toBeLessThan(0.02);
+  });
+
+  it('writes the fused MatMulIntegerToFloat itself (onnxruntime no longer finds the pattern once the scale is constant)', () => {
+    const rewritten = quantizeActivationsPerRow(matMulModel(17), () => true);
+    const fields = readFields(rewritten.bytes);
+    const nodes = readFields(findField(fields, MODEL.graph)!.data)
+      .filter((f) => f.no === GRAPH.node)
+      .map((f) => readFields(f.data));
+    const ops = nodes.map((n) => stringValue(findField(n, NODE.opType)!));
+    expect(ops).not.toContain('MatMulInteger');
+    expect(ops).not.toContain('Cast');
+    expect(ops.filter((op) => op === 'Mul')).toHaveLength(1); // the row scale
+    const fused = nodes.find((n) => stringValue(findField(n, NODE.opType)!) === 'MatMulIntegerToFloat')!;
+    expect(stringValue(findField(fused, NODE.domain)!)).toBe('com.microsoft');
+    const imports = fields.filter((f) => f.no === MODEL.opsetImport).map((f) => readFields(f.data));
+    expect(imports.map((o) => [stringValue(findField(o, OPSET.domain)!), Number(varintValue(findField(o, OPSET.version)!))])).toEqual([
+      ['', 17],
+      ['com.microsoft', 1],
+    ]);
   });
 
   it('handles an all-zero row (the scale floor keeps it finite)', async () => {

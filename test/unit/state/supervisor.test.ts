@@ -136,6 +136,7 @@ describe('utterance lifecycle', () => {
     vad(h.ports, { type: 'pauseStart', utteranceId: 1, endSamples: 20_000 });
     const [spec] = jobs(h.ports);
     expect(spec).toMatchObject({ kind: 'final', speculative: true, startSamples: 1000, endSamples: 20_000, beamSize: 5 });
+    expect(spec).not.toHaveProperty('shortWindowMarginMs'); // not set: the transcriber's default
     answer(h.ports, spec!, 'allume la lumière');
     expect(h.ports.postprocess.sent).toHaveLength(0); // waits for the endpoint
     vad(h.ports, { type: 'speechEnd', utteranceId: 1, startSamples: 1000, endSamples: 20_000, reason: 'silence' });
@@ -202,6 +203,18 @@ describe('utterance lifecycle', () => {
 });
 
 describe('partials', () => {
+  it('gives finals and partials the engine’s short-window margin', async () => {
+    const h = await harness({ shortWindowMarginMs: null });
+    vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    progress(h.ports, 8192);
+    answer(h.ports, jobs(h.ports)[0]!, 'allume');
+    vad(h.ports, { type: 'pauseStart', utteranceId: 1, endSamples: 9000 });
+    expect(jobs(h.ports).map((j) => [j.kind, j.shortWindowMarginMs])).toEqual([
+      ['partial', null],
+      ['final', null],
+    ]);
+  });
+
   it('queues a partial every intervalMs of NEW audio (VAD positions), with LocalAgreement-2 stable words', async () => {
     const h = await harness();
     vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });

@@ -97,9 +97,9 @@ describe('cancelling a decode with an AbortSignal', () => {
   it('the driver stops after an encoder run that the signal fired during, and releases the window', async () => {
     const controller = new AbortController();
     class AbortingBackend extends ScriptedBackend {
-      override async encode(mel: Float32Array): Promise<EncodedAudio> {
+      override async encode(mel: Float32Array, frames?: number): Promise<EncodedAudio> {
         controller.abort();
-        return super.encode(mel);
+        return super.encode(mel, frames);
       }
     }
     const backend = new AbortingBackend([{ text: 'a' }]);

@@ -82,22 +82,27 @@ export class ScriptedBackend implements WhisperBackend {
   readonly defaultSuppressTokens: readonly number[] = [1, 2];
   readonly tokenizer = new WordTokenizer();
   readonly decodeCalls: (DecodeOptions & { seekFrame: number })[] = [];
-  /** Each encoded window: first value (= seek) and the number of non-zero frames in row 0. */
-  readonly windows: { first: number; contentFrames: number; row1First: number }[] = [];
+  readonly shortWindows: boolean;
+  /** Each encoded window: first value (= seek), the number of non-zero frames in row 0, and its length. */
+  readonly windows: { first: number; contentFrames: number; row1First: number; frames: number }[] = [];
   detectCalls = 0;
   released = 0;
   private readonly plans: Plan[];
 
-  constructor(plans: readonly Plan[], maxTargetPositions = 448) {
+  constructor(plans: readonly Plan[], maxTargetPositions = 448, shortWindows = false) {
     this.plans = plans.slice();
     this.maxTargetPositions = maxTargetPositions;
+    this.shortWindows = shortWindows;
   }
 
-  async encode(mel: Float32Array): Promise<EncodedAudio> {
+  async encode(mel: Float32Array, frames = this.nFrames): Promise<EncodedAudio> {
+    if (mel.length !== this.nMels * frames || (frames !== this.nFrames && !this.shortWindows)) {
+      throw new Error(`scripted backend: a window of ${mel.length} values for ${frames} frames`);
+    }
     let contentFrames = 0;
     // Frame f of the scripted mel holds f + 1 in row 0, so zeros mark the padding.
-    for (let f = 0; f < this.nFrames; f++) if (mel[f] !== 0) contentFrames = f + 1;
-    this.windows.push({ first: (mel[0] ?? 0) - 1, contentFrames, row1First: mel[this.nFrames] ?? 0 });
+    for (let f = 0; f < frames; f++) if (mel[f] !== 0) contentFrames = f + 1;
+    this.windows.push({ first: (mel[0] ?? 0) - 1, contentFrames, row1First: mel[frames] ?? 0, frames });
     const encoded: Encoded = { kind: 'encoded-audio', seekFrame: (mel[0] ?? 0) - 1 };
     return encoded;
   }

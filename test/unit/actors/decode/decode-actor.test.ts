@@ -252,6 +252,12 @@ describe('DecodeActor', () => {
     });
     expect(partial).not.toHaveProperty('initialPrompt');
     expect(partial).not.toHaveProperty('hotwords');
+    // The short-window margin follows the job; absent, the transcriber's default applies.
+    expect(final).not.toHaveProperty('shortWindowMarginMs');
+    expect(transcribeOptionsFor(job({ jobId: 3, startSamples: 0, endSamples: 1, shortWindowMarginMs: null }))).toMatchObject({ shortWindowMarginMs: null });
+    expect(transcribeOptionsFor(job({ jobId: 4, kind: 'partial', startSamples: 0, endSamples: 1, shortWindowMarginMs: 2000 }))).toMatchObject({
+      shortWindowMarginMs: 2000,
+    });
   });
 
   it('reports wait, stage and total timings from its clock and the result', async () => {

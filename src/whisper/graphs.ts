@@ -1,0 +1,201 @@
+/**
+ * The encoder and decoder graphs as onnxruntime gets them: the hub's files, rewritten at load.
+ *
+ * 1. How the int8 models quantise their activations (see src/onnx/row-quant.ts for the why):
+ * - 'per-row' (default): the encoder quantises each of its 1500 positions with its own scale, and so
+ *   does the decoder's projection of the encoder states into cross-attention keys and values (once
+ *   per window). The decoder's per-token steps, a few rows each, stay as exported.
+ * - 'per-tensor': the graphs exactly as exported (onnxruntime's quantize_dynamic).
+ *
+ * Only q8 models hold dynamic quantisation; fp16 and fp32 files have nothing to rewrite ('none').
+ *
+ * 2. Short windows (src/onnx/position-slice.ts): the encoder's positional embedding follows the
+ *    input's length, so a caller may encode a short input without padding it to 30 s. Full windows
+ *    compute what they did before. Applied with 'per-row' and to fp16 / fp32 files; 'per-tensor'
+ *    loads the files exactly as exported, full windows only.
+ *
+ * The rewritten graphs are kept in the model cache (`<cache>/derived/`), keyed by the source file's
+ * path, size and mtime and the rewrite's version: later loads hand onnxruntime that file, so they
+ * pay neither the rewrite (~170 ms) nor a second in-memory copy of the model while the sessions load
+ * (+200 MiB peak RSS in the engine). Where the cache cannot be written, the bytes stay in memory.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { access, mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ModelCorruptError } from '../errors.js';
+import { ProtobufError } from '../onnx/protobuf.js';
+import { slicePositionalEmbedding } from '../onnx/position-slice.js';
+import { quantizeActivationsPerRow, type RowQuantSelector } from '../onnx/row-quant.js';
+import type { OnnxModelSource } from '../onnx/runtime.js';
+import type { ResolvedModel } from './types.js';
+
+export const ACTIVATION_QUANTS = ['per-row', 'per-tensor'] as const;
+export type ActivationQuant = (typeof ACTIVATION_QUANTS)[number];
+export function isActivationQuant(value: unknown): value is ActivationQuant {
+  return typeof value === 'string' && (ACTIVATION_QUANTS as readonly string[]).includes(value);
+}
+
+/** What the loaded sessions really do: 'none' for a model without dynamic quantisation. */
+export type EffectiveActivationQuant = ActivationQuant | 'none';
+
+/** The decoder's input that carries the encoder states (merged Whisper decoder contract). */
+const ENCODER_STATES = 'encoder_hidden_states';
+
+/** Bump when the rewrite's output changes, so that graphs cached by an older version are not reused. */
+const REWRITE_VERSION = 3;
+
+export interface WhisperGraphs {
+  readonly encoder: OnnxModelSource;
+  readonly decoder: OnnxModelSource;
+  readonly activationQuant: EffectiveActivationQuant;
+  /** Whether the encoder accepts windows shorter than a full one. */
+  readonly shortWindows: boolean;
+}
+
+/** What the rewrite of one file did. */
+interface Rewrite {
+  readonly bytes: Uint8Array;
+  readonly perRow: boolean;
+  readonly shortWindows: boolean;
+}
+
+/** A rewrite of one file, named (the name keys the cache) so that different rewrites never share an entry. */
+interface RewriteSpec {
+  readonly tag: string;
+  readonly apply: (bytes: Uint8Array) => Rewrite;
+}
+
+function digest(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
+}
+
+/** Where the rewrite of `file` lives in the cache: one folder per source file, one name per version of it. */
+async function cachePathFor(cacheDir: string, file: string, tag: string): Promise<string> {
+  const source = path.resolve(file);
+  const info = await stat(source);
+  const folder = path.join(cacheDir, 'derived', digest(source));
+  return path.join(folder, `${path.basename(source, '.onnx')}.rewritten.${digest([info.size, info.mtimeMs, REWRITE_VERSION, tag])}.onnx`);
+}
+
+/** Cached rewrites are named `<base>.rewritten.<key>.onnx`; the flags they were written with sit beside them. */
+function flagsPath(cached: string): string {
+  return `${cached.slice(0, -'.onnx'.length)}.json`;
+}
+
+/** Writes atomically (a reader never sees half a file) and drops older rewrites of the same source. */
+async function storeInCache(target: string, bytes: Uint8Array): Promise<void> {
+  const folder = path.dirname(target);
+  await mkdir(folder, { recursive: true });
+  const temporary = `${target}.${randomUUID()}.tmp`;
+  try {
+    await writeFile(temporary, bytes);
+    await rename(temporary, target);
+  } finally {
+    await unlink(temporary).catch(() => undefined);
+  }
+  const keep = new Set([path.basename(target), path.basename(flagsPath(target))]);
+  for (const name of await readdir(folder)) {
+    if (!keep.has(name) && (name.endsWith('.onnx') || name.endsWith('.json'))) await unlink(path.join(folder, name)).catch(() => undefined);
+  }
+}
+
+interface Rewritten {
+  readonly source: OnnxModelSource;
+  readonly perRow: boolean;
+  readonly shortWindows: boolean;
+}
+
+async function readCachedFlags(cached: string): Promise<Omit<Rewritten, 'source'> | null> {
+  try {
+    await access(cached);
+    const flags: unknown = JSON.parse(await readFile(flagsPath(cached), 'utf8'));
+    if (typeof flags !== 'object' || flags === null) return null;
+    const { perRow, shortWindows } = flags as Record<string, unknown>;
+    return typeof perRow === 'boolean' && typeof shortWindows === 'boolean' ? { perRow, shortWindows } : null;
+  } catch {
+    return null;
+  }
+}
+
+async function rewrite(file: string, spec: RewriteSpec, cacheDir: string | null): Promise<Rewritten> {
+  let cached: string | null = null;
+  if (cacheDir !== null) {
+    try {
+      cached = await cachePathFor(cacheDir, file, spec.tag);
+      const flags = await readCachedFlags(cached);
+      if (flags !== null) return { source: cached, ...flags };
+    } catch {
+      // The source cannot be read: onnxruntime reports that below.
+    }
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(file);
+  } catch {
+    // Unreadable: onnxruntime reports it with the usual coded error when it opens the path.
+    return { source: file, perRow: false, shortWindows: false };
+  }
+  let result: Rewrite;
+  try {
+    result = spec.apply(bytes);
+  } catch (cause) {
+    if (!(cause instanceof ProtobufError)) throw cause;
+    throw new ModelCorruptError(`${file} is not a readable ONNX model: ${cause.message}`, { path: file }, { cause });
+  }
+  const flags = { perRow: result.perRow, shortWindows: result.shortWindows };
+  if (result.bytes === bytes) return { source: file, ...flags };
+  if (cached !== null) {
+    try {
+      // The flags first: a rewrite is only taken from the cache with its flags beside it.
+      await mkdir(path.dirname(cached), { recursive: true });
+      await writeFile(flagsPath(cached), JSON.stringify(flags));
+      await storeInCache(cached, result.bytes);
+      return { source: cached, ...flags };
+    } catch {
+      // A read-only or full cache: load from memory this time.
+    }
+  }
+  return { source: { path: file, bytes: result.bytes }, ...flags };
+}
+
+function perRowRewrite(select: RowQuantSelector): RewriteSpec['apply'] {
+  return (bytes) => {
+    const result = quantizeActivationsPerRow(bytes, select);
+    return { bytes: result.bytes, perRow: result.rewritten > 0, shortWindows: false };
+  };
+}
+
+function encoderRewrite(quantize: boolean, nFrames: number): RewriteSpec {
+  const shape = { positions: nFrames / 2, frames: nFrames };
+  return {
+    tag: `encoder:${quantize ? 'per-row' : 'as-is'}:short-windows:${nFrames}`,
+    apply: (bytes) => {
+      const quantized = quantize ? perRowRewrite(() => true)(bytes) : { bytes, perRow: false, shortWindows: false };
+      const sliced = slicePositionalEmbedding(quantized.bytes, shape);
+      return { bytes: sliced.bytes, perRow: quantized.perRow, shortWindows: sliced.sliced };
+    },
+  };
+}
+
+/**
+ * The encoder and decoder to open, rewritten as the module comment says. `nFrames`: mel frames of a
+ * full window (preprocessor_config.json). `cacheDir`: the model cache that keeps rewritten graphs
+ * (null: rewrite in memory at every load).
+ */
+export async function prepareWhisperGraphs(model: ResolvedModel, mode: ActivationQuant, cacheDir: string | null, nFrames: number): Promise<WhisperGraphs> {
+  const quantized = model.dtype === 'q8';
+  if (quantized && mode === 'per-tensor') {
+    return { encoder: model.encoderPath, decoder: model.decoderPath, activationQuant: 'per-tensor', shortWindows: false };
+  }
+  // One after the other: two models' bytes in memory at once would raise the peak for nothing.
+  const encoder = await rewrite(model.encoderPath, encoderRewrite(quantized, nFrames), cacheDir);
+  const decoder = quantized
+    ? await rewrite(model.decoderPath, { tag: `decoder:per-row:${ENCODER_STATES}`, apply: perRowRewrite((input) => input === ENCODER_STATES) }, cacheDir)
+    : { source: model.decoderPath, perRow: false };
+  return {
+    encoder: encoder.source,
+    decoder: decoder.source,
+    activationQuant: !quantized ? 'none' : encoder.perRow || decoder.perRow ? 'per-row' : 'per-tensor',
+    shortWindows: encoder.shortWindows,
+  };
+}

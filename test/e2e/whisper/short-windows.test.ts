@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadAudioFile } from '../../../src/audio/load.js';
+import { normalizeFrench } from '../../../src/eval/normalize.js';
+import { errorRate, wordErrors } from '../../../src/eval/wer.js';
+import { transcribe } from '../../../src/whisper/transcribe.js';
+import type { DecodeOptions, EncodedAudio, WhisperBackend } from '../../../src/whisper/types.js';
+import { Whisper } from '../../../src/whisper/whisper.js';
+import { corpusPath } from '../../helpers/paths.js';
+import { BASE_MODEL } from './helpers.js';
+
+/** The backend, with the length of every window it encoded recorded. */
+function recording(whisper: Whisper): { backend: WhisperBackend; frames: number[] } {
+  const frames: number[] = [];
+  const backend: WhisperBackend = {
+    modelName: whisper.modelName,
+    device: whisper.device,
+    nMels: whisper.nMels,
+    hopLength: whisper.hopLength,
+    nFrames: whisper.nFrames,
+    maxTargetPositions: whisper.maxTargetPositions,
+    defaultSuppressTokens: whisper.defaultSuppressTokens,
+    tokenizer: whisper.tokenizer,
+    shortWindows: whisper.shortWindows,
+    encode: (mel, n) => {
+      frames.push(n ?? whisper.nFrames);
+      return whisper.encode(mel, n);
+    },
+    detectLanguage: (audio) => whisper.detectLanguage(audio),
+    decode: (audio: EncodedAudio, options: DecodeOptions) => whisper.decode(audio, options),
+    release: (audio) => whisper.release(audio),
+    close: () => whisper.close(),
+  };
+  return { backend, frames };
+}
+
+describe('short windows on whisper-base (real model)', () => {
+  let whisper: Whisper;
+  beforeAll(async () => {
+    whisper = await Whisper.load(BASE_MODEL);
+  });
+  afterAll(async () => {
+    await whisper.close();
+  });
+
+  it('loads an encoder that takes short windows (per row), and the export as is takes full ones only', async () => {
+    expect(whisper.shortWindows).toBe(true);
+    const exported = await Whisper.load(BASE_MODEL, { activationQuant: 'per-tensor' });
+    try {
+      expect(exported.shortWindows).toBe(false);
+      await expect(exported.encode(new Float32Array(80 * 800), 800)).rejects.toMatchObject({ code: 'STT_INVALID_OPTION' });
+    } finally {
+      await exported.close();
+    }
+    await expect(whisper.encode(new Float32Array(80 * 801), 801)).rejects.toMatchObject({ code: 'STT_INVALID_OPTION' });
+    await expect(whisper.encode(new Float32Array(80 * 800), 1000)).rejects.toMatchObject({ code: 'STT_INVALID_OPTION' });
+    const encoded = await whisper.encode(new Float32Array(80 * 800).fill(-0.5), 800);
+    whisper.release(encoded);
+  });
+
+  it('transcribes a command from its audio + 4 s, as well as from a full window', async () => {
+    const { samples } = await loadAudioFile(corpusPath('fr/fr_cmd_allume_la_lumiere.wav'));
+    const short = recording(whisper);
+    const result = await transcribe(short.backend, samples, { language: 'fr' });
+    // Its audio (10 ms frames) + 4 s, rounded up to 2 s.
+    const expected = Math.ceil((Math.ceil(samples.length / 160) + 400) / 200) * 200;
+    expect(expected).toBeLessThan(1000);
+    expect(short.frames).toEqual([expected]);
+    const full = recording(whisper);
+    const reference = await transcribe(full.backend, samples, { language: 'fr', shortWindowMarginMs: null });
+    expect(full.frames).toEqual([3000]);
+    const norm = (t: string): string => normalizeFrench(t);
+    expect(errorRate(wordErrors(norm('allume la lumière'), norm(result.text)))).toBe(0);
+    expect(norm(result.text)).toBe(norm(reference.text));
+    expect(result.timings.encodeMs).toBeLessThan(reference.timings.encodeMs);
+  });
+
+  it('decodes noise again from a full window when the short one doubts there is speech, and outputs nothing', async () => {
+    // From its audio + 4 s, beam 5 reads a fluent phantom sentence into this typing ("Je vous invite à
+    // faire une partie de l'écriture …", log-prob −0.77, compression 2.37: it passes both gates) with a
+    // no-speech probability of 0.88; the full window's decode ends in the no-speech gate.
+    const { samples } = await loadAudioFile(corpusPath('noise/noise_keyboard_typing.wav'));
+    const { backend, frames } = recording(whisper);
+    const result = await transcribe(backend, samples, { language: 'fr' });
+    expect(frames).toEqual([1400, 3000]);
+    expect(result.text).toBe('');
+  });
+});

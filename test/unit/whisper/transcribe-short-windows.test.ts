@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { transcribe } from '../../../src/whisper/transcribe.js';
+import type { TranscribeOptions } from '../../../src/whisper/types.js';
+import { indexMel, ScriptedBackend, seconds, type Plan } from './transcribe-scripted.js';
+
+async function run(plans: readonly Plan[], audio: Float32Array, options: TranscribeOptions = {}, shortWindows = true) {
+  const backend = new ScriptedBackend(plans, 448, shortWindows);
+  const result = await transcribe(backend, audio, { language: 'fr', ...options }, { mel: indexMel });
+  return { backend, result };
+}
+
+/** 10 ms frames: a window's length in frames. */
+const frames = (s: number): number => s * 100;
+
+describe('transcribe: short windows', () => {
+  it('encodes a short input as its audio plus the default 4 s margin, rounded up to 2 s', async () => {
+    const { backend, result } = await run([{ text: 'allume la lumière' }], seconds(3));
+    // 3 s + 4 s = 7 s → 8 s.
+    expect(backend.windows).toEqual([{ first: 0, contentFrames: frames(3), row1First: expect.any(Number), frames: frames(8) }]);
+    // Row 1 starts right after row 0's 8 s: the window is laid out at its own length.
+    expect(backend.windows[0]?.row1First).toBe(-1);
+    expect(backend.decodeCalls.map((c) => c.temperature)).toEqual([0]);
+    expect(result.text).toBe('allume la lumière');
+  });
+
+  it('takes the margin from the options, never past a full window', async () => {
+    const { backend } = await run([{ text: 'a' }, { text: 'b' }], seconds(3), { shortWindowMarginMs: 0 });
+    expect(backend.windows[0]?.frames).toBe(frames(4));
+    const long = await run([{ text: 'a' }], seconds(25), { shortWindowMarginMs: 8000 });
+    expect(long.backend.windows[0]?.frames).toBe(frames(30));
+  });
+
+  it('encodes full windows when asked (null) or when the backend cannot take short ones', async () => {
+    const off = await run([{ text: 'a' }], seconds(3), { shortWindowMarginMs: null });
+    expect(off.backend.windows[0]?.frames).toBe(frames(30));
+    const unable = await run([{ text: 'a' }], seconds(3), {}, false);
+    expect(unable.backend.windows[0]?.frames).toBe(frames(30));
+  });
+
+  it('decodes the window again the reference way when the short one would fall back', async () => {
+    const { backend, result } = await run(
+      [
+        { text: 'x y', avgLogprob: -1.6 },
+        { text: 'z', avgLogprob: -1.4 },
+        { text: 'ferme les volets', avgLogprob: -0.4 },
+      ],
+      seconds(3),
+    );
+    // Short window at T=0 fails the log-prob gate: full window, temperatures from the start.
+    expect(backend.windows.map((w) => w.frames)).toEqual([frames(8), frames(30)]);
+    expect(backend.decodeCalls.map((c) => c.temperature)).toEqual([0, 0, 0.2]);
+    expect(backend.released).toBe(2);
+    expect(result.text).toBe('ferme les volets');
+  });
+
+  it('decodes the window again when the model doubts there is speech, and then drops it', async () => {
+    // A fluent phantom sentence on noise: it passes the log-prob gate, but no-speech is 0.88.
+    const { backend, result } = await run(
+      [
+        { text: 'je vous invite à faire une partie', avgLogprob: -0.77, noSpeechProb: 0.88 },
+        { text: 'merci', avgLogprob: -1.3, noSpeechProb: 0.9 },
+      ],
+      seconds(9),
+    );
+    expect(backend.windows.map((w) => w.frames)).toEqual([frames(14), frames(30)]);
+    expect(result.text).toBe('');
+    expect(result.segments).toEqual([]);
+  });
+
+  it('keeps a single-temperature decode (interim results) on the short window, whatever its gates say', async () => {
+    const { backend, result } = await run([{ text: 'x y', avgLogprob: -1.6 }], seconds(3), {
+      temperatures: [0],
+      noSpeechThreshold: null,
+      withoutTimestamps: true,
+    });
+    expect(backend.windows.map((w) => w.frames)).toEqual([frames(8)]);
+    expect(result.text).toBe('x y');
+  });
+
+  it('encodes only the last, shorter window of a long input short', async () => {
+    const { backend } = await run([{ text: 'a' }, { text: 'b' }], seconds(40), { withoutTimestamps: true });
+    expect(backend.windows.map((w) => [w.first, w.contentFrames, w.frames])).toEqual([
+      [0, frames(30), frames(30)],
+      [frames(30), frames(10), frames(14)],
+    ]);
+  });
+
+  it('refuses a negative margin with a coded error', async () => {
+    await expect(run([], seconds(1), { shortWindowMarginMs: -1 })).rejects.toMatchObject({ code: 'STT_INVALID_OPTION' });
+  });
+});
