@@ -38,10 +38,10 @@ export const SKIP_CHECK_MIN_MS = 2000;
 /** Short windows grow in steps of 2 s: a few distinct input shapes, so onnxruntime plans each once. */
 const SHORT_WINDOW_STEP_MS = 2000;
 
-/** Frames a short window encodes for `frames` of audio and margin: rounded up to a step, at most a full window. */
-function shortWindowFrames(frames: number, nFrames: number, frameMs: number): number {
+/** Frames a short window encodes for `frames` of audio and margin: rounded up to a step, at least `minFrames`, at most a full window. */
+function shortWindowFrames(frames: number, minFrames: number, nFrames: number, frameMs: number): number {
   const step = Math.max(2, 2 * Math.round(SHORT_WINDOW_STEP_MS / frameMs / 2));
-  return Math.min(nFrames, Math.ceil(frames / step) * step);
+  return Math.min(nFrames, Math.ceil(Math.max(frames, minFrames) / step) * step);
 }
 
 /** Log-mel of a whole input, row-major [nMels][nFrames]. */
@@ -225,6 +225,7 @@ export async function transcribe(
   const segments: Segment[] = [];
   const fullWindow = new Float32Array(nMels * nFrames);
   const shortWindowMargin = opts.shortWindowMarginMs !== null && backend.shortWindows ? Math.ceil(opts.shortWindowMarginMs / frameMs) : null;
+  const shortWindowMin = Math.ceil(opts.shortWindowMinMs / frameMs);
 
   let seek = 0;
   while (seek < contentFrames) {
@@ -280,17 +281,21 @@ export async function transcribe(
       }
     };
 
-    const shortFrames = shortWindowMargin === null ? nFrames : shortWindowFrames(windowFrames + shortWindowMargin, nFrames, frameMs);
+    const shortFrames = shortWindowMargin === null ? nFrames : shortWindowFrames(windowFrames + shortWindowMargin, shortWindowMin, nFrames, frameMs);
     let outcome: FallbackOutcome;
     if (shortFrames < nFrames) {
       // The short window is a fast path for clean speech. When its first decode would fall back to
-      // another temperature, or the model doubts there is speech at all, the window is decoded again
-      // the reference way (full window, every temperature): on noise, a short window can carry a
-      // fluent phantom sentence past the gates that the full window rejects.
+      // another temperature, or the model doubts there is speech but the log-prob would keep the
+      // text, the window is decoded again the reference way (full window, every temperature): on
+      // noise, a short window can carry a fluent phantom sentence past the gates that the full window
+      // rejects. A decode the no-speech gate drops anyway is dropped as the reference would.
       outcome = await decodeWindow(shortFrames, opts.temperatures.slice(0, 1));
+      const { result } = outcome;
       const fallback = !outcome.passed && opts.temperatures.length > 1;
-      const noSpeech = opts.noSpeechThreshold !== null && outcome.result.noSpeechProb > opts.noSpeechThreshold;
-      if (fallback || noSpeech) outcome = await decodeWindow(nFrames, opts.temperatures);
+      const doubtsSpeech = opts.noSpeechThreshold !== null && result.noSpeechProb > opts.noSpeechThreshold;
+      // The driver's no-speech gate below keeps such a text only when the log-prob is confident.
+      const keptByLogprob = opts.logProbThreshold !== null && result.avgLogprob > opts.logProbThreshold;
+      if (fallback || (doubtsSpeech && keptByLogprob)) outcome = await decodeWindow(nFrames, opts.temperatures);
     } else {
       outcome = await decodeWindow(nFrames, opts.temperatures);
     }

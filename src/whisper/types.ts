@@ -47,7 +47,7 @@ export interface LoadWhisperOptions {
   readonly interOpThreads?: number;
   /**
    * How q8 models quantise activations: 'per-row' (default; French WER 30.7 % → 25.7 % on the
-   * corpus's speech clips) or 'per-tensor' (the exported graphs as they are). See activation-quant.ts.
+   * corpus's speech clips) or 'per-tensor' (the exported graphs as they are). See graphs.ts.
    */
   readonly activationQuant?: ActivationQuant;
   /**
@@ -160,13 +160,18 @@ export interface TranscribeOptions {
   readonly seed?: number;
   /**
    * A window with less than 30 s of audio is encoded as its audio plus this margin, rounded up to a
-   * multiple of 2 s (at most 30 s), instead of being padded to 30 s: the encoder pass of a 3 s command
-   * costs ~8× less. When the short window's first decode fails the gates or doubts there is speech,
-   * the window is decoded again the reference way (full window, every temperature). Default 4000
-   * (DEFAULT_SHORT_WINDOW_MARGIN_MS, with what was measured); null: always full windows, as OpenAI
-   * and faster-whisper do. A backend without `shortWindows` always encodes full windows.
+   * multiple of 2 s and at least `shortWindowMinMs` long, instead of being padded to 30 s. When the
+   * short window's first decode would fall back to another temperature, or the model doubts there is
+   * speech while the log-prob would keep the text, the window is decoded again the reference way
+   * (full window, every temperature). Default 4000; null: always full windows, as OpenAI and
+   * faster-whisper do. A backend without `shortWindows` always encodes full windows.
    */
   readonly shortWindowMarginMs?: number | null;
+  /**
+   * The shortest window encoded (default 20 000: measured as accurate as full windows, see
+   * DEFAULT_SHORT_WINDOW_MIN_MS; 0 for interim results, where speed matters more).
+   */
+  readonly shortWindowMinMs?: number;
   /**
    * Cancels the transcription: it rejects with DecodeCancelledError (STT_DECODE_CANCELLED) at the
    * next checkpoint, i.e. before the mel, before each encoder run and before each decoder step. A

@@ -106,6 +106,8 @@ export function transcribeOptionsFor(
       return {
         ...shared,
         noSpeechThreshold: null,
+        // Interim results favour speed: the window is the audio plus the margin, however short.
+        shortWindowMinMs: 0,
         beamSize: 1,
         temperatures: [0],
         withoutTimestamps: true,

@@ -13,21 +13,24 @@ async function run(plans: readonly Plan[], audio: Float32Array, options: Transcr
 const frames = (s: number): number => s * 100;
 
 describe('transcribe: short windows', () => {
-  it('encodes a short input as its audio plus the default 4 s margin, rounded up to 2 s', async () => {
+  it('encodes a short input as a 20 s window by default', async () => {
     const { backend, result } = await run([{ text: 'allume la lumière' }], seconds(3));
-    // 3 s + 4 s = 7 s → 8 s.
-    expect(backend.windows).toEqual([{ first: 0, contentFrames: frames(3), row1First: expect.any(Number), frames: frames(8) }]);
-    // Row 1 starts right after row 0's 8 s: the window is laid out at its own length.
+    expect(backend.windows).toEqual([{ first: 0, contentFrames: frames(3), row1First: expect.any(Number), frames: frames(20) }]);
+    // Row 1 starts right after row 0's 20 s: the window is laid out at its own length.
     expect(backend.windows[0]?.row1First).toBe(-1);
     expect(backend.decodeCalls.map((c) => c.temperature)).toEqual([0]);
     expect(result.text).toBe('allume la lumière');
   });
 
-  it('takes the margin from the options, never past a full window', async () => {
-    const { backend } = await run([{ text: 'a' }, { text: 'b' }], seconds(3), { shortWindowMarginMs: 0 });
-    expect(backend.windows[0]?.frames).toBe(frames(4));
-    const long = await run([{ text: 'a' }], seconds(25), { shortWindowMarginMs: 8000 });
-    expect(long.backend.windows[0]?.frames).toBe(frames(30));
+  it('encodes the audio plus the margin, rounded up to 2 s, above the minimum and never past a full window', async () => {
+    const longer = await run([{ text: 'a' }], seconds(17));
+    expect(longer.backend.windows[0]?.frames).toBe(frames(22)); // 17 + 4 → 22
+    const noMinimum = await run([{ text: 'a' }], seconds(3), { shortWindowMinMs: 0 });
+    expect(noMinimum.backend.windows[0]?.frames).toBe(frames(8)); // 3 + 4 → 8
+    const noMargin = await run([{ text: 'a' }], seconds(3), { shortWindowMarginMs: 0, shortWindowMinMs: 0 });
+    expect(noMargin.backend.windows[0]?.frames).toBe(frames(4));
+    const nearlyFull = await run([{ text: 'a' }], seconds(25), { shortWindowMarginMs: 8000 });
+    expect(nearlyFull.backend.windows[0]?.frames).toBe(frames(30));
   });
 
   it('encodes full windows when asked (null) or when the backend cannot take short ones', async () => {
@@ -47,13 +50,13 @@ describe('transcribe: short windows', () => {
       seconds(3),
     );
     // Short window at T=0 fails the log-prob gate: full window, temperatures from the start.
-    expect(backend.windows.map((w) => w.frames)).toEqual([frames(8), frames(30)]);
+    expect(backend.windows.map((w) => w.frames)).toEqual([frames(20), frames(30)]);
     expect(backend.decodeCalls.map((c) => c.temperature)).toEqual([0, 0, 0.2]);
     expect(backend.released).toBe(2);
     expect(result.text).toBe('ferme les volets');
   });
 
-  it('decodes the window again when the model doubts there is speech, and then drops it', async () => {
+  it('decodes the window again when the model doubts there is speech but the log-prob would keep the text', async () => {
     // A fluent phantom sentence on noise: it passes the log-prob gate, but no-speech is 0.88.
     const { backend, result } = await run(
       [
@@ -61,10 +64,17 @@ describe('transcribe: short windows', () => {
         { text: 'merci', avgLogprob: -1.3, noSpeechProb: 0.9 },
       ],
       seconds(9),
+      { shortWindowMinMs: 0 },
     );
     expect(backend.windows.map((w) => w.frames)).toEqual([frames(14), frames(30)]);
     expect(result.text).toBe('');
     expect(result.segments).toEqual([]);
+  });
+
+  it('drops a short window the no-speech gate drops anyway, without a second decode', async () => {
+    const { backend, result } = await run([{ text: 'merci', avgLogprob: -1.3, noSpeechProb: 0.9 }], seconds(9));
+    expect(backend.windows.map((w) => w.frames)).toEqual([frames(20)]);
+    expect(result.text).toBe('');
   });
 
   it('keeps a single-temperature decode (interim results) on the short window, whatever its gates say', async () => {
@@ -73,7 +83,7 @@ describe('transcribe: short windows', () => {
       noSpeechThreshold: null,
       withoutTimestamps: true,
     });
-    expect(backend.windows.map((w) => w.frames)).toEqual([frames(8)]);
+    expect(backend.windows.map((w) => w.frames)).toEqual([frames(20)]);
     expect(result.text).toBe('x y');
   });
 
@@ -81,7 +91,7 @@ describe('transcribe: short windows', () => {
     const { backend } = await run([{ text: 'a' }, { text: 'b' }], seconds(40), { withoutTimestamps: true });
     expect(backend.windows.map((w) => [w.first, w.contentFrames, w.frames])).toEqual([
       [0, frames(30), frames(30)],
-      [frames(30), frames(10), frames(14)],
+      [frames(30), frames(10), frames(20)],
     ]);
   });
 

@@ -249,6 +249,7 @@ describe('DecodeActor', () => {
       withoutTimestamps: true,
       conditionOnPreviousText: false,
       noSpeechThreshold: null,
+      shortWindowMinMs: 0,
     });
     expect(partial).not.toHaveProperty('initialPrompt');
     expect(partial).not.toHaveProperty('hotwords');
