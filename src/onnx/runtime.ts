@@ -88,6 +88,12 @@ const CPU: Device = { kind: 'cpu' };
  * Measured on the whisper-base decoder step at 2 threads: turning off intra-op spinning cost
  * 15–30 %, one thread instead of two 25–40 %, and 'extended' optimisation or other block sizes
  * changed nothing measurable, so these stay at ORT's fastest defaults.
+ *
+ * Memory patterns are off: onnxruntime plans and keeps one per input shape, and the encoder sees
+ * many (short windows) and the decoder a new one every step. Measured on the whisper-base encoder
+ * after 14 passes: 463 → 304 MiB RSS at 30 s windows only, 519 → 359 MiB at mixed lengths, at the
+ * same speed; decoder steps were no slower. (The CPU arena stays on: without it the encoder was
+ * 43 % slower.)
  */
 function sessionOptions(device: Device, options: OnnxSessionOptions): ort.InferenceSession.SessionOptions {
   return {
@@ -95,6 +101,7 @@ function sessionOptions(device: Device, options: OnnxSessionOptions): ort.Infere
     interOpNumThreads: options.interOpThreads,
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
+    enableMemPattern: false,
     // Fatal only: a missing CUDA provider is reported through our own warning, not ORT's stderr.
     logSeverityLevel: device.kind === 'cpu' ? 3 : 4,
     executionProviders: device.kind === 'cpu' ? ['cpu'] : [{ name: 'cuda', deviceId: device.index }, 'cpu'],
