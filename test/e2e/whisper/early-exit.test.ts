@@ -2,36 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudioFile } from '../../../src/audio/load.js';
 import { compressionRatio } from '../../../src/whisper/compression.js';
 import { transcribe } from '../../../src/whisper/transcribe.js';
-import type { DecodeOptions, DecodingResult, EncodedAudio, WhisperBackend } from '../../../src/whisper/types.js';
 import { Whisper } from '../../../src/whisper/whisper.js';
 import { corpusPath } from '../../helpers/paths.js';
-import { BASE_MODEL } from './helpers.js';
-
-/** The backend, with every decode it ran recorded. */
-function recording(whisper: Whisper): { backend: WhisperBackend; decodes: { options: DecodeOptions; result: DecodingResult }[] } {
-  const decodes: { options: DecodeOptions; result: DecodingResult }[] = [];
-  const backend: WhisperBackend = {
-    modelName: whisper.modelName,
-    device: whisper.device,
-    nMels: whisper.nMels,
-    hopLength: whisper.hopLength,
-    nFrames: whisper.nFrames,
-    maxTargetPositions: whisper.maxTargetPositions,
-    defaultSuppressTokens: whisper.defaultSuppressTokens,
-    tokenizer: whisper.tokenizer,
-    shortWindows: whisper.shortWindows,
-    encode: (mel, frames) => whisper.encode(mel, frames),
-    detectLanguage: (audio) => whisper.detectLanguage(audio),
-    decode: async (audio: EncodedAudio, options: DecodeOptions) => {
-      const result = await whisper.decode(audio, options);
-      decodes.push({ options, result });
-      return result;
-    },
-    release: (audio) => whisper.release(audio),
-    close: () => whisper.close(),
-  };
-  return { backend, decodes };
-}
+import { BASE_MODEL, recordingBackend } from './helpers.js';
 
 // On this clip (1.4 s of silence) beam 5 at temperature 0 loops "… sur le site de l'écriture du site de
 // l'écriture …" up to the 224-token limit, which the compression gate then rejects.
@@ -46,7 +19,7 @@ describe('early exit of a hallucinated repetition loop (beam 5, noise_empty.wav)
 
   it('stops the looping decode early, falls back as before, and still outputs nothing', async () => {
     const { samples } = await loadAudioFile(corpusPath('noise/noise_empty.wav'));
-    const { backend, decodes } = recording(whisper);
+    const { backend, decodes } = recordingBackend(whisper);
     // Full windows: the loop described above is the 30 s window's (a short window decodes differently).
     const result = await transcribe(backend, samples, { language: 'fr', beamSize: 5, bestOf: 5, shortWindowMarginMs: null });
     expect(result.text).toBe('');

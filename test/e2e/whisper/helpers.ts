@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SHARED_GOLDEN, WHISPER_BASE_DIR } from '../../helpers/paths.js';
-import type { DecodeOptions, ResolvedModel } from '../../../src/whisper/types.js';
+import type { DecodeOptions, DecodingResult, EncodedAudio, ResolvedModel, WhisperBackend } from '../../../src/whisper/types.js';
 import { plainDecodeOptions } from '../../unit/whisper/decode-options.js';
 import type { Whisper } from '../../../src/whisper/whisper.js';
 
@@ -45,4 +45,38 @@ export function greedyOptions(whisper: Whisper, language: string, overrides: Par
     maxNewTokens: Math.floor(whisper.maxTargetPositions / 2),
     ...overrides,
   });
+}
+
+/** A Whisper as a WhisperBackend that records the length of every window it encoded and every decode it ran. */
+export function recordingBackend(whisper: Whisper): {
+  backend: WhisperBackend;
+  frames: number[];
+  decodes: { options: DecodeOptions; result: DecodingResult }[];
+} {
+  const frames: number[] = [];
+  const decodes: { options: DecodeOptions; result: DecodingResult }[] = [];
+  const backend: WhisperBackend = {
+    modelName: whisper.modelName,
+    device: whisper.device,
+    nMels: whisper.nMels,
+    hopLength: whisper.hopLength,
+    nFrames: whisper.nFrames,
+    maxTargetPositions: whisper.maxTargetPositions,
+    defaultSuppressTokens: whisper.defaultSuppressTokens,
+    tokenizer: whisper.tokenizer,
+    shortWindows: whisper.shortWindows,
+    encode: (mel, n) => {
+      frames.push(n ?? whisper.nFrames);
+      return whisper.encode(mel, n);
+    },
+    detectLanguage: (audio) => whisper.detectLanguage(audio),
+    decode: async (audio: EncodedAudio, options: DecodeOptions) => {
+      const result = await whisper.decode(audio, options);
+      decodes.push({ options, result });
+      return result;
+    },
+    release: (audio) => whisper.release(audio),
+    close: () => whisper.close(),
+  };
+  return { backend, frames, decodes };
 }

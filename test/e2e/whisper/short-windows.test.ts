@@ -3,35 +3,9 @@ import { loadAudioFile } from '../../../src/audio/load.js';
 import { normalizeFrench } from '../../../src/eval/normalize.js';
 import { errorRate, wordErrors } from '../../../src/eval/wer.js';
 import { transcribe } from '../../../src/whisper/transcribe.js';
-import type { DecodeOptions, EncodedAudio, WhisperBackend } from '../../../src/whisper/types.js';
 import { Whisper } from '../../../src/whisper/whisper.js';
 import { corpusPath } from '../../helpers/paths.js';
-import { BASE_MODEL } from './helpers.js';
-
-/** The backend, with the length of every window it encoded recorded. */
-function recording(whisper: Whisper): { backend: WhisperBackend; frames: number[] } {
-  const frames: number[] = [];
-  const backend: WhisperBackend = {
-    modelName: whisper.modelName,
-    device: whisper.device,
-    nMels: whisper.nMels,
-    hopLength: whisper.hopLength,
-    nFrames: whisper.nFrames,
-    maxTargetPositions: whisper.maxTargetPositions,
-    defaultSuppressTokens: whisper.defaultSuppressTokens,
-    tokenizer: whisper.tokenizer,
-    shortWindows: whisper.shortWindows,
-    encode: (mel, n) => {
-      frames.push(n ?? whisper.nFrames);
-      return whisper.encode(mel, n);
-    },
-    detectLanguage: (audio) => whisper.detectLanguage(audio),
-    decode: (audio: EncodedAudio, options: DecodeOptions) => whisper.decode(audio, options),
-    release: (audio) => whisper.release(audio),
-    close: () => whisper.close(),
-  };
-  return { backend, frames };
-}
+import { BASE_MODEL, recordingBackend } from './helpers.js';
 
 describe('short windows on whisper-base (real model)', () => {
   let whisper: Whisper;
@@ -59,10 +33,10 @@ describe('short windows on whisper-base (real model)', () => {
 
   it('transcribes a command from a 20 s window, as well as from a full window', async () => {
     const { samples } = await loadAudioFile(corpusPath('fr/fr_cmd_allume_la_lumiere.wav'));
-    const short = recording(whisper);
+    const short = recordingBackend(whisper);
     const result = await transcribe(short.backend, samples, { language: 'fr' });
     expect(short.frames).toEqual([2000]);
-    const full = recording(whisper);
+    const full = recordingBackend(whisper);
     const reference = await transcribe(full.backend, samples, { language: 'fr', shortWindowMarginMs: null });
     expect(full.frames).toEqual([3000]);
     const norm = (t: string): string => normalizeFrench(t);
@@ -76,7 +50,7 @@ describe('short windows on whisper-base (real model)', () => {
     // faire une partie de l'écriture …", log-prob −0.77, compression 2.37: it passes both gates) with a
     // no-speech probability of 0.88; the full window's decode ends in the no-speech gate.
     const { samples } = await loadAudioFile(corpusPath('noise/noise_keyboard_typing.wav'));
-    const { backend, frames } = recording(whisper);
+    const { backend, frames } = recordingBackend(whisper);
     const result = await transcribe(backend, samples, { language: 'fr', shortWindowMinMs: 0 });
     expect(frames).toEqual([1400, 3000]);
     expect(result.text).toBe('');
