@@ -21,6 +21,25 @@ export const TENSOR_TYPE = { elemType: 1, shape: 2 } as const;
 export const SHAPE = { dim: 1 } as const;
 export const DIM = { value: 1, param: 2 } as const;
 
+/** A NodeProto's fields (wrap them with messageField(GRAPH.node, …) to place the node in a graph). */
+export function nodeFields(
+  opType: string,
+  inputs: readonly string[],
+  outputs: readonly string[],
+  name: string,
+  attributes: readonly Field[] = [],
+  domain = '',
+): Field[] {
+  return [
+    ...inputs.map((i) => stringField(NODE.input, i)),
+    ...outputs.map((o) => stringField(NODE.output, o)),
+    stringField(NODE.name, name),
+    stringField(NODE.opType, opType),
+    ...(domain === '' ? [] : [stringField(NODE.domain, domain)]),
+    ...attributes,
+  ];
+}
+
 /** A NodeProto attribute holding one int. */
 export function intAttribute(name: string, value: number): Field {
   return messageField(NODE.attribute, [stringField(ATTR.name, name), varintField(ATTR.i, value), varintField(ATTR.type, ATTR_TYPE.int)]);

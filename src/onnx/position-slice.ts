@@ -18,7 +18,7 @@
  * where speed matters more (interim results), never by default.
  */
 import { bytesField, findField, readFields, stringField, stringValue, varintValue, writeFields, type Field, messageField } from './protobuf.js';
-import { DIM, DTYPE, GRAPH, initializerField, MODEL, NODE, SHAPE, TENSOR, TENSOR_TYPE, TYPE, VALUE_INFO } from './onnx-fields.js';
+import { DIM, DTYPE, GRAPH, initializerField, MODEL, NODE, nodeFields, SHAPE, TENSOR, TENSOR_TYPE, TYPE, VALUE_INFO } from './onnx-fields.js';
 
 export interface PositionSliceShape {
   /** Encoder positions of a full window (max_source_positions: 1500). */
@@ -81,12 +81,7 @@ function symbolicDims(valueInfo: Uint8Array, from: number, to: string): Uint8Arr
 }
 
 function node(opType: string, inputs: readonly string[], outputs: readonly string[], name: string): Field {
-  return messageField(GRAPH.node, [
-    ...inputs.map((i) => stringField(NODE.input, i)),
-    ...outputs.map((o) => stringField(NODE.output, o)),
-    stringField(NODE.name, name),
-    stringField(NODE.opType, opType),
-  ]);
+  return messageField(GRAPH.node, nodeFields(opType, inputs, outputs, name));
 }
 
 /**

@@ -42,7 +42,7 @@ import {
   writeFields,
   type Field,
 } from './protobuf.js';
-import { ATTR, DTYPE, GRAPH, initializerField, intAttribute, intsAttribute, MODEL, NODE, OPSET, VALUE_INFO } from './onnx-fields.js';
+import { ATTR, DTYPE, GRAPH, initializerField, intAttribute, intsAttribute, MODEL, NODE, nodeFields, OPSET, VALUE_INFO } from './onnx-fields.js';
 
 /** Which DynamicQuantizeLinear nodes to rewrite, by the name of the tensor they quantise. */
 export type RowQuantSelector = (quantizedInput: string) => boolean;
@@ -88,15 +88,7 @@ function parseNode(data: Uint8Array): Node {
 const MS_DOMAIN = 'com.microsoft';
 
 function makeNode(opType: string, inputs: readonly string[], outputs: readonly string[], name: string, attributes: Field[] = [], domain = ''): Node {
-  const fields: Field[] = [
-    ...inputs.map((i) => stringField(NODE.input, i)),
-    ...outputs.map((o) => stringField(NODE.output, o)),
-    stringField(NODE.name, name),
-    stringField(NODE.opType, opType),
-    ...(domain === '' ? [] : [stringField(NODE.domain, domain)]),
-    ...attributes,
-  ];
-  return { fields, opType, domain, inputs, outputs };
+  return { fields: nodeFields(opType, inputs, outputs, name, attributes, domain), opType, domain, inputs, outputs };
 }
 
 function float32Raw(value: number): Uint8Array {

@@ -223,7 +223,8 @@ export async function transcribe(
   let languageProbability: number | null = null;
   const random = seededRandom(opts.seed);
   const segments: Segment[] = [];
-  const fullWindow = new Float32Array(nMels * nFrames);
+  // One buffer for every window: a short one is its first nMels × frames values.
+  const windowBuffer = new Float32Array(nMels * nFrames);
   const shortWindowMargin = opts.shortWindowMarginMs !== null && backend.shortWindows ? Math.ceil(opts.shortWindowMarginMs / frameMs) : null;
   const shortWindowMin = Math.ceil(opts.shortWindowMinMs / frameMs);
 
@@ -231,7 +232,7 @@ export async function transcribe(
   while (seek < contentFrames) {
     const windowFrames = Math.min(nFrames, contentFrames - seek);
     const decodeWindow = async (frames: number, temperatures: readonly number[]): Promise<FallbackOutcome> => {
-      const window = frames === nFrames ? fullWindow : new Float32Array(nMels * frames);
+      const window = windowBuffer.subarray(0, nMels * frames);
       // OpenAI pads a short last window with zeros in the log-mel domain, not with the mel of silence.
       for (let m = 0; m < nMels; m++) {
         const from = m * mel.nFrames + seek;

@@ -2,7 +2,7 @@
  * Builds small ONNX models byte by byte (onnx.proto field numbers) for tests that run them through
  * onnxruntime: no Python, no model files.
  */
-import { ATTR, ATTR_TYPE, DTYPE, GRAPH, initializerField, MODEL, NODE, OPSET, VALUE_INFO } from '../../src/onnx/onnx-fields.js';
+import { ATTR, ATTR_TYPE, DTYPE, GRAPH, initializerField, MODEL, NODE, nodeFields, OPSET, VALUE_INFO } from '../../src/onnx/onnx-fields.js';
 import { messageField, stringField, varintField, writeFields, type Field } from '../../src/onnx/protobuf.js';
 
 export { intAttribute as intAttr } from '../../src/onnx/onnx-fields.js';
@@ -33,15 +33,7 @@ export function value(no: typeof GRAPH.input | typeof GRAPH.output, name: string
 
 export function graph(name: string, nodes: readonly NodeSpec[], rest: readonly Field[]): Field[] {
   return [
-    ...nodes.map((n, i) =>
-      messageField(GRAPH.node, [
-        ...n.inputs.map((x) => stringField(NODE.input, x)),
-        ...n.outputs.map((x) => stringField(NODE.output, x)),
-        stringField(NODE.name, `${n.op}_${i}`),
-        stringField(NODE.opType, n.op),
-        ...(n.attributes ?? []),
-      ]),
-    ),
+    ...nodes.map((n, i) => messageField(GRAPH.node, nodeFields(n.op, n.inputs, n.outputs, `${n.op}_${i}`, n.attributes))),
     stringField(GRAPH.name, name),
     ...rest,
   ];
