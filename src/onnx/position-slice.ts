@@ -14,8 +14,8 @@
  *
  * Why: a short input (a spoken command, a partial of a running utterance) encoded as its audio plus
  * a margin instead of a whole 30 s window costs a fraction of the pass (the encoder's attention is
- * quadratic in length). Whisper is trained on 30 s windows, so this costs accuracy; callers use it
- * where speed matters more (interim results), never by default.
+ * quadratic in length). Whisper is trained on 30 s windows, so the window length is a measured
+ * trade: see DEFAULT_SHORT_WINDOW_MIN_MS in src/whisper/transcribe-options.ts.
  */
 import { bytesField, findField, readFields, stringField, stringValue, varintValue, writeFields, type Field, messageField } from './protobuf.js';
 import { DIM, DTYPE, GRAPH, initializerField, MODEL, NODE, nodeFields, SHAPE, TENSOR, TENSOR_TYPE, TYPE, VALUE_INFO } from './onnx-fields.js';

@@ -15,7 +15,7 @@
  *    loads the files exactly as exported, full windows only.
  *
  * The rewritten graphs are kept in the model cache (`<cache>/derived/`), keyed by the source file's
- * path, size and mtime and the rewrite's version: later loads hand onnxruntime that file, so they
+ * path, size and mtime, the rewrite's version and which rewrite it is: later loads hand onnxruntime that file, so they
  * pay neither the rewrite (~170 ms) nor a second in-memory copy of the model while the sessions load
  * (+200 MiB peak RSS in the engine). Where the cache cannot be written, the bytes stay in memory.
  */
@@ -52,11 +52,14 @@ export interface WhisperGraphs {
   readonly shortWindows: boolean;
 }
 
-/** What the rewrite of one file did. */
-interface Rewrite {
-  readonly bytes: Uint8Array;
+/** What the rewrite of one file did (also kept beside a cached rewrite, as JSON). */
+interface RewriteFlags {
   readonly perRow: boolean;
   readonly shortWindows: boolean;
+}
+
+interface Rewrite extends RewriteFlags {
+  readonly bytes: Uint8Array;
 }
 
 /** A rewrite of one file, named (the name keys the cache) so that different rewrites never share an entry. */
@@ -99,13 +102,11 @@ async function storeInCache(target: string, bytes: Uint8Array): Promise<void> {
   }
 }
 
-interface Rewritten {
+interface Rewritten extends RewriteFlags {
   readonly source: OnnxModelSource;
-  readonly perRow: boolean;
-  readonly shortWindows: boolean;
 }
 
-async function readCachedFlags(cached: string): Promise<Omit<Rewritten, 'source'> | null> {
+async function readCachedFlags(cached: string): Promise<RewriteFlags | null> {
   try {
     await access(cached);
     const flags: unknown = JSON.parse(await readFile(flagsPath(cached), 'utf8'));
@@ -142,7 +143,7 @@ async function rewrite(file: string, spec: RewriteSpec, cacheDir: string | null)
     if (!(cause instanceof ProtobufError)) throw cause;
     throw new ModelCorruptError(`${file} is not a readable ONNX model: ${cause.message}`, { path: file }, { cause });
   }
-  const flags = { perRow: result.perRow, shortWindows: result.shortWindows };
+  const flags: RewriteFlags = { perRow: result.perRow, shortWindows: result.shortWindows };
   if (result.bytes === bytes) return { source: file, ...flags };
   if (cached !== null) {
     try {
