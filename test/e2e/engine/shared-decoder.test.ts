@@ -2,7 +2,7 @@
  * Two engines, one decode worker: the Wyoming server's shape. Each engine has its own capture, VAD,
  * post-process and supervisor; the model is loaded once. Both clients' commands are pushed at the
  * same time and each engine must get its own text (results routed by arena and job id), then a
- * crash of the shared worker while both have finals in flight must cost neither a final.
+ * crash of the shared worker while a final is in flight must cost neither engine a final.
  * Skipped when the shared models are absent.
  */
 import { describe, expect, it } from 'vitest';
@@ -70,10 +70,14 @@ describe.skipIf(!hasShared())('shared decoder (one decode worker, two engines)',
       await Promise.all([a.close(), b.close()]);
       expect(decoder.sessions).toBe(0);
 
-      // Round 2: the worker is killed as soon as A's final job is sent; both finals still come.
+      // Round 2: the worker is killed as soon as B's first decode job is sent; both finals still come.
+      // The kill is B's, not A's: "allume la lumière" is one utterance whose speculative final (sent
+      // at the endpoint pause) becomes the final, so it is still in flight when the worker dies and is
+      // replayed. A's "ferme tous les volets" pauses mid-sentence: its first job is voided when speech
+      // resumes, and a job being cancelled at a crash is redone, not replayed (decode-dispatcher.ts).
       [a, b] = await Promise.all([open(), open()]);
       let killed: Promise<void> | null = null;
-      a.on('trace', (r) => {
+      b.on('trace', (r) => {
         if (killed === null && r.kind === 'command' && r.actor === 'decode') killed = decoder.kill();
       });
       [fa, fb] = await Promise.all([speak(a, volets), speak(b, allume)]);
