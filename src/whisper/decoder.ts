@@ -7,6 +7,7 @@
 import { DecodeCancelledError, DecodeFailedError, InvalidOptionError } from '../errors.js';
 import { beamSearch } from './beam.js';
 import { compressionRatio } from './compression.js';
+import { expNonPositive, sumExpBelow } from './fast-exp.js';
 import { LogitFilters } from './logit-filters.js';
 import { sampleSearch, type Candidate, type DecoderModel, type SearchParams } from './search.js';
 import type { DecodeOptions, DecodingResult, SpecialTokens } from './types.js';
@@ -100,9 +101,7 @@ export function initialSequence(options: DecodeOptions, ctx: DecoderContext): In
 export function softmaxAt(row: Float32Array, id: number): number {
   let max = -Infinity;
   for (let i = 0; i < row.length; i++) if ((row[i] as number) > max) max = row[i] as number;
-  let sum = 0;
-  for (let i = 0; i < row.length; i++) sum += Math.exp((row[i] as number) - max);
-  return Math.exp((row[id] as number) - max) / sum;
+  return expNonPositive((row[id] as number) - max) / sumExpBelow(row, 0, row.length, max);
 }
 
 /** Throws DecodeCancelledError once `signal` has fired; the checkpoint between model runs. */

@@ -4,6 +4,7 @@
  * (log-normaliser, argmax, top-k). Everything works on a Float32Array view without allocating, so the
  * decode loop can run them per step and per beam.
  */
+import { expNonPositive, sumExpBelow } from './fast-exp.js';
 
 export interface LogitFilterOptions {
   readonly eot: number;
@@ -114,17 +115,12 @@ export function rangeMax(row: Float32Array, from = 0, to = row.length): number {
 
 /**
  * log Σ exp(row[from..to)); -Infinity when every entry is -Infinity. Pass `max` when the caller
- * already knows the range's maximum (argmax, top-k): the exp pass is the whole cost then. Suppressed
- * entries are skipped — exp(-∞) adds an exact 0 — so the sum is bit-identical either way.
+ * already knows the range's maximum (argmax, top-k): the exp pass is the whole cost then, and it
+ * uses fast-exp.ts (within 1e-8 of Math.exp's sum). Suppressed (-∞) entries add an exact 0.
  */
 export function logSumExp(row: Float32Array, from = 0, to = row.length, max = rangeMax(row, from, to)): number {
   if (max === -Infinity) return -Infinity;
-  let sum = 0;
-  for (let i = from; i < to; i++) {
-    const v = row[i] as number;
-    if (v !== -Infinity) sum += Math.exp(v - max);
-  }
-  return max + Math.log(sum);
+  return max + Math.log(sumExpBelow(row, from, to, max));
 }
 
 export function argmax(row: Float32Array): number {
@@ -184,7 +180,7 @@ export function sampleWithTemperature(
   const inv = 1 / temperature;
   let total = 0;
   for (let i = 0; i < row.length; i++) {
-    const w = Math.exp(((row[i] as number) - max) * inv);
+    const w = expNonPositive(((row[i] as number) - max) * inv);
     weights[i] = w;
     total += w;
   }

@@ -90,12 +90,13 @@ describe('applyTimestampRules', () => {
 describe('row statistics', () => {
   it('logSumExp matches the definition and handles all -Infinity', () => {
     const r = row([1, 2, 3]);
-    expect(logSumExp(r)).toBeCloseTo(Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3)), 10);
+    // fast-exp.ts: within 1e-8 of the Math.exp definition.
+    expect(logSumExp(r)).toBeCloseTo(Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3)), 8);
     expect(logSumExp(r, 1, 2)).toBeCloseTo(2, 10);
     expect(logSumExp(row([-Infinity, -Infinity]))).toBe(-Infinity);
   });
 
-  it('logSumExp with the maximum given, or over suppressed entries, is bit-identical to the plain sum', () => {
+  it('logSumExp with the maximum given, or over suppressed entries, is within 1e-8 of the Math.exp sum and the same either way', () => {
     // A vocabulary-sized row with a suppressed block, as the filters leave it.
     let seed = 1;
     const values = Array.from({ length: 51865 }, (_, i) => {
@@ -107,8 +108,8 @@ describe('row statistics', () => {
     let sum = 0;
     for (let i = 0; i < r.length; i++) sum += Math.exp((r[i] as number) - max);
     const reference = max + Math.log(sum);
-    expect(logSumExp(r)).toBe(reference);
-    expect(logSumExp(r, 0, r.length, r[argmax(r)] as number)).toBe(reference);
+    expect(Math.abs(logSumExp(r) - reference)).toBeLessThan(1e-8);
+    expect(logSumExp(r, 0, r.length, r[argmax(r)] as number)).toBe(logSumExp(r));
     expect(rangeMax(row([-Infinity, -Infinity]))).toBe(-Infinity);
   });
 
