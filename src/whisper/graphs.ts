@@ -14,6 +14,10 @@
  *    compute what they did before. Applied with 'per-row' and to fp16 / fp32 files; 'per-tensor'
  *    loads the files exactly as exported, full windows only.
  *
+ * 3. Self-attention cache kept by the caller (src/onnx/kv-append.ts): the decoder returns only each
+ *    pass's new key/value rows instead of the whole cache, which src/whisper/kv-cache.ts appends to
+ *    preallocated buffers. Logits are bit-identical. Applied with 'per-row' and to fp16 / fp32 files.
+ *
  * The rewritten graphs are kept in the model cache (`<cache>/derived/`), keyed by the source file's
  * path, size and mtime, the rewrite's version and which rewrite it is: later loads hand onnxruntime that file, so they
  * pay neither the rewrite (~170 ms) nor a second in-memory copy of the model while the sessions load
@@ -24,6 +28,7 @@ import { access, mkdir, readdir, readFile, rename, stat, unlink, writeFile } fro
 import path from 'node:path';
 import { ModelCorruptError } from '../errors.js';
 import { ProtobufError } from '../onnx/protobuf.js';
+import { appendOnlySelfAttentionCache } from '../onnx/kv-append.js';
 import { slicePositionalEmbedding } from '../onnx/position-slice.js';
 import { quantizeActivationsPerRow, type RowQuantSelector } from '../onnx/row-quant.js';
 import type { OnnxModelSource } from '../onnx/runtime.js';
@@ -42,7 +47,7 @@ export type EffectiveActivationQuant = ActivationQuant | 'none';
 const ENCODER_STATES = 'encoder_hidden_states';
 
 /** Bump when the rewrite's output changes, so that graphs cached by an older version are not reused. */
-const REWRITE_VERSION = 3;
+const REWRITE_VERSION = 4;
 
 export interface WhisperGraphs {
   readonly encoder: OnnxModelSource;
@@ -178,6 +183,19 @@ function encoderRewrite(quantize: boolean, nFrames: number): RewriteSpec {
   };
 }
 
+const SELF_ATTENTION_PAST = /^past_key_values\.\d+\.decoder\.(key|value)$/;
+
+function decoderRewrite(quantize: boolean): RewriteSpec {
+  return {
+    tag: `decoder:${quantize ? `per-row:${ENCODER_STATES}` : 'as-is'}:kv-append`,
+    apply: (bytes) => {
+      const quantized = quantize ? perRowRewrite((input) => input === ENCODER_STATES)(bytes) : { bytes, perRow: false, shortWindows: false };
+      const appended = appendOnlySelfAttentionCache(quantized.bytes, (input) => SELF_ATTENTION_PAST.test(input));
+      return { bytes: appended.bytes, perRow: quantized.perRow, shortWindows: false };
+    },
+  };
+}
+
 /**
  * The encoder and decoder to open, rewritten as the module comment says. `nFrames`: mel frames of a
  * full window (preprocessor_config.json). `cacheDir`: the model cache that keeps rewritten graphs
@@ -190,9 +208,7 @@ export async function prepareWhisperGraphs(model: ResolvedModel, mode: Activatio
   }
   // One after the other: two models' bytes in memory at once would raise the peak for nothing.
   const encoder = await rewrite(model.encoderPath, encoderRewrite(quantized, nFrames), cacheDir);
-  const decoder = quantized
-    ? await rewrite(model.decoderPath, { tag: `decoder:per-row:${ENCODER_STATES}`, apply: perRowRewrite((input) => input === ENCODER_STATES) }, cacheDir)
-    : { source: model.decoderPath, perRow: false };
+  const decoder = await rewrite(model.decoderPath, decoderRewrite(quantized), cacheDir);
   return {
     encoder: encoder.source,
     decoder: decoder.source,

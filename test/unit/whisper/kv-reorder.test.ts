@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planReorder } from '../../../src/whisper/ort.js';
+import { planReorder } from '../../../src/whisper/kv-decoder.js';
 
 /**
  * Simulates the KV cache as one label per physical row, applies the plan's copies in order, and

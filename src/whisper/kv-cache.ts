@@ -1,0 +1,165 @@
+/**
+ * The decoder's self-attention cache, in physical row order (kv-decoder.ts maps beams onto rows), in
+ * the form the loaded graph wants it:
+ *
+ * - ConcatCache, for a graph as exported: each pass returns the whole cache (`present` = past + new
+ *   rows) in fresh buffers, which the next pass is fed as its past.
+ * - AppendCache, for a graph rewritten by src/onnx/kv-append.ts: each pass returns only its tokens'
+ *   rows; the cache lives in buffers with spare capacity, [batch, heads, capacity, headDim], fed
+ *   whole with the valid length (`past_sequence_length`), and the new rows are written after it.
+ *   Nothing is reallocated per step; capacity doubles when it runs out.
+ *
+ * Both give the decoder bit-identical logits (the rewrite's attention reads the same values).
+ */
+import { PAST_LENGTH_INPUT } from '../onnx/kv-append.js';
+import { float32Data, float32Tensor, int64Tensor, type OnnxTensor } from '../onnx/runtime.js';
+
+type Tensor = OnnxTensor;
+
+export interface CacheShape {
+  readonly nHeads: number;
+  readonly headDim: number;
+  /** The self-attention past inputs, per layer key then value. */
+  readonly pastNames: readonly string[];
+}
+
+export interface SelfCache {
+  /** Physical rows. */
+  readonly batch: number;
+  /** Tokens cached per row. */
+  readonly length: number;
+  /** Puts the past inputs of the next pass into `feeds`. */
+  feed(feeds: Record<string, Tensor>): void;
+  /**
+   * Takes a pass's `present` outputs (pastNames order) for `seqLen` new tokens at the current batch.
+   * The tensors are only read (a decoder's first pass may be replayed from them).
+   */
+  absorb(present: readonly Tensor[], seqLen: number): void;
+  /** Physical row `to` becomes a copy of row `from`. */
+  copyRow(from: number, to: number): void;
+  /** The cache becomes rows[0..n) of the current one (physical indices): a batch change. */
+  gather(rows: Int32Array): void;
+}
+
+export class ConcatCache implements SelfCache {
+  batch = 1;
+  length = 0;
+  #past: readonly Tensor[];
+
+  constructor(private readonly shape: CacheShape) {
+    const empty = float32Tensor(new Float32Array(0), [1, shape.nHeads, 0, shape.headDim]);
+    this.#past = shape.pastNames.map(() => empty);
+  }
+
+  feed(feeds: Record<string, Tensor>): void {
+    this.shape.pastNames.forEach((name, i) => (feeds[name] = this.#past[i] as Tensor));
+  }
+
+  absorb(present: readonly Tensor[], seqLen: number): void {
+    // The outputs are fresh arrays owned by this side: the next pass reads them as its past and
+    // copyRow writes inside them (never inside a replayed first pass's: that is batch 1, where
+    // reorders are gathers into new arrays).
+    this.#past = present;
+    this.length += seqLen;
+  }
+
+  copyRow(from: number, to: number): void {
+    const rowSize = this.shape.nHeads * this.length * this.shape.headDim;
+    for (const t of this.#past) float32Data(t, 'past key/value').copyWithin(to * rowSize, from * rowSize, (from + 1) * rowSize);
+  }
+
+  gather(rows: Int32Array): void {
+    const n = rows.length;
+    const { nHeads, headDim } = this.shape;
+    const rowSize = nHeads * this.length * headDim;
+    this.#past = this.#past.map((t) => {
+      const data = float32Data(t, 'past key/value');
+      const out = new Float32Array(rowSize * n);
+      for (let b = 0; b < n; b++) {
+        const p = rows[b] as number;
+        out.set(data.subarray(p * rowSize, (p + 1) * rowSize), b * rowSize);
+      }
+      return float32Tensor(out, [n, nHeads, this.length, headDim]);
+    });
+    this.batch = n;
+  }
+}
+
+/** Rows of capacity are added in steps of this many (and at least doubled). */
+const CAPACITY_STEP = 32;
+
+export class AppendCache implements SelfCache {
+  batch = 1;
+  length = 0;
+  #capacity = 0;
+  #buffers: Float32Array[];
+  #tensors: Tensor[];
+  readonly #lengthData = new BigInt64Array(1);
+  readonly #lengthTensor = int64Tensor(this.#lengthData, [1]);
+
+  constructor(private readonly shape: CacheShape) {
+    this.#buffers = shape.pastNames.map(() => new Float32Array(0));
+    this.#tensors = this.#wrap();
+  }
+
+  #wrap(): Tensor[] {
+    const { nHeads, headDim } = this.shape;
+    return this.#buffers.map((b) => float32Tensor(b, [this.batch, nHeads, this.#capacity, headDim]));
+  }
+
+  feed(feeds: Record<string, Tensor>): void {
+    this.#lengthData[0] = BigInt(this.length);
+    this.shape.pastNames.forEach((name, i) => (feeds[name] = this.#tensors[i] as Tensor));
+    feeds[PAST_LENGTH_INPUT] = this.#lengthTensor;
+  }
+
+  absorb(present: readonly Tensor[], seqLen: number): void {
+    const needed = this.length + seqLen;
+    if (needed > this.#capacity) this.#resize(this.batch, Math.max(needed, 2 * this.#capacity), null);
+    const { nHeads, headDim } = this.shape;
+    const rows = this.batch * nHeads;
+    const chunk = seqLen * headDim;
+    present.forEach((t, i) => {
+      const data = float32Data(t, 'present key/value');
+      const buffer = this.#buffers[i] as Float32Array;
+      for (let r = 0; r < rows; r++) buffer.set(data.subarray(r * chunk, (r + 1) * chunk), (r * this.#capacity + this.length) * headDim);
+    });
+    this.length = needed;
+  }
+
+  copyRow(from: number, to: number): void {
+    const { nHeads, headDim } = this.shape;
+    const used = this.length * headDim;
+    for (const buffer of this.#buffers) {
+      for (let h = 0; h < nHeads; h++) {
+        const src = (from * nHeads + h) * this.#capacity * headDim;
+        buffer.copyWithin((to * nHeads + h) * this.#capacity * headDim, src, src + used);
+      }
+    }
+  }
+
+  gather(rows: Int32Array): void {
+    this.#resize(rows.length, this.#capacity, rows);
+  }
+
+  /** New buffers of `batch` rows and at least `capacity` positions, holding rows[b] (or row b) of the old. */
+  #resize(batch: number, capacity: number, rows: Int32Array | null): void {
+    const { nHeads, headDim } = this.shape;
+    const newCapacity = Math.ceil(capacity / CAPACITY_STEP) * CAPACITY_STEP;
+    const used = this.length * headDim;
+    this.#buffers = this.#buffers.map((old) => {
+      const buffer = new Float32Array(batch * nHeads * newCapacity * headDim);
+      for (let b = 0; b < batch; b++) {
+        const p = rows === null ? b : (rows[b] as number);
+        for (let h = 0; h < nHeads; h++) {
+          const src = (p * nHeads + h) * this.#capacity * headDim;
+          buffer.set(old.subarray(src, src + used), (b * nHeads + h) * newCapacity * headDim);
+        }
+      }
+      return buffer;
+    });
+    this.batch = batch;
+    this.#capacity = newCapacity;
+    this.#tensors = this.#wrap();
+  }
+}
