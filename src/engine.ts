@@ -307,6 +307,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     partialMaxDecodeShare: resolved.partialMaxDecodeShare,
     maxPendingPartials: resolved.maxPendingPartials,
     postRollMs: resolved.vad.postRollMs,
+    endpointSilenceMs: resolved.vad.endpointSilenceMs,
   };
   const engine = new Engine(
     resolved,

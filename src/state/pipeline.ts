@@ -7,9 +7,10 @@
  * - Partials: every `partialIntervalMs` of NEW audio (VAD progress positions, never wall time) a
  *   partial of [start, position) is queued; LocalAgreement-2 splits successive texts into stable
  *   and unstable words.
- * - Speculative final: at pauseStart a final of [start, pauseEnd) is queued. speechResumed voids
- *   it (counted); a speechEnd with the same end adopts it (its result, or its job still queued or in
- *   flight) so the endpoint costs no second decode.
+ * - Speculative final: at pauseStart a final of [start, pauseEnd) is queued, unless the audio that
+ *   settles the pause has already arrived (endpointSilenceMs). speechResumed voids it (counted); a
+ *   speechEnd with the same end adopts it (its result, or its job still queued or in flight) so the
+ *   endpoint costs no second decode.
  * - Decoding (src/state/decode-dispatcher.ts): DecodeQueue's backpressure (partials dropped first,
  *   by reason; finals never), one job in flight, re-sent to a restarted worker. The job in flight
  *   is cancelled in the worker when its result stopped mattering: a partial when a final is queued
@@ -56,6 +57,15 @@ export interface PipelineOptions {
   readonly maxPendingPartials: number;
   /** Audio after the last speech window inside an utterance's end (VAD post-roll). */
   readonly postRollMs: number;
+  /**
+   * The VAD's endpoint silence. At a pause the final is decoded speculatively only while the audio
+   * that settles the pause (this long after it) has not arrived: live speech, where the decode uses
+   * the wait. When that audio is already in (a file, a Wyoming request sent whole), the VAD settles
+   * the pause as fast as it reads, and a speculative decode would only hold the decoder: the final
+   * of a Wyoming request waited 172 ms on average behind voided ones. Absent (a trace recorded
+   * before this option): always speculate.
+   */
+  readonly endpointSilenceMs?: number;
 }
 
 export type PipelineEmit = <K extends 'final' | 'partial' | 'speechStart' | 'speechEnd' | 'rejected' | 'error'>(
@@ -190,6 +200,7 @@ export class Pipeline {
         const u = this.#utterances.get(event.utteranceId);
         if (!u || u.state !== 'speech') break;
         this.#setState(u, 'endpointing');
+        if (this.#pauseAlreadySettled(event.endSamples)) break;
         const job = this.#enqueue('final', u, event.endSamples, true);
         u.speculative = { jobId: job.spec.jobId, endSamples: event.endSamples, decoded: null };
         this.#decodes.dispatch();
@@ -436,6 +447,13 @@ export class Pipeline {
   #postProcess(u: Utterance, decoded: DecodedResult, speculative: boolean, endSamples: number): void {
     if (decoded.result.kind === 'final') this.#setState(u, 'postprocessing');
     this.#post.request(u.id, decoded, u.startSamples, endSamples, speculative);
+  }
+
+  /** Whether the audio that ends or resumes a pause starting at `endSamples` has already arrived. */
+  #pauseAlreadySettled(endSamples: number): boolean {
+    const silence = this.#options.endpointSilenceMs;
+    if (silence === undefined) return false;
+    return this.#ports.wallClockOfSample(endSamples + this.#samples(silence) - 1) !== null;
   }
 
   /** Whether [start, end) entered the engine faster than partialMaxInputSpeed × real time. */

@@ -150,6 +150,40 @@ describe('utterance lifecycle', () => {
     expect(h.pipeline.idle).toBe(true);
   });
 
+  it('decodes speculatively only while the audio that settles the pause is still to come', async () => {
+    // Live: audio up to 20 000 has arrived, the 480 ms after the pause (7680 samples) not yet.
+    const live = await harness({ partialsEnabled: false, endpointSilenceMs: 480 }, (p) => (p < 20_000 ? p / 16 : null));
+    vad(live.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    vad(live.ports, { type: 'pauseStart', utteranceId: 1, endSamples: 20_000 });
+    expect(jobs(live.ports)).toMatchObject([{ kind: 'final', speculative: true, endSamples: 20_000 }]);
+
+    // Sent whole (a file, a Wyoming request): the pause is settled as soon as the VAD reads on, so the
+    // decoder stays free for the final, decoded once, at the endpoint.
+    // The boundary: the pause is settled once its last deciding sample (20 000 + 7680 - 1) is in.
+    for (const [written, speculates] of [[20_000 + 7679, true], [20_000 + 7680, false]] as const) {
+      const edge = await harness({ partialsEnabled: false, endpointSilenceMs: 480 }, (p) => (p < written ? p / 48 : null));
+      vad(edge.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+      vad(edge.ports, { type: 'pauseStart', utteranceId: 1, endSamples: 20_000 });
+      expect(jobs(edge.ports)).toHaveLength(speculates ? 1 : 0);
+    }
+    {
+      const whole = await harness({ partialsEnabled: false, endpointSilenceMs: 480 }, (p) => (p < 60_000 ? p / 48 : null));
+      vad(whole.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+      vad(whole.ports, { type: 'pauseStart', utteranceId: 1, endSamples: 20_000 });
+      expect(jobs(whole.ports)).toHaveLength(0);
+      vad(whole.ports, { type: 'speechResumed', utteranceId: 1 });
+      vad(whole.ports, { type: 'pauseStart', utteranceId: 1, endSamples: 30_000 });
+      vad(whole.ports, { type: 'speechEnd', utteranceId: 1, startSamples: 0, endSamples: 30_000, reason: 'silence' });
+      const all = jobs(whole.ports);
+      expect(all).toMatchObject([{ kind: 'final', speculative: false, endSamples: 30_000 }]);
+      answer(whole.ports, all[0]!, 'allume la cuisine');
+      processAll(whole.ports);
+      expect(whole.finals()).toEqual([expect.objectContaining({ text: 'allume la cuisine', speculative: false })]);
+      expect(whole.states.get(1)).toEqual(['speech', 'endpointing', 'speech', 'endpointing', 'decoding', 'postprocessing', 'emitted']);
+      expect(whole.pipeline.metrics({ decode: 0, postprocess: 0 }, 0)).toMatchObject({ speculativeReused: 0, speculativeDiscarded: 0 });
+    }
+  });
+
   it('discards the speculative result when speech resumes, and decodes the real final once', async () => {
     const h = await harness({ partialsEnabled: false });
     vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
