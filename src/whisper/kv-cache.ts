@@ -11,6 +11,7 @@
  *
  * Both give the decoder bit-identical logits (the rewrite's attention reads the same values).
  */
+import { DecodeFailedError } from '../errors.js';
 import { PAST_LENGTH_INPUT } from '../onnx/kv-append.js';
 import { float32Data, float32Tensor, int64Tensor, type OnnxTensor } from '../onnx/runtime.js';
 
@@ -121,6 +122,10 @@ export class AppendCache implements SelfCache {
     const chunk = seqLen * headDim;
     present.forEach((t, i) => {
       const data = float32Data(t, 'present key/value');
+      if (data.length !== rows * chunk) {
+        const expected = `${rows * chunk} (${this.batch} rows × ${seqLen} tokens)`;
+        throw new DecodeFailedError(`present key/value holds ${data.length} values, expected ${expected}`, {});
+      }
       const buffer = this.#buffers[i] as Float32Array;
       for (let r = 0; r < rows; r++) buffer.set(data.subarray(r * chunk, (r + 1) * chunk), (r * this.#capacity + this.length) * headDim);
     });

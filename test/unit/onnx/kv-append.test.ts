@@ -15,13 +15,13 @@ const PAST = 'past_key_values.0.decoder.key';
 const PRESENT = 'present.0.decoder.key';
 const isPast = (name: string): boolean => /^past_key_values\.\d+\.decoder\.(key|value)$/.test(name);
 
-function branch(withPast: boolean, presentIsOutput = true): ReturnType<typeof graph> {
+function branch(withPast: boolean, presentIsOutput = true, axis = -2): ReturnType<typeof graph> {
   const p = withPast ? 't_' : 'e_';
   const rows = `${p}rows`;
   const cached = withPast ? `${p}cat` : rows;
   const nodes = [
     node('Unsqueeze', ['x', 'axis1'], [rows]),
-    ...(withPast ? [node('Concat', [PAST, rows], [cached], [intAttr('axis', -2)])] : []),
+    ...(withPast ? [node('Concat', [PAST, rows], [cached], [intAttr('axis', axis)])] : []),
     node('ReduceSum', [cached, 'axis2'], [`${p}sum`], [intAttr('keepdims', 0)]),
     ...(withPast
       ? [
@@ -38,11 +38,16 @@ function branch(withPast: boolean, presentIsOutput = true): ReturnType<typeof gr
   ]);
 }
 
-function decoder(presentIsOutput = true): Uint8Array {
+function decoder(presentIsOutput = true, axis = -2): Uint8Array {
   return model(
     graph(
       'merged',
-      [node('If', ['use_cache_branch'], ['out', PRESENT], [graphAttr('then_branch', branch(true, presentIsOutput)), graphAttr('else_branch', branch(false))])],
+      [
+        node('If', ['use_cache_branch'], ['out', PRESENT], [
+          graphAttr('then_branch', branch(true, presentIsOutput, axis)),
+          graphAttr('else_branch', branch(false)),
+        ]),
+      ],
       [
         tensor('axis1', ELEM.int64, [1], new Uint8Array(BigInt64Array.of(1n).buffer)),
         tensor('axis2', ELEM.int64, [1], new Uint8Array(BigInt64Array.of(2n).buffer)),
@@ -79,7 +84,11 @@ describe('a self-attention cache kept by the caller (kv-append rewrite)', () => 
   it('computes what the graph as exported does from a past with spare capacity, and returns only the new rows', async () => {
     const rewritten = appendOnlySelfAttentionCache(decoder(), isPast);
     expect(rewritten.appended).toBe(true);
-    const original = await run(decoder(), { x: float32Tensor(x, [2, 1, D]), [PAST]: float32Tensor(past, [2, 1, 3, D]), use_cache_branch: useCache(true) });
+    const original = await run(decoder(), {
+      x: float32Tensor(x, [2, 1, D]),
+      [PAST]: float32Tensor(past, [2, 1, 3, D]),
+      use_cache_branch: useCache(true),
+    });
 
     // The same 3 rows in a buffer of capacity 5; the 2 spare rows hold garbage the graph must not read.
     const buffer = new Float32Array(2 * 5 * D).fill(Number.NaN);
@@ -108,6 +117,11 @@ describe('a self-attention cache kept by the caller (kv-append rewrite)', () => 
     // The concatenation is not what the branch returns: the new rows cannot stand in for it.
     const other = decoder(false);
     expect(appendOnlySelfAttentionCache(other, isPast)).toEqual({ bytes: other, appended: false });
+    // A concatenation along another axis than the sequence: the slice would cut the wrong one.
+    const features = decoder(true, 3);
+    expect(appendOnlySelfAttentionCache(features, isPast)).toEqual({ bytes: features, appended: false });
+    // The sequence axis written as a positive index is the same concatenation.
+    expect(appendOnlySelfAttentionCache(decoder(true, 2), isPast).appended).toBe(true);
     // No past inputs at all.
     const plain = decoder();
     expect(appendOnlySelfAttentionCache(plain, () => false)).toEqual({ bytes: plain, appended: false });

@@ -21,7 +21,10 @@ function contents(cache: SelfCache): number[][][][][] {
     const data = float32Data(t, name);
     return Array.from({ length: batch }, (_, b) =>
       Array.from({ length: heads }, (_, h) =>
-        Array.from({ length: cache.length }, (_, p) => Array.from(data.subarray(((b * heads + h) * capacity + p) * dim, ((b * heads + h) * capacity + p + 1) * dim))),
+        Array.from({ length: cache.length }, (_, p) => {
+          const at = ((b * heads + h) * capacity + p) * dim;
+          return Array.from(data.subarray(at, at + dim));
+        }),
       ),
     );
   });
@@ -88,5 +91,9 @@ describe('the self-attention cache kept by the caller (AppendCache) against the 
     cache.feed(feeds);
     expect(Array.from(feeds[PAST_LENGTH_INPUT]!.data as BigInt64Array)).toEqual([5n]);
     expect(feeds[NAMES[0]!]!.dims).toEqual([1, H, 32, D]);
+    // Outputs of another shape (a graph not rewritten, a batch mismatch) are refused, not misplaced.
+    expect(() => cache.absorb(NAMES.map(() => float32Tensor(new Float32Array(H * 6 * D), [1, H, 6, D])), 1)).toThrow(
+      expect.objectContaining({ code: 'STT_DECODE_FAILED' }),
+    );
   });
 });
