@@ -31,6 +31,13 @@ export class VadSegmenter {
   #lastSpeechEnd = 0;
   /** End of the previous utterance: a pre-roll never reaches back into it. */
   #previousEnd = 0;
+  /**
+   * External segmentation: the first window Silero called speech (≥ positiveThreshold) and the end
+   * of the last one it did not call a pause (≥ negativeThreshold) since the utterance began; -1:
+   * none yet. At the cut the utterance is trimmed to them, with pre- and post-roll.
+   */
+  #firstVoiced = -1;
+  #lastVoicedEnd = -1;
   /** RMS of each window since #energyStart, to find the quietest split point. Preallocated. */
   readonly #energies: Float32Array;
   #energyStart = 0;
@@ -89,10 +96,12 @@ export class VadSegmenter {
         if (!speech) return;
         this.#begin(this.options.segmentation === 'external' ? windowStart : Math.max(this.#previousEnd, windowStart - this.#preRoll), windowStart);
         this.#lastSpeechEnd = windowEnd;
+        if (this.options.segmentation === 'external') this.#trackVoiced(probability, windowStart, windowEnd);
         break;
       case 'speech':
         if (this.options.segmentation === 'external') {
           this.#lastSpeechEnd = windowEnd;
+          this.#trackVoiced(probability, windowStart, windowEnd);
         } else if (probability < this.options.negativeThreshold) {
           this.#state = 'pause';
           this.#emit({ type: 'pauseStart', utteranceId: this.#utteranceId, endSamples: this.#endOfSpeech() });
@@ -122,7 +131,14 @@ export class VadSegmenter {
     if (this.#state !== 'silence') this.#finish('flush');
   }
 
+  #trackVoiced(probability: number, windowStart: number, windowEnd: number): void {
+    if (this.#firstVoiced < 0 && probability >= this.options.positiveThreshold) this.#firstVoiced = windowStart;
+    if (this.#firstVoiced >= 0 && probability >= this.options.negativeThreshold) this.#lastVoicedEnd = windowEnd;
+  }
+
   #begin(utteranceStart: number, speechStart: number): void {
+    this.#firstVoiced = -1;
+    this.#lastVoicedEnd = -1;
     this.#utteranceId = this.#nextId++;
     this.#utteranceStart = utteranceStart;
     this.#speechStart = speechStart;
@@ -137,8 +153,17 @@ export class VadSegmenter {
   }
 
   #finish(reason: SpeechEndReason): void {
-    const endSamples = reason === 'silence' || this.#state === 'pause' ? this.#endOfSpeech() : this.#position;
-    const base = { utteranceId: this.#utteranceId, startSamples: this.#utteranceStart, endSamples };
+    let startSamples = this.#utteranceStart;
+    let endSamples = reason === 'silence' || this.#state === 'pause' ? this.#endOfSpeech() : this.#position;
+    // External segmentation, at the cut: the client's utterance without the silence around its
+    // speech (Whisper decodes less, and leading or trailing noise no longer sends a short command
+    // through every fallback temperature). No speech window at all: kept whole, for the decoder's
+    // no-speech gate to judge.
+    if (this.options.segmentation === 'external' && this.#firstVoiced >= 0) {
+      startSamples = Math.max(this.#utteranceStart, this.#firstVoiced - this.#preRoll);
+      endSamples = Math.min(this.#position, this.#lastVoicedEnd + this.#postRoll);
+    }
+    const base = { utteranceId: this.#utteranceId, startSamples, endSamples };
     if (this.#lastSpeechEnd - this.#speechStart < this.#minSpeech) {
       this.#emit({ type: 'misfire', ...base });
     } else {

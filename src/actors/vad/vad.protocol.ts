@@ -28,7 +28,9 @@ export interface VadOptions {
   /**
    * 'vad': Silero finds the utterances. 'external': the client already did (a Wyoming satellite, a
    * push-to-talk button): all audio between two cuts (engine.cut(), end of input) is one
-   * utterance, whatever its probabilities; Silero still runs for the level/probability strip.
+   * utterance, never split at a pause; at the cut it is trimmed to its speech (the first window
+   * ≥ positiveThreshold to the last ≥ negativeThreshold, with pre- and post-roll), or kept whole
+   * when Silero heard none.
    */
   readonly segmentation: 'vad' | 'external';
 }

@@ -23,6 +23,13 @@ const LUMIERE = { file: 'fr/fr_cmd_allume_la_lumiere.wav', text: 'allume la lumi
 const VOLETS = { file: 'fr/fr_cmd_ferme_tous_les_volets.wav', text: 'ferme tous les volets' };
 const VOLETS_MAX_WER = 0.5;
 const TEMPS = { file: 'fr/fr_cmd_quel_temps_fait_il.wav', text: 'quel temps fait-il' };
+/**
+ * For the external-segmentation requests (each trimmed to its speech by the VAD): "quel temps
+ * fait-il" is a near-tie there ("Quels en fait-ils ?" greedy once trimmed, "Qu'elle t'en fait-il ?"
+ * with beam 5 in a 20 s window), so those tests, which check routing and request handling rather
+ * than that clip, use a command the model reads the same either way.
+ */
+const MINUTEUR = { file: 'fr/fr_cmd_minuteur_20_secondes.wav', text: 'minuteur 20 secondes' };
 const LONG = { file: 'fr/fr_fleurs_000.wav', text: "l'accident a eu lieu en terrain montagneux et il semblerait que cela ait été causé par un incendie malveillant" };
 
 function wer(ref: string, hyp: string): number {
@@ -163,7 +170,7 @@ describe.skipIf(!hasShared())('Wyoming server (real engine, real audio)', () => 
   });
 
   it('serves three clients at once, each with its own transcript', async () => {
-    const clips = [LUMIERE, VOLETS, TEMPS];
+    const clips = [LUMIERE, VOLETS, MINUTEUR];
     const texts = await Promise.all(clips.map((c) => transcribeOnce(c)));
     texts.forEach((text, i) => {
       const c = clips[i] as typeof LUMIERE;
@@ -173,7 +180,7 @@ describe.skipIf(!hasShared())('Wyoming server (real engine, real audio)', () => 
 
   it('runs several requests on one connection', async () => {
     const client = await TestClient.connect({ port });
-    for (const c of [TEMPS, LUMIERE]) {
+    for (const c of [MINUTEUR, LUMIERE]) {
       await sendAudio(client, toPcm(await clip(c.file), 2, 1), { rate: 16000, width: 2, channels: 1 });
       expect(wer(c.text, transcriptOf(await client.until('transcript')))).toBeLessThanOrEqual(0.34);
       await client.until('transcript-stop');
@@ -245,7 +252,7 @@ describe.skipIf(!hasShared())('Wyoming server (real engine, real audio)', () => 
         client.close();
         await client.closed;
       }
-      expect(await transcribeOnce(TEMPS)).toMatch(/temps/iu);
+      expect(await transcribeOnce(MINUTEUR)).toMatch(/minuteur/iu);
     });
 
     it('1 MB of garbage', async () => {

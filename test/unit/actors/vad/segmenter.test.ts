@@ -35,6 +35,25 @@ describe('VadSegmenter', () => {
     ]);
   });
 
+  it('external segmentation: one utterance per flush, trimmed to its speech with the thresholds’ hysteresis and the rolls', () => {
+    const external = { ...BASE, segmentation: 'external' as const };
+    // '~' before the first 'S' does not start speech; after it, it keeps it going (no pause in between).
+    expect(run('.....~~SSS..~~S~~.....', external)).toEqual([
+      { type: 'speechStart', utteranceId: 1, startSamples: 0 },
+      { type: 'speechEnd', utteranceId: 1, startSamples: 5 * W, endSamples: 18 * W, reason: 'flush' },
+    ]);
+    // The pre-roll stops at the utterance's start; the post-roll at the audio's end.
+    expect(run('.SSSS', external)).toEqual([
+      { type: 'speechStart', utteranceId: 1, startSamples: 0 },
+      { type: 'speechEnd', utteranceId: 1, startSamples: 0, endSamples: 5 * W, reason: 'flush' },
+    ]);
+    // No speech window at all: the client's utterance is kept whole, for the decoder to judge.
+    expect(run('..~~..', external)).toEqual([
+      { type: 'speechStart', utteranceId: 1, startSamples: 0 },
+      { type: 'speechEnd', utteranceId: 1, startSamples: 0, endSamples: 6 * W, reason: 'flush' },
+    ]);
+  });
+
   it('holds its state between the thresholds (hysteresis)', () => {
     // '~' neither starts speech from silence nor ends it once started.
     const events = run('~~~~SSS~~~~~~~~SSS.....~~~~~');

@@ -192,7 +192,7 @@ describe('VadActor', () => {
     expect(h.messages.at(-1)).toEqual({ type: 'ended', positionSamples: audio.length });
   });
 
-  it('cut() ends the utterance at exactly that position and keeps reading; external segmentation: one utterance per cut', async () => {
+  it('cut() ends the utterance at exactly that position and keeps reading; external segmentation: one utterance per cut, its silent edges trimmed', async () => {
     const h = harness(4, 8192, { ...OPTIONS, segmentation: 'external' });
     const running = h.actor.run();
     // The actor posts `cut` once done: a handshake on its messages, not a delay.
@@ -202,8 +202,9 @@ describe('VadActor', () => {
       }
       expect(h.messages).toContainEqual({ type: 'cut', positionSamples: n });
     };
-    // Quiet windows are still one utterance: the client decided where it starts and ends.
-    const a = audioFor('..SS..', 100, 1);
+    // Quiet windows are still one utterance: the client decided where it starts and ends. Its edges
+    // outside speech (with pre-roll 2 windows, post-roll 1) are trimmed; with no speech it is whole.
+    const a = audioFor('...SS..', 100, 1);
     const b = audioFor('....', 30, 2);
     await feed(h.writer, a);
     h.actor.cut(a.length);
@@ -215,13 +216,13 @@ describe('VadActor', () => {
     await running;
     expect(events(h.messages)).toEqual([
       { type: 'speechStart', utteranceId: 1, startSamples: 0 },
-      { type: 'speechEnd', utteranceId: 1, startSamples: 0, endSamples: a.length, reason: 'flush' },
+      { type: 'speechEnd', utteranceId: 1, startSamples: W, endSamples: 6 * W, reason: 'flush' },
       { type: 'speechStart', utteranceId: 2, startSamples: a.length },
       { type: 'speechEnd', utteranceId: 2, startSamples: a.length, endSamples: a.length + b.length, reason: 'flush' },
     ]);
     expect(h.arena.read(0, a.length + b.length)).toEqual(new Float32Array([...a, ...b]));
     // Each cut's last partial window went to the model zero-padded; each cut reset Silero's state.
-    expect(h.model.calls).toBe(12);
+    expect(h.model.calls).toBe(13);
     expect(h.model.resets).toBe(3);
     expect(h.messages.at(-1)).toEqual({ type: 'ended', positionSamples: a.length + b.length });
   });
