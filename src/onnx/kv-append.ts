@@ -32,7 +32,23 @@ import {
   writeFields,
   type Field,
 } from './protobuf.js';
-import { ATTR, DIM, DTYPE, GRAPH, initializerField, MODEL, NODE, nodeFields, SHAPE, TENSOR_TYPE, TYPE, VALUE_INFO } from './onnx-fields.js';
+import {
+  ATTR,
+  DIM,
+  DTYPE,
+  GRAPH,
+  initializerField,
+  MODEL,
+  NODE,
+  nodeFields,
+  parseNode,
+  SHAPE,
+  TENSOR_TYPE,
+  TYPE,
+  VALUE_INFO,
+  valueInfoName,
+  type OnnxNode,
+} from './onnx-fields.js';
 
 /** The input this rewrite adds: how many rows of each past buffer are valid (int64 [1]). */
 export const PAST_LENGTH_INPUT = 'past_sequence_length';
@@ -46,31 +62,6 @@ export interface KvAppendResult {
 const PREFIX = 'kv_append';
 /** The new rows' length on both branches: the tokens of the call. */
 const NEW_ROWS_DIM = 'decoder_sequence_length';
-
-interface ParsedNode {
-  readonly fields: Field[];
-  readonly opType: string;
-  readonly inputs: string[];
-  readonly outputs: string[];
-}
-
-function parseNode(data: Uint8Array): ParsedNode {
-  const fields = readFields(data);
-  const op = findField(fields, NODE.opType);
-  const domain = findField(fields, NODE.domain);
-  const opType = op && (domain === undefined || stringValue(domain) === '') ? stringValue(op) : '';
-  return {
-    fields,
-    opType,
-    inputs: fields.filter((f) => f.no === NODE.input).map(stringValue),
-    outputs: fields.filter((f) => f.no === NODE.output).map(stringValue),
-  };
-}
-
-function valueInfoName(data: Uint8Array): string {
-  const name = findField(readFields(data), VALUE_INFO.name);
-  return name ? stringValue(name) : '';
-}
 
 /** A ValueInfoProto renamed, with its third dimension (the sequence) made the symbolic NEW_ROWS_DIM. */
 function newRowsValueInfo(data: Uint8Array, name: string): Uint8Array {
@@ -105,7 +96,7 @@ function rewriteCacheBranch(graph: Uint8Array, pasts: ReadonlySet<string>): { by
     if (n.fields.some((f) => f.no === NODE.attribute && readFields(f.data).some((a) => a.no === ATTR.g || a.no === ATTR.graphs))) {
       return null;
     }
-    if (n.opType !== 'Concat') continue;
+    if (n.opType !== 'Concat' || n.domain !== '') continue;
     const [past, rows, ...rest] = n.inputs;
     const out = n.outputs[0];
     if (past === undefined || !pasts.has(past)) continue;
@@ -160,7 +151,7 @@ function rewriteCacheBranch(graph: Uint8Array, pasts: ReadonlySet<string>): { by
 }
 
 /** A node's `axis` attribute (int64, so negative values arrive as 64-bit two's complement); null if absent. */
-function concatAxis(n: ParsedNode): number | null {
+function concatAxis(n: OnnxNode): number | null {
   for (const f of n.fields) {
     if (f.no !== NODE.attribute) continue;
     const attr = readFields(f.data);
@@ -201,7 +192,7 @@ export function appendOnlySelfAttentionCache(model: Uint8Array, isPast: (input: 
     const readers = attrs.flatMap((a) => (a ?? []).filter((g) => g.no === ATTR.g && reads(g.data, pasts)));
     if (readers.length === 0) continue;
     const reader = readers[0];
-    if (node.opType !== 'If' || readers.length !== 1 || reader === undefined || rewritten !== null) return unchanged;
+    if (node.opType !== 'If' || node.domain !== '' || readers.length !== 1 || reader === undefined || rewritten !== null) return unchanged;
     const branch = rewriteCacheBranch(reader.data, pasts);
     if (branch === null) return unchanged;
     const fieldsOut = node.fields.map((f, i) => {

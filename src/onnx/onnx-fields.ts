@@ -1,9 +1,10 @@
 /**
  * The onnx.proto field numbers this project reads or writes, and builders for the few messages it
- * writes (attributes, initializers), over the wire-format helpers of protobuf.ts. Used by the graph
- * rewrite (row-quant.ts) and by tests that build small models.
+ * writes (attributes, initializers), over the wire-format helpers of protobuf.ts, and a NodeProto
+ * reader. Used by the graph rewrites (row-quant.ts, kv-append.ts, position-slice.ts) and by tests
+ * that build small models.
  */
-import { bytesField, messageField, stringField, varintField, type Field } from './protobuf.js';
+import { bytesField, findField, messageField, readFields, stringField, stringValue, varintField, type Field } from './protobuf.js';
 
 export const MODEL = { graph: 7, opsetImport: 8 } as const;
 export const OPSET = { domain: 1, version: 2 } as const;
@@ -20,6 +21,37 @@ export const TYPE = { tensorType: 1 } as const;
 export const TENSOR_TYPE = { elemType: 1, shape: 2 } as const;
 export const SHAPE = { dim: 1 } as const;
 export const DIM = { value: 1, param: 2 } as const;
+
+/** A NodeProto as read: its fields in file order, and the ones the rewrites look at. */
+export interface OnnxNode {
+  /** The node's fields (a rewrite may replace its subgraph attributes). */
+  fields: Field[];
+  readonly opType: string;
+  /** '' for the default ONNX domain. */
+  readonly domain: string;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+}
+
+export function parseNode(data: Uint8Array): OnnxNode {
+  const fields = readFields(data);
+  const strings = (no: number): string[] => fields.filter((f) => f.no === no).map(stringValue);
+  const opType = findField(fields, NODE.opType);
+  const domain = findField(fields, NODE.domain);
+  return {
+    fields,
+    opType: opType ? stringValue(opType) : '',
+    domain: domain ? stringValue(domain) : '',
+    inputs: strings(NODE.input),
+    outputs: strings(NODE.output),
+  };
+}
+
+/** A ValueInfoProto's name (a graph input or output); '' if it has none. */
+export function valueInfoName(data: Uint8Array): string {
+  const name = findField(readFields(data), VALUE_INFO.name);
+  return name ? stringValue(name) : '';
+}
 
 /** A NodeProto's fields (wrap them with messageField(GRAPH.node, …) to place the node in a graph). */
 export function nodeFields(

@@ -42,7 +42,21 @@ import {
   writeFields,
   type Field,
 } from './protobuf.js';
-import { ATTR, DTYPE, GRAPH, initializerField, intAttribute, intsAttribute, MODEL, NODE, nodeFields, OPSET, VALUE_INFO } from './onnx-fields.js';
+import {
+  ATTR,
+  DTYPE,
+  GRAPH,
+  initializerField,
+  intAttribute,
+  intsAttribute,
+  MODEL,
+  NODE,
+  nodeFields,
+  OPSET,
+  parseNode,
+  valueInfoName,
+  type OnnxNode,
+} from './onnx-fields.js';
 
 /** Which DynamicQuantizeLinear nodes to rewrite, by the name of the tensor they quantise. */
 export type RowQuantSelector = (quantizedInput: string) => boolean;
@@ -55,33 +69,12 @@ export interface RowQuantResult {
   readonly skipped: number;
 }
 
-interface Node {
-  /** The node's fields (subgraph attributes replaced when rewritten). */
-  fields: Field[];
-  readonly opType: string;
-  readonly domain: string;
-  readonly inputs: readonly string[];
-  readonly outputs: readonly string[];
-}
+type Node = OnnxNode;
 
 interface Counts {
   rewritten: number;
   skipped: number;
   graphs: number;
-}
-
-function parseNode(data: Uint8Array): Node {
-  const fields = readFields(data);
-  const strings = (no: number): string[] => fields.filter((f) => f.no === no).map(stringValue);
-  const opType = findField(fields, NODE.opType);
-  const domain = findField(fields, NODE.domain);
-  return {
-    fields,
-    opType: opType ? stringValue(opType) : '',
-    domain: domain ? stringValue(domain) : '',
-    inputs: strings(NODE.input),
-    outputs: strings(NODE.output),
-  };
 }
 
 /** onnxruntime's contrib operator domain, where MatMulIntegerToFloat lives. */
@@ -191,10 +184,8 @@ function rewriteGraph(bytes: Uint8Array, select: RowQuantSelector, reduceAxesAsI
     namesReadBySubgraphs(node, reserved);
   }
   for (const f of fields) {
-    if (f.no === GRAPH.output) {
-      const name = findField(readFields(f.data), VALUE_INFO.name);
-      if (name) reserved.add(stringValue(name));
-    }
+    const name = f.no === GRAPH.output ? valueInfoName(f.data) : '';
+    if (name !== '') reserved.add(name);
   }
 
   const graphId = counts.graphs++;
