@@ -26,8 +26,8 @@ const C6 = 1 / 720;
 const C7 = 1 / 5040;
 
 /**
- * exp(x) for x ≤ 0 (relative error ≤ 1e-8): 0 below the double range, NaN for NaN. A positive x is
- * the caller's bug and returns NaN rather than a wrong number.
+ * exp(x) for x ≤ 0 (relative error ≤ 1e-8): 0 below the double range, NaN for NaN. An x above
+ * ln 2 / 2 is outside the table (the caller's bug) and returns NaN rather than a wrong number.
  */
 export function expNonPositive(x: number): number {
   const y = x * LOG2E;
