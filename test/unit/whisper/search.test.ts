@@ -140,4 +140,27 @@ describe('sampling', () => {
     // [A, C] = (ln .55 + ln .35 + ln 1) / 2 = -0.82 beats [B] = ln .45 + ln .95 = -0.85.
     expect(a.tokens).toEqual([A, C]);
   });
+
+  it('drops finished rows from the batch and keeps each candidate on its own logits', async () => {
+    // Every row the search filters must be the table's row for that candidate's own history: a
+    // candidate reading another one's logits after the batch shrinks fails here.
+    class CheckedFilters extends LogitFilters {
+      override apply(row: Float32Array, generated: ArrayLike<number>, length: number): void {
+        const expected = new Float32Array(V).fill(-Infinity);
+        for (const [id, p] of Object.entries(table([0, ...Array.from(generated).slice(0, length)]))) expected[Number(id)] = Math.log(p);
+        expect(Array.from(row)).toEqual(Array.from(expected));
+        super.apply(row, generated, length);
+      }
+    }
+    const filters = new CheckedFilters({ eot: EOT, suppressTokens: [], blankTokens: [], timestamps: null });
+    // Candidates: [B] ends at step 1, [A, C] at step 2, [A, A, C] at step 3 (draws in candidate order).
+    const draws = [0.6, 0.1, 0.1, 0.5, 0.5, 0.1, 0.5, 0.5, 0.5];
+    let i = 0;
+    const model = new TableModel();
+    const best = await sampleSearch(model, await firstRow(model), params({ filters }), 3, 1, () => draws[i++ % draws.length] as number);
+    expect(i).toBe(9);
+    expect(model.batches).toEqual([3, 2, 1]);
+    // Sum / length: [B] −0.85, [A, C] −0.82, [A, A, C] −0.95.
+    expect(best.tokens).toEqual([A, C]);
+  });
 });
