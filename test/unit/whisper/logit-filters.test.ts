@@ -90,13 +90,13 @@ describe('applyTimestampRules', () => {
 describe('row statistics', () => {
   it('logSumExp matches the definition and handles all -Infinity', () => {
     const r = row([1, 2, 3]);
-    // fast-exp.ts: within 1e-8 of the Math.exp definition.
+    // fast-exp.ts: short rows take the float64 loop, within 1e-8 of the Math.exp definition.
     expect(logSumExp(r)).toBeCloseTo(Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3)), 8);
     expect(logSumExp(r, 1, 2)).toBeCloseTo(2, 10);
     expect(logSumExp(row([-Infinity, -Infinity]))).toBe(-Infinity);
   });
 
-  it('logSumExp with the maximum given, or over suppressed entries, is within 1e-8 of the Math.exp sum and the same either way', () => {
+  it('logSumExp with the maximum given, or over suppressed entries, is within 2e-6 of the Math.exp sum and the same either way', () => {
     // A vocabulary-sized row with a suppressed block, as the filters leave it.
     let seed = 1;
     const values = Array.from({ length: 51865 }, (_, i) => {
@@ -108,7 +108,8 @@ describe('row statistics', () => {
     let sum = 0;
     for (let i = 0; i < r.length; i++) sum += Math.exp((r[i] as number) - max);
     const reference = max + Math.log(sum);
-    expect(Math.abs(logSumExp(r) - reference)).toBeLessThan(1e-8);
+    // fast-exp.ts: a vocabulary row's exps are float32 (SIMD), within 2e-6 nats of the definition.
+    expect(Math.abs(logSumExp(r) - reference)).toBeLessThan(2e-6);
     expect(logSumExp(r, 0, r.length, r[argmax(r)] as number)).toBe(logSumExp(r));
     expect(rangeMax(row([-Infinity, -Infinity]))).toBe(-Infinity);
   });
