@@ -79,6 +79,9 @@ describe('fast exp (x ≤ 0)', () => {
     }
     expect(worst).toBeLessThan(2e-6);
     expect(worst).toBeGreaterThan(0); // float32 exps, measured as such
+    // A row longer than the module's initial memory (4 pages, 65 536 float32) grows it.
+    const { row: long, max: longMax } = logitRow(99, 150_001, 30);
+    expect(Math.abs(Math.log(sumExpBelow(long, 0, long.length, longMax) / exactSum(long, 0, long.length, longMax)))).toBeLessThan(2e-6);
     // Each term: within 4e-7 relative near the maximum, 4e-6 far below it.
     const random = seededRandom(5);
     for (const [low, bound] of [[4, 4e-7], [87, 4e-6]] as const) {
