@@ -51,8 +51,8 @@ export function expNonPositive(x: number): number {
 /**
  * Σ exp(row[i] - max) over [from, to), for max ≥ every entry (a row's maximum): the exp pass of a
  * log-sum-exp. -Infinity entries (suppressed tokens) add an exact 0, as with Math.exp; a NaN entry
- * makes the sum NaN, as with Math.exp. Float32 exps in WebAssembly SIMD for all but the last
- * (to - from) mod 4 entries (see the header for the precision).
+ * makes the sum NaN, as with Math.exp. Float32 exps in WebAssembly SIMD (see the header for the
+ * precision); ranges under 64 entries and the last (to - from) mod 4 entries take the float64 loop.
  */
 export function sumExpBelow(row: Float32Array, from: number, to: number, max: number): number {
   const simd = kernel();
