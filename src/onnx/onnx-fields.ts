@@ -1,18 +1,18 @@
 /**
  * The onnx.proto field numbers this project reads or writes, and builders for the few messages it
- * writes (attributes, initializers), over the wire-format helpers of protobuf.ts, and a NodeProto
- * reader. Used by the graph rewrites (row-quant.ts, kv-append.ts, position-slice.ts) and by tests
- * that build small models.
+ * writes (attributes, initializers), over the wire-format helpers of protobuf.ts, a NodeProto
+ * reader and a reader of small constant tensors. Used by the graph rewrites (row-quant.ts,
+ * kv-append.ts, position-slice.ts, attention-fusion.ts) and by tests that build small models.
  */
-import { bytesField, findField, messageField, readFields, stringField, stringValue, varintField, type Field } from './protobuf.js';
+import { bytesField, findField, messageField, readFields, stringField, stringValue, varintField, varintValue, type Field } from './protobuf.js';
 
 export const MODEL = { graph: 7, opsetImport: 8 } as const;
 export const OPSET = { domain: 1, version: 2 } as const;
 export const GRAPH = { node: 1, name: 2, initializer: 5, input: 11, output: 12, valueInfo: 13 } as const;
 export const NODE = { input: 1, output: 2, name: 3, opType: 4, attribute: 5, domain: 7 } as const;
-export const ATTR = { name: 1, i: 3, g: 6, ints: 8, graphs: 11, type: 20 } as const;
-export const ATTR_TYPE = { int: 2, graph: 5, ints: 7 } as const;
-export const TENSOR = { dims: 1, dataType: 2, name: 8, rawData: 9 } as const;
+export const ATTR = { name: 1, f: 2, i: 3, t: 5, g: 6, ints: 8, graphs: 11, type: 20 } as const;
+export const ATTR_TYPE = { float: 1, int: 2, graph: 5, ints: 7 } as const;
+export const TENSOR = { dims: 1, dataType: 2, floatData: 4, int64Data: 7, name: 8, rawData: 9 } as const;
 /** TensorProto.DataType values. */
 export const DTYPE = { float: 1, uint8: 2, int8: 3, int64: 7, bool: 9 } as const;
 export const VALUE_INFO = { name: 1, type: 2 } as const;
@@ -77,6 +77,12 @@ export function intAttribute(name: string, value: number): Field {
   return messageField(NODE.attribute, [stringField(ATTR.name, name), varintField(ATTR.i, value), varintField(ATTR.type, ATTR_TYPE.int)]);
 }
 
+/** A NodeProto attribute holding one float. */
+export function floatAttribute(name: string, value: number): Field {
+  const f: Field = { no: ATTR.f, wire: 5, data: new Uint8Array(Float32Array.of(value).buffer) };
+  return messageField(NODE.attribute, [stringField(ATTR.name, name), f, varintField(ATTR.type, ATTR_TYPE.float)]);
+}
+
 /** A NodeProto attribute holding a list of ints. */
 export function intsAttribute(name: string, values: readonly number[]): Field {
   return messageField(NODE.attribute, [
@@ -94,4 +100,69 @@ export function initializerField(name: string, dataType: number, dims: readonly 
     stringField(TENSOR.name, name),
     bytesField(TENSOR.rawData, raw),
   ]);
+}
+
+/** A small constant tensor's values: float or int64 elements, in order (int64 read as numbers). */
+export interface ConstantValues {
+  readonly dataType: number;
+  readonly dims: readonly number[];
+  readonly values: readonly number[];
+}
+
+/** Decodes a run of packed varints (int64 elements: repeated fields written packed). */
+export function packedVarints(data: Uint8Array): number[] {
+  const out: number[] = [];
+  let value = 0n;
+  let shift = 0n;
+  for (const byte of data) {
+    value |= BigInt(byte & 0x7f) << shift;
+    shift += 7n;
+    if ((byte & 0x80) === 0) {
+      out.push(Number(BigInt.asIntN(64, value)));
+      value = 0n;
+      shift = 0n;
+    }
+  }
+  return out;
+}
+
+/**
+ * A TensorProto's float or int64 values, from raw_data or the typed fields. Null for other types,
+ * external data, or more than `limit` elements (only small constants are read).
+ */
+export function tensorValues(tensor: Uint8Array, limit = 64): ConstantValues | null {
+  const fields = readFields(tensor);
+  const type = findField(fields, TENSOR.dataType);
+  const dataType = type === undefined ? 0 : Number(varintValue(type));
+  if (dataType !== DTYPE.float && dataType !== DTYPE.int64) return null;
+  const dims: number[] = [];
+  for (const f of fields) {
+    if (f.no !== TENSOR.dims) continue;
+    if (f.wire === 0) dims.push(Number(varintValue(f)));
+    else if (f.wire === 2) dims.push(...packedVarints(f.data));
+  }
+  const count = dims.reduce((a, b) => a * b, 1);
+  if (count > limit) return null;
+  const values: number[] = [];
+  const raw = findField(fields, TENSOR.rawData);
+  if (raw !== undefined && raw.wire === 2) {
+    const view = new DataView(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength);
+    const size = dataType === DTYPE.float ? 4 : 8;
+    for (let at = 0; at + size <= raw.data.byteLength; at += size) {
+      values.push(dataType === DTYPE.float ? view.getFloat32(at, true) : Number(view.getBigInt64(at, true)));
+    }
+  } else if (dataType === DTYPE.float) {
+    for (const f of fields) {
+      if (f.no !== TENSOR.floatData) continue;
+      const view = new DataView(f.data.buffer, f.data.byteOffset, f.data.byteLength);
+      for (let at = 0; at + 4 <= f.data.byteLength; at += 4) values.push(view.getFloat32(at, true));
+    }
+  } else {
+    for (const f of fields) {
+      if (f.no !== TENSOR.int64Data) continue;
+      if (f.wire === 0) values.push(Number(BigInt.asIntN(64, varintValue(f))));
+      else if (f.wire === 2) values.push(...packedVarints(f.data));
+    }
+  }
+  return values.length === count ? { dataType, dims, values } : null;
 }

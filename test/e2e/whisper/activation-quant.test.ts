@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudioFile } from '../../../src/audio/load.js';
+import { fuseSelfAttention } from '../../../src/onnx/attention-fusion.js';
 import { slicePositionalEmbedding } from '../../../src/onnx/position-slice.js';
 import { quantizeActivationsPerRow } from '../../../src/onnx/row-quant.js';
 import { prepareWhisperGraphs, type ActivationQuant } from '../../../src/whisper/graphs.js';
@@ -84,7 +85,10 @@ describe('activation quantisation of the whisper-base int8 graphs', () => {
       const cached = first.encoder as string;
       expect(cached.startsWith(path.join(cache, 'derived'))).toBe(true);
       const bytes = await readFile(cached);
-      const expected = slicePositionalEmbedding(quantizeActivationsPerRow(await readFile(source), () => true).bytes, { positions: 1500, frames: FULL_WINDOW });
+      const sliced = slicePositionalEmbedding(quantizeActivationsPerRow(await readFile(source), () => true).bytes, { positions: 1500, frames: FULL_WINDOW });
+      const expected = fuseSelfAttention(sliced.bytes);
+      // whisper-base: six encoder layers, each attention fused.
+      expect(expected.fused).toBe(6);
       expect(Buffer.compare(bytes, Buffer.from(expected.bytes))).toBe(0);
       expect(first.shortWindows).toBe(true);
       const writtenAt = (await stat(cached)).mtimeMs;
