@@ -29,7 +29,7 @@
  * Anything that does not match exactly (another consumer of an intermediate tensor, a mask added
  * to the scores, a Softmax over another axis, a scale on V, a graph with subgraphs) is left as it is.
  */
-import { bytesField, findField, messageField, ProtobufError, readFields, stringField, stringValue, varintField, varintValue, writeFields, type Field } from './protobuf.js';
+import { bytesField, findField, messageField, ProtobufError, readFields, stringValue, varintValue, writeFields, type Field } from './protobuf.js';
 import {
   ATTR,
   DTYPE,
@@ -37,14 +37,16 @@ import {
   GRAPH,
   intAttribute,
   MODEL,
+  MS_DOMAIN,
   NODE,
   nodeFields,
-  OPSET,
+  opsetImports,
   packedVarints,
   parseNode,
   TENSOR,
   tensorValues,
   valueInfoName,
+  withMsDomainImport,
   type ConstantValues,
   type OnnxNode,
 } from './onnx-fields.js';
@@ -54,8 +56,6 @@ export interface AttentionFusionResult {
   /** Attention blocks now computed by MultiHeadAttention. */
   readonly fused: number;
 }
-
-const MS_DOMAIN = 'com.microsoft';
 
 /** What the graph knows: producers, consumers and constant values by tensor name. */
 interface GraphIndex {
@@ -240,14 +240,7 @@ export function fuseSelfAttention(model: Uint8Array): AttentionFusionResult {
   // Names read inside subgraphs are invisible to this index: leave such graphs alone.
   if (nodes.some(hasSubgraph)) return unchanged;
 
-  let opset = 0;
-  for (const f of fields) {
-    if (f.no !== MODEL.opsetImport) continue;
-    const entry = readFields(f.data);
-    const domain = findField(entry, OPSET.domain);
-    const version = findField(entry, OPSET.version);
-    if ((domain === undefined || ['', 'ai.onnx'].includes(stringValue(domain))) && version !== undefined) opset = Number(varintValue(version));
-  }
+  const opset = opsetImports(fields).get('') ?? 0;
   const index: GraphIndex = { producers: new Map(), consumers: new Map(), initializers: new Map(), outputs: new Set(), opset };
   for (const node of nodes) {
     for (const o of node.outputs) index.producers.set(o, node);
@@ -284,10 +277,6 @@ export function fuseSelfAttention(model: Uint8Array): AttentionFusionResult {
       for (const n of kept) out.push(messageField(GRAPH.node, n.fields));
     }
   }
-  const modelOut = fields.map((f) => (f === graphField ? bytesField(MODEL.graph, writeFields(out)) : f));
-  const imports = fields.filter((f) => f.no === MODEL.opsetImport).map((f) => findField(readFields(f.data), OPSET.domain));
-  if (!imports.some((d) => d !== undefined && stringValue(d) === MS_DOMAIN)) {
-    modelOut.push(messageField(MODEL.opsetImport, [stringField(OPSET.domain, MS_DOMAIN), varintField(OPSET.version, 1)]));
-  }
+  const modelOut = withMsDomainImport(fields.map((f) => (f === graphField ? bytesField(MODEL.graph, writeFields(out)) : f)));
   return { bytes: writeFields(modelOut), fused: replaced.size };
 }

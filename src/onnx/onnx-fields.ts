@@ -1,7 +1,7 @@
 /**
  * The onnx.proto field numbers this project reads or writes, and builders for the few messages it
  * writes (attributes, initializers), over the wire-format helpers of protobuf.ts, a NodeProto
- * reader and a reader of small constant tensors. Used by the graph rewrites (row-quant.ts,
+ * reader, a reader of small constant tensors, and the model's opset imports. Used by the graph rewrites (row-quant.ts,
  * kv-append.ts, position-slice.ts, attention-fusion.ts) and by tests that build small models.
  */
 import { bytesField, findField, messageField, readFields, stringField, stringValue, varintField, varintValue, type Field } from './protobuf.js';
@@ -13,6 +13,8 @@ export const NODE = { input: 1, output: 2, name: 3, opType: 4, attribute: 5, dom
 export const ATTR = { name: 1, f: 2, i: 3, t: 5, g: 6, ints: 8, graphs: 11, type: 20 } as const;
 export const ATTR_TYPE = { float: 1, int: 2, graph: 5, ints: 7 } as const;
 export const TENSOR = { dims: 1, dataType: 2, floatData: 4, int64Data: 7, name: 8, rawData: 9 } as const;
+/** onnxruntime's contrib operator domain (MatMulIntegerToFloat, MultiHeadAttention). */
+export const MS_DOMAIN = 'com.microsoft';
 /** TensorProto.DataType values. */
 export const DTYPE = { float: 1, uint8: 2, int8: 3, int64: 7, bool: 9 } as const;
 export const VALUE_INFO = { name: 1, type: 2 } as const;
@@ -126,6 +128,17 @@ export function packedVarints(data: Uint8Array): number[] {
   return out;
 }
 
+/** A TensorProto's dims (repeated int64, packed or not), from its fields. */
+export function tensorDims(tensor: readonly Field[]): number[] {
+  const dims: number[] = [];
+  for (const f of tensor) {
+    if (f.no !== TENSOR.dims) continue;
+    if (f.wire === 0) dims.push(Number(varintValue(f)));
+    else if (f.wire === 2) dims.push(...packedVarints(f.data));
+  }
+  return dims;
+}
+
 /**
  * A TensorProto's float or int64 values, from raw_data or the typed fields. Null for other types,
  * external data, or more than `limit` elements (only small constants are read).
@@ -135,12 +148,7 @@ export function tensorValues(tensor: Uint8Array, limit = 64): ConstantValues | n
   const type = findField(fields, TENSOR.dataType);
   const dataType = type === undefined ? 0 : Number(varintValue(type));
   if (dataType !== DTYPE.float && dataType !== DTYPE.int64) return null;
-  const dims: number[] = [];
-  for (const f of fields) {
-    if (f.no !== TENSOR.dims) continue;
-    if (f.wire === 0) dims.push(Number(varintValue(f)));
-    else if (f.wire === 2) dims.push(...packedVarints(f.data));
-  }
+  const dims = tensorDims(fields);
   const count = dims.reduce((a, b) => a * b, 1);
   if (count > limit) return null;
   const values: number[] = [];
@@ -165,4 +173,24 @@ export function tensorValues(tensor: Uint8Array, limit = 64): ConstantValues | n
     }
   }
   return values.length === count ? { dataType, dims, values } : null;
+}
+
+/** The model's opset imports: domain ('' for ai.onnx) → version. */
+export function opsetImports(model: readonly Field[]): Map<string, number> {
+  const imports = new Map<string, number>();
+  for (const f of model) {
+    if (f.no !== MODEL.opsetImport) continue;
+    const opset = readFields(f.data);
+    const domain = findField(opset, OPSET.domain);
+    const version = findField(opset, OPSET.version);
+    const name = domain ? stringValue(domain) : '';
+    if (version) imports.set(name === 'ai.onnx' ? '' : name, Number(varintValue(version)));
+  }
+  return imports;
+}
+
+/** Adds an import of onnxruntime's contrib domain (version 1) to a ModelProto's fields if it has none; returns them. */
+export function withMsDomainImport(model: Field[]): Field[] {
+  if (!opsetImports(model).has(MS_DOMAIN)) model.push(messageField(MODEL.opsetImport, [stringField(OPSET.domain, MS_DOMAIN), varintField(OPSET.version, 1)]));
+  return model;
 }

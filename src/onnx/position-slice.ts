@@ -18,7 +18,7 @@
  * trade: see DEFAULT_SHORT_WINDOW_MIN_MS in src/whisper/transcribe-options.ts.
  */
 import { bytesField, findField, readFields, stringField, stringValue, varintValue, writeFields, type Field, messageField } from './protobuf.js';
-import { DIM, DTYPE, GRAPH, initializerField, MODEL, NODE, nodeFields, SHAPE, TENSOR, TENSOR_TYPE, TYPE, VALUE_INFO } from './onnx-fields.js';
+import { DIM, DTYPE, GRAPH, initializerField, MODEL, NODE, nodeFields, SHAPE, TENSOR, TENSOR_TYPE, tensorDims, TYPE, VALUE_INFO } from './onnx-fields.js';
 
 export interface PositionSliceShape {
   /** Encoder positions of a full window (max_source_positions: 1500). */
@@ -37,31 +37,6 @@ const PREFIX = 'position_slice';
 
 function int64Raw(values: readonly number[]): Uint8Array {
   return new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer);
-}
-
-/** An initializer's dims (repeated int64, packed or not). */
-function initializerDims(fields: readonly Field[]): number[] {
-  const dims: number[] = [];
-  for (const f of fields) {
-    if (f.no !== TENSOR.dims) continue;
-    if (f.wire === 0) {
-      dims.push(Number(varintValue(f)));
-    } else if (f.wire === 2) {
-      // Packed: a run of varints, read as the fields of a message whose every field is number 1.
-      for (const v of readFields(prefixEach(f.data))) dims.push(Number(varintValue(v)));
-    }
-  }
-  return dims;
-}
-
-/** Turns a packed run of varints into a message of varint fields numbered 1 (tag byte 0x08 each). */
-function prefixEach(packed: Uint8Array): Uint8Array {
-  const out: number[] = [];
-  for (let i = 0; i < packed.length; i++) {
-    if (i === 0 || ((packed[i - 1] as number) & 0x80) === 0) out.push(0x08);
-    out.push(packed[i] as number);
-  }
-  return Uint8Array.from(out);
 }
 
 /** A graph input or output with every dimension equal to `from` made the symbolic `to`. */
@@ -99,7 +74,7 @@ export function slicePositionalEmbedding(model: Uint8Array, shape: PositionSlice
   for (const f of graph) {
     if (f.no !== GRAPH.initializer) continue;
     const tensor = readFields(f.data);
-    const dims = initializerDims(tensor);
+    const dims = tensorDims(tensor);
     const name = findField(tensor, TENSOR.name);
     if (name && dims.length === 2 && dims[0] === shape.positions) embeddings.add(stringValue(name));
   }

@@ -29,19 +29,7 @@
  * ~+20 ms per 30 s encoder pass (300 → ~320 ms); the decoder's per-step quantisations (a few rows) are left per
  * tensor, since rewriting them cost ~10 % per step for no measurable gain.
  */
-import {
-  bytesField,
-  findField,
-  messageField,
-  ProtobufError,
-  readFields,
-  stringField,
-  stringValue,
-  varintField,
-  varintValue,
-  writeFields,
-  type Field,
-} from './protobuf.js';
+import { bytesField, findField, messageField, ProtobufError, readFields, writeFields, type Field } from './protobuf.js';
 import {
   ATTR,
   DTYPE,
@@ -50,11 +38,13 @@ import {
   intAttribute,
   intsAttribute,
   MODEL,
+  MS_DOMAIN,
   NODE,
   nodeFields,
-  OPSET,
+  opsetImports,
   parseNode,
   valueInfoName,
+  withMsDomainImport,
   type OnnxNode,
 } from './onnx-fields.js';
 
@@ -76,9 +66,6 @@ interface Counts {
   skipped: number;
   graphs: number;
 }
-
-/** onnxruntime's contrib operator domain, where MatMulIntegerToFloat lives. */
-const MS_DOMAIN = 'com.microsoft';
 
 function makeNode(opType: string, inputs: readonly string[], outputs: readonly string[], name: string, attributes: Field[] = [], domain = ''): Node {
   return { fields: nodeFields(opType, inputs, outputs, name, attributes, domain), opType, domain, inputs, outputs };
@@ -264,20 +251,6 @@ function rewriteGraph(bytes: Uint8Array, select: RowQuantSelector, reduceAxesAsI
   return writeFields(out);
 }
 
-/** The model's opset imports: domain ('' for ai.onnx) → version. */
-function opsetImports(model: readonly Field[]): Map<string, number> {
-  const imports = new Map<string, number>();
-  for (const f of model) {
-    if (f.no !== MODEL.opsetImport) continue;
-    const opset = readFields(f.data);
-    const domain = findField(opset, OPSET.domain);
-    const version = findField(opset, OPSET.version);
-    const name = domain ? stringValue(domain) : '';
-    if (version) imports.set(name === 'ai.onnx' ? '' : name, Number(varintValue(version)));
-  }
-  return imports;
-}
-
 /**
  * Rewrites the selected DynamicQuantizeLinear nodes of a serialized ModelProto (main graph and
  * subgraphs) to quantise per row. Returns the input bytes themselves when nothing was rewritten.
@@ -295,7 +268,6 @@ export function quantizeActivationsPerRow(model: Uint8Array, select: RowQuantSel
   const counts: Counts = { rewritten: 0, skipped: 0, graphs: 0 };
   const rewritten = rewriteGraph(graph.data, select, reduceAxesAsInput, counts);
   if (rewritten === null) return { bytes: model, rewritten: 0, skipped: counts.skipped };
-  const out = fields.map((f) => (f === graph ? bytesField(MODEL.graph, rewritten) : f));
-  if (!imports.has(MS_DOMAIN)) out.push(messageField(MODEL.opsetImport, [stringField(OPSET.domain, MS_DOMAIN), varintField(OPSET.version, 1)]));
+  const out = withMsDomainImport(fields.map((f) => (f === graph ? bytesField(MODEL.graph, rewritten) : f)));
   return { bytes: writeFields(out), rewritten: counts.rewritten, skipped: counts.skipped };
 }
