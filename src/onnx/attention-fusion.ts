@@ -35,10 +35,12 @@ import {
   DTYPE,
   floatAttribute,
   GRAPH,
+  hasSubgraph,
   intAttribute,
+  intAttributeValue,
   MODEL,
   MS_DOMAIN,
-  NODE,
+  nodeAttribute,
   nodeFields,
   opsetImports,
   packedVarints,
@@ -67,19 +69,8 @@ interface GraphIndex {
   readonly opset: number;
 }
 
-/** A node attribute's fields, by attribute name. */
-function attribute(node: OnnxNode, name: string): Field[] | undefined {
-  for (const f of node.fields) {
-    if (f.no !== NODE.attribute) continue;
-    const attr = readFields(f.data);
-    const n = findField(attr, ATTR.name);
-    if (n !== undefined && stringValue(n) === name) return attr;
-  }
-  return undefined;
-}
-
 function intsOf(node: OnnxNode, name: string): number[] | undefined {
-  const attr = attribute(node, name);
+  const attr = nodeAttribute(node, name);
   return attr?.filter((f) => f.no === ATTR.ints).flatMap((f) => (f.wire === 0 ? [Number(BigInt.asIntN(64, varintValue(f)))] : f.wire === 2 ? packedVarints(f.data) : []));
 }
 
@@ -89,7 +80,7 @@ function constant(index: GraphIndex, name: string): ConstantValues | null {
   if (init !== undefined) return tensorValues(init);
   const node = index.producers.get(name);
   if (node === undefined || node.opType !== 'Constant' || node.domain !== '') return null;
-  const t = attribute(node, 'value');
+  const t = nodeAttribute(node, 'value');
   const tensor = t === undefined ? undefined : findField(t, ATTR.t);
   return tensor === undefined ? null : tensorValues(tensor.data);
 }
@@ -173,9 +164,8 @@ interface Match {
 }
 
 function matchAt(index: GraphIndex, softmax: OnnxNode, k: number): Match | null {
-  const axisField = findField(attribute(softmax, 'axis') ?? [], ATTR.i);
   // Before opset 13 the default axis is 1 (over heads × queries × keys); from 13 on it is the last one.
-  const axis = axisField !== undefined ? Number(BigInt.asIntN(64, varintValue(axisField))) : index.opset >= 13 ? -1 : 1;
+  const axis = intAttributeValue(softmax, 'axis') ?? (index.opset >= 13 ? -1 : 1);
   if (axis !== -1 && axis !== 3) return null;
   const [scores] = softmax.inputs;
   const [probs] = softmax.outputs;
@@ -220,10 +210,6 @@ function live(nodes: readonly OnnxNode[], outputs: ReadonlySet<string>): OnnxNod
     for (const input of node.inputs) needed.add(input);
   }
   return kept.reverse();
-}
-
-function hasSubgraph(node: OnnxNode): boolean {
-  return node.fields.some((f) => f.no === NODE.attribute && readFields(f.data).some((a) => a.no === ATTR.g || a.no === ATTR.graphs));
 }
 
 /**

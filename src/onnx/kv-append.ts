@@ -28,7 +28,6 @@ import {
   stringField,
   stringValue,
   varintField,
-  varintValue,
   writeFields,
   type Field,
 } from './protobuf.js';
@@ -37,7 +36,9 @@ import {
   DIM,
   DTYPE,
   GRAPH,
+  hasSubgraph,
   initializerField,
+  intAttributeValue,
   MODEL,
   NODE,
   nodeFields,
@@ -47,7 +48,6 @@ import {
   TYPE,
   VALUE_INFO,
   valueInfoName,
-  type OnnxNode,
 } from './onnx-fields.js';
 
 /** The input this rewrite adds: how many rows of each past buffer are valid (int64 [1]). */
@@ -93,16 +93,15 @@ function rewriteCacheBranch(graph: Uint8Array, pasts: ReadonlySet<string>): { by
   const concatsOf = new Map<string, number>();
   for (const n of nodes) {
     // A nested subgraph could read a past around the slice: not this export.
-    if (n.fields.some((f) => f.no === NODE.attribute && readFields(f.data).some((a) => a.no === ATTR.g || a.no === ATTR.graphs))) {
-      return null;
-    }
+    if (hasSubgraph(n)) return null;
     if (n.opType !== 'Concat' || n.domain !== '') continue;
     const [past, rows, ...rest] = n.inputs;
     const out = n.outputs[0];
     if (past === undefined || !pasts.has(past)) continue;
     if (rows === undefined || rest.length > 0 || out === undefined || !outputs.has(out) || pasts.has(rows)) return null;
     // The sequence axis of [batch, heads, sequence, headDim], which the slice cuts.
-    if (concatAxis(n) !== 2 && concatAxis(n) !== -2) return null;
+    const axis = intAttributeValue(n, 'axis');
+    if (axis !== 2 && axis !== -2) return null;
     newRows.set(out, rows);
     concatsOf.set(past, (concatsOf.get(past) ?? 0) + 1);
   }
@@ -148,18 +147,6 @@ function rewriteCacheBranch(graph: Uint8Array, pasts: ReadonlySet<string>): { by
   out.push(initializerField(`${PREFIX}/starts`, DTYPE.int64, [1], new Uint8Array(BigInt64Array.of(0n).buffer)));
   out.push(initializerField(`${PREFIX}/axes`, DTYPE.int64, [1], new Uint8Array(BigInt64Array.of(2n).buffer)));
   return { bytes: writeFields(out), newRowOutputs };
-}
-
-/** A node's `axis` attribute (int64, so negative values arrive as 64-bit two's complement); null if absent. */
-function concatAxis(n: OnnxNode): number | null {
-  for (const f of n.fields) {
-    if (f.no !== NODE.attribute) continue;
-    const attr = readFields(f.data);
-    const name = findField(attr, ATTR.name);
-    const value = findField(attr, ATTR.i);
-    if (name && stringValue(name) === 'axis' && value) return Number(BigInt.asIntN(64, varintValue(value)));
-  }
-  return null;
 }
 
 /** Whether a (sub)graph's nodes read any of `names`. */

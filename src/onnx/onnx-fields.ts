@@ -49,6 +49,28 @@ export function parseNode(data: Uint8Array): OnnxNode {
   };
 }
 
+/** A node's attribute, as its AttributeProto fields, by name; undefined if absent. */
+export function nodeAttribute(node: OnnxNode, name: string): Field[] | undefined {
+  for (const f of node.fields) {
+    if (f.no !== NODE.attribute) continue;
+    const attr = readFields(f.data);
+    const n = findField(attr, ATTR.name);
+    if (n !== undefined && stringValue(n) === name) return attr;
+  }
+  return undefined;
+}
+
+/** A node's int attribute (int64: negative values arrive as 64-bit two's complement); null if absent. */
+export function intAttributeValue(node: OnnxNode, name: string): number | null {
+  const value = findField(nodeAttribute(node, name) ?? [], ATTR.i);
+  return value === undefined ? null : Number(BigInt.asIntN(64, varintValue(value)));
+}
+
+/** Whether a node holds a subgraph (If branches, Loop / Scan bodies), which may read outer names. */
+export function hasSubgraph(node: OnnxNode): boolean {
+  return node.fields.some((f) => f.no === NODE.attribute && readFields(f.data).some((a) => a.no === ATTR.g || a.no === ATTR.graphs));
+}
+
 /** A ValueInfoProto's name (a graph input or output); '' if it has none. */
 export function valueInfoName(data: Uint8Array): string {
   const name = findField(readFields(data), VALUE_INFO.name);
