@@ -100,7 +100,7 @@ export function createActorPorts(
       new WorkerBridge<DecodeCommand, DecodeMessage>({
         name: 'decode',
         url: workerUrl('decode'),
-        init: { type: 'init', model, arena },
+        init: { type: 'init', model, arena, warmUp: options.warmUp ?? true },
         maxRestarts: MAX_RESTARTS,
       }),
     postprocess: new WorkerBridge<PostProcessCommand, PostProcessMessage>({

@@ -39,6 +39,8 @@ export interface EngineOptions {
   readonly strictDevice?: boolean;
   /** ONNX Runtime intra-op threads of the decode worker. */
   readonly threads?: number;
+  /** The decode worker warms up before the engine starts (default true; see SharedDecoderOptions.warmUp). */
+  readonly warmUp?: boolean;
   /** Beam size of finals (partials are always greedy). Default 5. */
   readonly beamSize?: number;
   readonly temperatures?: readonly number[];
@@ -144,6 +146,9 @@ export function resolveEngineOptions(o: EngineOptions): ResolvedEngineOptions {
   const language = o.language ?? 'fr';
   if (typeof language !== 'string' || !/^(auto|[a-z]{2,3})$/u.test(language)) {
     throw new InvalidOptionError(`option language must be 'auto' or an ISO code, got ${String(language)}`, { option: 'language' });
+  }
+  if (o.warmUp !== undefined && typeof o.warmUp !== 'boolean') {
+    throw new InvalidOptionError(`option warmUp must be a boolean, got ${String(o.warmUp)}`, { option: 'warmUp' });
   }
   const input: EngineInput = o.input ?? { kind: 'push' };
   let pushSampleRate = 16_000;

@@ -39,7 +39,7 @@ export const SKIP_CHECK_MIN_MS = 2000;
 const SHORT_WINDOW_STEP_MS = 2000;
 
 /** Frames a short window encodes for `frames` of audio and margin: rounded up to a step, at least `minFrames`, at most a full window. */
-function shortWindowFrames(frames: number, minFrames: number, nFrames: number, frameMs: number): number {
+export function shortWindowFrames(frames: number, minFrames: number, nFrames: number, frameMs: number): number {
   const step = Math.max(2, 2 * Math.round(SHORT_WINDOW_STEP_MS / frameMs / 2));
   return Math.min(nFrames, Math.ceil(Math.max(frames, minFrames) / step) * step);
 }

@@ -1,7 +1,8 @@
 /**
  * The decode worker: thin wiring only. On `init` it loads the one Whisper session
- * (createTranscriber; device fallbacks become `warning` messages), attaches the utterance arena as a
- * reader and posts `ready`; jobs go to DecodeActor, which answers each with `result` or `jobFailed`.
+ * (createTranscriber; device fallbacks become `warning` messages), warms it up (src/whisper/warm-up.ts,
+ * unless `warmUp: false`), attaches the utterance arena as a reader and posts `ready`; jobs go to
+ * DecodeActor, which answers each with `result` or `jobFailed`.
  * An init failure (unknown model, missing files, unusable device) is `fatal`, then exit(1): the
  * supervisor decides whether to retry. `shutdown` lets every job already received finish (finals
  * are never dropped), closes the session and exits 0.
@@ -13,6 +14,7 @@ import { InvalidOptionError, serializeError } from '../errors.js';
 import { UtteranceArenaReader } from '../shm/utterance-arena.js';
 import { createTranscriber } from '../transcriber.js';
 import type { Transcriber } from '../whisper/types.js';
+import { warmUp } from '../whisper/warm-up.js';
 import { obeyControl } from './control.js';
 
 const port = parentPort;
@@ -31,11 +33,13 @@ async function init(command: Extract<DecodeCommand, { type: 'init' }>): Promise<
   if (command.arena) arenas.set(0, new UtteranceArenaReader(command.arena));
   // onWarning cannot cross postMessage (a function): the worker supplies its own.
   transcriber = await createTranscriber({ ...command.model, onWarning: (warning) => post({ type: 'warning', warning }) });
-  actor = new DecodeActor({ transcriber, arena: (id) => arenas.get(id), post });
   const { backend } = transcriber;
+  // Before `ready`, so that no job waits behind it; a model that cannot encode fails here, at start.
+  const warmUpMs = command.warmUp === false ? null : Math.round((await warmUp(backend)).ms);
+  actor = new DecodeActor({ transcriber, arena: (id) => arenas.get(id), post });
   const device = backend.device.kind === 'cuda' ? `cuda:${backend.device.index}` : 'cpu';
   const arenaCapacitySamples = arenas.get(0)?.capacitySamples ?? null;
-  post({ type: 'ready', info: { model: backend.modelName, device, arenaCapacitySamples } });
+  post({ type: 'ready', info: { model: backend.modelName, device, arenaCapacitySamples, warmUpMs } });
 }
 
 function job(command: Extract<DecodeCommand, { type: 'job' }>): void {

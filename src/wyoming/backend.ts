@@ -4,6 +4,12 @@
  * worker startup (wyoming-bench opens a fresh connection per request and times it from its first
  * byte).
  *
+ * Spares are started while no request is being served (at startup, and when the last request in
+ * flight ends), never beside one: an engine's startup (three worker threads, Silero) on a 2-core
+ * machine took the CPU from the request that triggered it, and the first request after startup
+ * cost 630–840 ms instead of ~430 (a French command, beam 5). A client that arrives while every
+ * engine is busy gets a new one started for it; the pool then keeps it.
+ *
  * - 'external' segmentation (the default, as wyoming-faster-whisper: the client ran its own VAD and
  *   a request is one utterance): an engine serves request after request. Each request ends with
  *   engine.cut(), which makes all its audio one utterance and waits for its final; the engine then
@@ -103,9 +109,6 @@ export class EngineBackend implements SessionBackend {
   async acquire(language: string): Promise<Engine> {
     if (this.#closed) throw new InvalidOptionError('the Wyoming server is closing', { option: 'decoder' });
     const ready = this.#idle.get(language)?.shift();
-    // Keep a spare for the next client: started now, it overlaps this request only while the pool
-    // is still growing to the number of concurrent clients.
-    this.#refill();
     if (ready) {
       try {
         const engine = await ready;
@@ -129,10 +132,11 @@ export class EngineBackend implements SessionBackend {
     if (clean && this.reusable && !this.#closed && engine.failure === null && pool.length < (this.#options.maxIdle ?? 4)) {
       pool.push(Promise.resolve(engine));
       this.#idle.set(this.#languageOf(engine), pool);
-      return;
+    } else {
+      await engine.close();
     }
-    await engine.close();
-    this.#refill();
+    // Idle now: a spare started here competes with no request.
+    if (this.#inUse.size === 0) this.#refill();
   }
 
   async close(): Promise<void> {
@@ -148,7 +152,7 @@ export class EngineBackend implements SessionBackend {
     return engine.options.language;
   }
 
-  /** Tops the default language's pool up to `spares` started engines. */
+  /** Tops the default language's pool up to `spares` started engines (call it only while idle: see the module comment). */
   #refill(): void {
     if (this.#closed) return;
     const pool = this.#idle.get(this.defaultLanguage) ?? [];

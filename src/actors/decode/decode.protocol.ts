@@ -61,8 +61,12 @@ export interface DecodeResultMessage {
 
 /** Main → decode worker. */
 export type DecodeCommand =
-  /** `arena` becomes arena 0; null for a shared decoder, whose engines attach theirs. */
-  | { readonly type: 'init'; readonly model: TranscriberOptions; readonly arena: UtteranceArenaShared | null }
+  /**
+   * `arena` becomes arena 0; null for a shared decoder, whose engines attach theirs. `warmUp`
+   * (default true): one small encode and decode before `ready` (src/whisper/warm-up.ts), whose
+   * duration `ready` reports as `warmUpMs` (null when skipped).
+   */
+  | { readonly type: 'init'; readonly model: TranscriberOptions; readonly arena: UtteranceArenaShared | null; readonly warmUp?: boolean }
   /** Makes an engine's arena readable by jobs naming `arenaId` (≥ 1). Allowed before `init` completes. */
   | { readonly type: 'attach'; readonly arenaId: number; readonly arena: UtteranceArenaShared }
   /** The engine is gone: its queued jobs fail, its arena is released. */

@@ -55,6 +55,8 @@ describe.skipIf(!hasShared())('shared decoder (one decode worker, two engines)',
   it('routes each engine its own finals, and survives a crash of the shared worker with no final lost', async () => {
     const decoder = await createSharedDecoder({ modelDir: WHISPER_BASE_DIR, threads: 2 });
     try {
+      // Warmed up before ready (the default): one encode and two short decodes took some time.
+      expect(decoder.info['warmUpMs']).toBeGreaterThan(0);
       const [allume, volets] = await Promise.all([
         clipWithSilence('fr/fr_cmd_allume_la_lumiere.wav'),
         clipWithSilence('fr/fr_cmd_ferme_tous_les_volets.wav'),
@@ -95,8 +97,10 @@ describe.skipIf(!hasShared())('shared decoder (one decode worker, two engines)',
   });
 
   it('routes a cancel to the job of the engine that sent it, though job ids repeat across engines', async () => {
-    const decoder = await createSharedDecoder({ modelDir: WHISPER_BASE_DIR, threads: 2 });
+    // Without the warm-up: a cold worker serves jobs too.
+    const decoder = await createSharedDecoder({ modelDir: WHISPER_BASE_DIR, threads: 2, warmUp: false });
     try {
+      expect(decoder.info['warmUpMs']).toBeNull();
       const { samples } = await loadAudioFile(corpusPath('fr/fr_fleurs_007.wav'));
       const sessions = [0, 1].map(() => {
         const shared = createUtteranceArena(samples.length);

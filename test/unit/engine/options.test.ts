@@ -22,3 +22,13 @@ describe('engine options: partials', () => {
     }
   });
 });
+
+describe('engine options: decoder warm-up', () => {
+  it('warmUp is a boolean when given (the decode worker warms up unless it is false)', () => {
+    expect(() => resolveEngineOptions({ warmUp: false })).not.toThrow();
+    expect(() => resolveEngineOptions({ warmUp: true })).not.toThrow();
+    for (const bad of ['no', 0, null] as unknown as boolean[]) {
+      expect(() => resolveEngineOptions({ warmUp: bad })).toThrow(expect.objectContaining({ code: 'STT_INVALID_OPTION' }));
+    }
+  });
+});
