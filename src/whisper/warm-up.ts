@@ -4,11 +4,11 @@
  * first encoder run at the window length a short utterance gets (its arena grows there), the
  * decoder's first passes at batch 1 and at the beam width, and the JIT of the searches.
  *
- * Measured on the Wyoming server (2 cores, a French command, beam 5, three fresh starts each): the
- * first request after startup took 575–629 ms against ~430 for the next ones; with this warm-up
- * before `ready`, 413–484 ms, the same as the rest. It costs ~300 ms of startup, once per decode
- * worker, and it never emits anything: the input is a second of faint seeded noise, and each decode
- * stops after a few tokens.
+ * Measured on the Wyoming server (2 cores, a French command, beam 5, fresh starts): the first
+ * request after start-up took 575–629 ms against ~430 for the next ones; with this warm-up before
+ * `ready`, 431–528 ms (the requests after it: 360–450). It costs 290–380 ms of start-up, once per
+ * decode worker, and it never emits anything: the input is a second of faint seeded noise, and
+ * each decode stops after a few tokens.
  */
 import { logMelSpectrogram } from './mel.js';
 import { seededRandom } from './random.js';
