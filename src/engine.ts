@@ -19,7 +19,8 @@ import { WorkerBridge } from './engine/worker-bridge.js';
 import { eventLoopLag, startEventLoopMonitor } from './observe/event-loop.js';
 import { InvalidOptionError, type SttError } from './errors.js';
 import { UtteranceArenaPin, UtteranceArenaReader, createUtteranceArena } from './shm/index.js';
-import { Pipeline, type PipelineOptions } from './state/pipeline.js';
+import { Pipeline } from './state/pipeline.js';
+import type { PipelineOptions } from './state/pipeline-ports.js';
 import { startSupervisor, type SupervisorPorts, type SupervisorRef } from './state/supervisor.js';
 
 export type { EngineOptions, EngineInput } from './engine/options.js';

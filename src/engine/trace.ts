@@ -8,7 +8,7 @@
  * sample offsets since the stream began (the actors' own protocols); `atMs` is ms since the engine
  * was created (performance.now based, monotonic).
  */
-import type { UtteranceState } from '../state/pipeline.js';
+import type { UtteranceState } from '../state/pipeline-ports.js';
 import type { ActorName } from '../workers/worker.protocol.js';
 
 export type TraceOutputType = 'final' | 'partial' | 'speechStart' | 'speechEnd' | 'rejected' | 'error' | 'metrics' | 'warning';

@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { serializeError } from '../errors.js';
-import type { UtteranceState } from '../state/pipeline.js';
+import type { UtteranceState } from '../state/pipeline-ports.js';
 import type { SupervisorEvent } from '../state/supervisor.js';
 import type { ActorName } from '../workers/worker.protocol.js';
 import type { TraceHeader, TraceOutputType, TraceRecord } from './trace.js';

@@ -17,7 +17,7 @@ import type { VadMessage } from '../actors/vad/vad.protocol.js';
 import type { FinalEvent, PartialEvent, RejectedEvent } from '../engine/events.js';
 import type { TraceRecord } from '../engine/trace.js';
 import { WallClockMap } from '../engine/wall-clock.js';
-import type { UtteranceState } from '../state/pipeline.js';
+import type { UtteranceState } from '../state/pipeline-ports.js';
 
 export interface LatencyBreakdown {
   readonly vadMs: number | null;

@@ -11,7 +11,8 @@ import type { EngineMetrics } from '../../../src/engine/events.js';
 import type { TraceHeader, TraceOutputType, TraceRecord } from '../../../src/engine/trace.js';
 import { EngineTracer } from '../../../src/engine/tracer.js';
 import { replayPorts } from '../../../src/observe/replay-ports.js';
-import { Pipeline, type PipelineOptions } from '../../../src/state/pipeline.js';
+import { Pipeline } from '../../../src/state/pipeline.js';
+import type { PipelineOptions } from '../../../src/state/pipeline-ports.js';
 import { startSupervisor } from '../../../src/state/supervisor.js';
 import { answer as answerJob } from '../state/fake-ports.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Pipeline, type PipelineOptions, type UtteranceState } from '../../../src/state/pipeline.js';
+import { Pipeline } from '../../../src/state/pipeline.js';
+import type { PipelineOptions, UtteranceState } from '../../../src/state/pipeline-ports.js';
 import { startSupervisor } from '../../../src/state/supervisor.js';
 import { answer, cancelled, cancels, fakePorts, jobs, processAll, progress, vad, type FakePorts } from './fake-ports.js';
 
