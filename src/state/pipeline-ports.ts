@@ -3,21 +3,15 @@
  * engine's, and its ports to the actors and to the user. Kept apart so that the engine, the trace
  * and the inspector can name them without the pipeline's logic.
  */
-import type { DecodeJobSpec } from '../actors/decode/decode.protocol.js';
+import type { DecodeJobSpec, DecodeSettings } from '../actors/decode/decode.protocol.js';
 import type { PostProcessInput } from '../actors/postprocess/postprocess.protocol.js';
 import type { EngineEventMap } from '../engine/events.js';
 
 export type UtteranceState = 'idle' | 'speech' | 'endpointing' | 'decoding' | 'postprocessing' | 'emitted' | 'rejected';
 
-export interface PipelineOptions {
+/** The decode settings are what finals get (partials: greedy, one temperature, no timestamps). */
+export interface PipelineOptions extends DecodeSettings {
   readonly sampleRate: number;
-  readonly language: string;
-  readonly beamSize: number;
-  readonly temperatures: readonly number[];
-  /** Absent: the transcriber's default. */
-  readonly shortWindowMarginMs?: number | null;
-  readonly initialPrompt: string | null;
-  readonly hotwords: string | null;
   readonly partialsEnabled: boolean;
   readonly partialIntervalMs: number;
   /**

@@ -11,22 +11,26 @@ import type { LifecycleMessage, ControlMessage } from '../../workers/worker.prot
 
 export type DecodeJobKind = 'partial' | 'final';
 
-export interface DecodeJobSpec {
-  /** Unique per engine; a result names the job it answers. */
-  readonly jobId: number;
-  readonly kind: DecodeJobKind;
-  readonly utteranceId: number;
-  readonly startSamples: number;
-  readonly endSamples: number;
+/** How an utterance is decoded: the engine's settings, which its pipeline copies into each job. */
+export interface DecodeSettings {
   /** 'auto' to detect. */
   readonly language: string;
-  /** Finals: full settings (beam, fallback); partials: greedy, one temperature, no timestamps. */
   readonly beamSize: number;
   readonly temperatures: readonly number[];
   /** TranscribeOptions.shortWindowMarginMs; absent: the transcriber's default. */
   readonly shortWindowMarginMs?: number | null;
   readonly initialPrompt: string | null;
   readonly hotwords: string | null;
+}
+
+/** Finals carry the full settings (beam, fallback); partials: greedy, one temperature, no timestamps. */
+export interface DecodeJobSpec extends DecodeSettings {
+  /** Unique per engine; a result names the job it answers. */
+  readonly jobId: number;
+  readonly kind: DecodeJobKind;
+  readonly utteranceId: number;
+  readonly startSamples: number;
+  readonly endSamples: number;
   /** A speculative final started during the endpoint pause: it may be superseded and ignored. */
   readonly speculative: boolean;
   /**
