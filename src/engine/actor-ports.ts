@@ -13,7 +13,7 @@ import { createAudioRing, type UtteranceArenaShared } from '../shm/index.js';
 import type { ActorPort } from './worker-bridge.js';
 import type { EngineOptions, ResolvedEngineOptions } from './options.js';
 import { PushInput } from './push-input.js';
-import { decodeModelOptions } from './shared-decoder.js';
+import { decodeModelOptions, warmUpOption } from './shared-decoder.js';
 import { WorkerBridge } from './worker-bridge.js';
 
 /** Everything after capture runs at Whisper's rate. */
@@ -100,7 +100,7 @@ export function createActorPorts(
       new WorkerBridge<DecodeCommand, DecodeMessage>({
         name: 'decode',
         url: workerUrl('decode'),
-        init: { type: 'init', model, arena, warmUp: options.warmUp ?? true },
+        init: { type: 'init', model, arena, warmUp: warmUpOption(options.warmUp) },
         maxRestarts: MAX_RESTARTS,
       }),
     postprocess: new WorkerBridge<PostProcessCommand, PostProcessMessage>({

@@ -6,7 +6,7 @@ import type { PostProcessOptions } from '../actors/postprocess/postprocess.proto
 import { BadSampleRateError, InvalidOptionError } from '../errors.js';
 import { DEFAULT_SHORT_WINDOW_MARGIN_MS, DEFAULT_TEMPERATURES } from '../whisper/transcribe-options.js';
 import type { ModelDtype } from '../whisper/types.js';
-import type { SharedDecoder } from './shared-decoder.js';
+import { warmUpOption, type SharedDecoder } from './shared-decoder.js';
 import type { TraceRecord } from './trace.js';
 
 export type EngineInput =
@@ -147,9 +147,7 @@ export function resolveEngineOptions(o: EngineOptions): ResolvedEngineOptions {
   if (typeof language !== 'string' || !/^(auto|[a-z]{2,3})$/u.test(language)) {
     throw new InvalidOptionError(`option language must be 'auto' or an ISO code, got ${String(language)}`, { option: 'language' });
   }
-  if (o.warmUp !== undefined && typeof o.warmUp !== 'boolean') {
-    throw new InvalidOptionError(`option warmUp must be a boolean, got ${String(o.warmUp)}`, { option: 'warmUp' });
-  }
+  warmUpOption(o.warmUp);
   const input: EngineInput = o.input ?? { kind: 'push' };
   let pushSampleRate = 16_000;
   let pushChannels = 1;

@@ -280,16 +280,21 @@ export function decodeModelOptions(options: SharedDecoderOptions): TranscriberOp
   };
 }
 
+/** The `warmUp` option of engines and shared decoders: absent means true; anything but a boolean is refused. */
+export function warmUpOption(value: unknown): boolean {
+  if (value === undefined) return true;
+  if (typeof value !== 'boolean') throw new InvalidOptionError(`option warmUp must be a boolean, got ${String(value)}`, { option: 'warmUp' });
+  return value;
+}
+
 /** Starts the shared decode worker and loads the model; rejects with the coded cause if it cannot. */
 export async function createSharedDecoder(options: SharedDecoderOptions = {}): Promise<SharedDecoder> {
-  if (options.warmUp !== undefined && typeof options.warmUp !== 'boolean') {
-    throw new InvalidOptionError(`option warmUp must be a boolean, got ${String(options.warmUp)}`, { option: 'warmUp' });
-  }
+  const warmUp = warmUpOption(options.warmUp);
   const model = decodeModelOptions(options);
   const bridge = new WorkerBridge<DecodeCommand, DecodeMessage>({
     name: 'decode',
     url: workerUrl(),
-    init: { type: 'init', model, arena: null, warmUp: options.warmUp ?? true },
+    init: { type: 'init', model, arena: null, warmUp },
     maxRestarts: MAX_RESTARTS,
   });
   const decoder = new SharedDecoder(bridge);
