@@ -66,7 +66,7 @@ export function createActorPorts(
       source = { kind: 'microphone', device: input.device ?? null, sampleRate: input.sampleRate ?? null, channels: input.channels ?? null };
       break;
   }
-  const model = decodeModelOptions(options);
+  const decodeInit = { type: 'init', model: decodeModelOptions(options), arena, warmUp: warmUpOption(options.warmUp) } as const;
   const captureStart = { type: 'start', source, output: captureRing } as const;
   const capture = new WorkerBridge<CaptureCommand, CaptureMessage>({
     name: 'capture',
@@ -100,7 +100,9 @@ export function createActorPorts(
       new WorkerBridge<DecodeCommand, DecodeMessage>({
         name: 'decode',
         url: workerUrl('decode'),
-        init: { type: 'init', model, arena, warmUp: warmUpOption(options.warmUp) },
+        init: decodeInit,
+        // A restarted worker replays the utterances in flight at once: a warm-up would delay them.
+        restartInit: () => ({ ...decodeInit, warmUp: false }),
         maxRestarts: MAX_RESTARTS,
       }),
     postprocess: new WorkerBridge<PostProcessCommand, PostProcessMessage>({

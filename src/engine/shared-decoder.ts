@@ -289,12 +289,13 @@ export function warmUpOption(value: unknown): boolean {
 
 /** Starts the shared decode worker and loads the model; rejects with the coded cause if it cannot. */
 export async function createSharedDecoder(options: SharedDecoderOptions = {}): Promise<SharedDecoder> {
-  const warmUp = warmUpOption(options.warmUp);
-  const model = decodeModelOptions(options);
+  const init = { type: 'init', model: decodeModelOptions(options), arena: null, warmUp: warmUpOption(options.warmUp) } as const;
   const bridge = new WorkerBridge<DecodeCommand, DecodeMessage>({
     name: 'decode',
     url: workerUrl(),
-    init: { type: 'init', model, arena: null, warmUp },
+    init,
+    // A restarted worker decodes the jobs it is handed back at once: a warm-up would delay them.
+    restartInit: () => ({ ...init, warmUp: false }),
     maxRestarts: MAX_RESTARTS,
   });
   const decoder = new SharedDecoder(bridge);

@@ -86,6 +86,8 @@ describe.skipIf(!hasShared())('shared decoder (one decode worker, two engines)',
       expect(killed).not.toBeNull();
       await killed;
       expect(decoder.restarts).toBe(1);
+      // The restarted worker went straight to the replayed jobs, without a warm-up.
+      expect(decoder.info['warmUpMs']).toBeNull();
       expect(a.metrics().restarts.decode).toBe(1);
       expect(a.metrics().replayedJobs + b.metrics().replayedJobs).toBeGreaterThanOrEqual(1);
       expectOwnFinal(fa, VOLETS, ALLUME);
