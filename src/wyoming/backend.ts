@@ -6,9 +6,10 @@
  *
  * Spares are started while no request is being served (at startup, and when the last request in
  * flight ends), never beside one: an engine's startup (three worker threads, Silero) on a 2-core
- * machine took the CPU from the request that triggered it, and the first request after startup
- * cost 630–840 ms instead of ~430 (a French command, beam 5). A client that arrives while every
- * engine is busy gets a new one started for it; the pool then keeps it.
+ * machine took the CPU from the request that triggered it. The first request after startup cost
+ * 630–840 ms, and 575–629 once the spare waited (a French command, beam 5; ~430 for the requests
+ * after it, the rest being the decoder's cold start, see src/whisper/warm-up.ts). A client that
+ * arrives while every engine is busy gets a new one started for it; the pool then keeps it.
  *
  * - 'external' segmentation (the default, as wyoming-faster-whisper: the client ran its own VAD and
  *   a request is one utterance): an engine serves request after request. Each request ends with
