@@ -1,0 +1,50 @@
+/** `stt-engine serve`, run in-process until it listens, then stopped as by Ctrl-C: what it says at start-up. */
+import { describe, expect, it } from 'vitest';
+import { runServe } from '../../../dist/cli/serve.js';
+import { hasShared, REPO_ROOT, WHISPER_BASE_DIR } from '../../helpers/paths.js';
+
+/** Starts the server with `args`, stops it once it listens; resolves with its exit code and stderr. */
+async function startAndStop(args: readonly string[]): Promise<{ code: number; err: string }> {
+  let err = '';
+  let listening: () => void = () => undefined;
+  const listens = new Promise<void>((resolve) => (listening = resolve));
+  let signal: (() => void) | null = null;
+  const io = {
+    stdout: { write: () => true },
+    stderr: {
+      write: (s: string) => {
+        err += s;
+        if (err.includes('listening on ')) listening();
+        return true;
+      },
+    },
+    env: {},
+    cwd: REPO_ROOT,
+    stderrIsTTY: false,
+  };
+  const running = runServe({ onSignal: (handler) => ((signal = handler), () => undefined) })(
+    ['--wyoming', 'tcp://127.0.0.1:0', '--model-dir', WHISPER_BASE_DIR, '--threads', '2', ...args],
+    io,
+  );
+  await Promise.race([listens, running.then((code) => Promise.reject(new Error(`serve exited with ${code}: ${err}`)))]);
+  (signal as (() => void) | null)?.();
+  return { code: await running, err };
+}
+
+describe.skipIf(!hasShared())('stt-engine serve: start-up', () => {
+  it('warms the decoder up before it listens, and says how long that took', async () => {
+    const { code, err } = await startAndStop([]);
+    expect(code).toBe(0);
+    const lines = err.split('\n');
+    const decoderLine = lines.findIndex((l) => /^wyoming: decoder \S+ on cpu, warmed up in \d+ ms$/u.test(l));
+    expect(decoderLine).toBeGreaterThanOrEqual(0);
+    expect(decoderLine).toBeLessThan(lines.findIndex((l) => l.startsWith('listening on ')));
+  }, 60_000);
+
+  it('--no-warm-up listens without it', async () => {
+    const { code, err } = await startAndStop(['--no-warm-up']);
+    expect(code).toBe(0);
+    expect(err).toMatch(/^wyoming: decoder \S+ on cpu, no warm-up$/mu);
+    expect(err).not.toContain('warmed up');
+  }, 60_000);
+});
