@@ -1,4 +1,7 @@
-/** `stt-engine serve`, run in-process until it listens, then stopped as by Ctrl-C: what it says at start-up. */
+/**
+ * `stt-engine serve`, run in-process until it listens, then stopped as by Ctrl-C: what it says at start-up.
+ * Skipped when ../shared (the whisper-base model it loads) is absent: without a model the server cannot start.
+ */
 import { describe, expect, it } from 'vitest';
 import { runServe } from '../../../dist/cli/serve.js';
 import { hasShared, REPO_ROOT, WHISPER_BASE_DIR } from '../../helpers/paths.js';
@@ -8,7 +11,7 @@ async function startAndStop(args: readonly string[]): Promise<{ code: number; er
   let err = '';
   let listening: () => void = () => undefined;
   const listens = new Promise<void>((resolve) => (listening = resolve));
-  let signal: (() => void) | null = null;
+  const stop: { signal?: () => void } = {};
   const io = {
     stdout: { write: () => true },
     stderr: {
@@ -22,12 +25,12 @@ async function startAndStop(args: readonly string[]): Promise<{ code: number; er
     cwd: REPO_ROOT,
     stderrIsTTY: false,
   };
-  const running = runServe({ onSignal: (handler) => ((signal = handler), () => undefined) })(
+  const running = runServe({ onSignal: (handler) => ((stop.signal = handler), () => undefined) })(
     ['--wyoming', 'tcp://127.0.0.1:0', '--model-dir', WHISPER_BASE_DIR, '--threads', '2', ...args],
     io,
   );
   await Promise.race([listens, running.then((code) => Promise.reject(new Error(`serve exited with ${code}: ${err}`)))]);
-  (signal as (() => void) | null)?.();
+  stop.signal?.();
   return { code: await running, err };
 }
 
