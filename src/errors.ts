@@ -21,6 +21,7 @@
  * | STT_MODEL_CHECKSUM            | a model file's sha256 differs from the hub's, or from its stamp   |
  * | STT_MODEL_DOWNLOAD            | a hub download failed (network, HTTP status)                      |
  * | STT_MODEL_CORRUPT             | the runtime could not load a model file                           |
+ * | STT_MODEL_MISMATCH            | float weights (floatWeights) that are not the loaded model's      |
  * | STT_DEVICE_UNKNOWN            | a device string that is not `cpu` or `cuda[:N]`                   |
  * | STT_DEVICE_UNAVAILABLE        | the device cannot be used and `strictDevice` forbids CPU fallback |
  * | STT_INVALID_OPTION            | an option out of range or of the wrong type                       |
@@ -47,6 +48,7 @@ export type ErrorCode =
   | 'STT_MODEL_CHECKSUM'
   | 'STT_MODEL_DOWNLOAD'
   | 'STT_MODEL_CORRUPT'
+  | 'STT_MODEL_MISMATCH'
   | 'STT_DEVICE_UNKNOWN'
   | 'STT_DEVICE_UNAVAILABLE'
   | 'STT_INVALID_OPTION'
@@ -114,6 +116,9 @@ export class ModelDownloadError extends SttError {
 export class ModelCorruptError extends SttError {
   readonly code = 'STT_MODEL_CORRUPT' as const;
 }
+export class ModelMismatchError extends SttError {
+  readonly code = 'STT_MODEL_MISMATCH' as const;
+}
 export class UnknownDeviceError extends SttError {
   readonly code = 'STT_DEVICE_UNKNOWN' as const;
 }
@@ -164,6 +169,7 @@ const CLASS_BY_CODE: { readonly [C in ErrorCode]: SttErrorClass } = {
   STT_MODEL_CHECKSUM: ModelChecksumError,
   STT_MODEL_DOWNLOAD: ModelDownloadError,
   STT_MODEL_CORRUPT: ModelCorruptError,
+  STT_MODEL_MISMATCH: ModelMismatchError,
   STT_DEVICE_UNKNOWN: UnknownDeviceError,
   STT_DEVICE_UNAVAILABLE: DeviceUnavailableError,
   STT_INVALID_OPTION: InvalidOptionError,

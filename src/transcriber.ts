@@ -6,7 +6,7 @@
 import { loadAudioFile } from './audio/load.js';
 import { createSileroSpeechProbe } from './actors/vad/speech-probe.js';
 import { InvalidOptionError } from './errors.js';
-import { defaultCacheDir, resolveModel, type ResolveOptions } from './models/resolve.js';
+import { defaultCacheDir, defaultFloatWeights, resolveModel, type ResolveOptions } from './models/resolve.js';
 import { logMelSpectrogram } from './whisper/mel.js';
 import { transcribe, type MelFunction } from './whisper/transcribe.js';
 import type { TranscribeOptions, Transcriber, TranscriberOptions, TranscriptionResult } from './whisper/types.js';
@@ -76,6 +76,7 @@ export async function createTranscriber(options: TranscriberOptions = {}, host: 
     ...(options.intraOpThreads !== undefined ? { intraOpThreads: options.intraOpThreads } : {}),
     ...(options.interOpThreads !== undefined ? { interOpThreads: options.interOpThreads } : {}),
     ...(options.activationQuant !== undefined ? { activationQuant: options.activationQuant } : {}),
+    floatWeights: options.floatWeights !== undefined ? options.floatWeights : defaultFloatWeights(host.env),
     // Rewritten graphs go to the same cache as downloads (the host's env decides where).
     derivedCacheDir: options.derivedCacheDir !== undefined ? options.derivedCacheDir : defaultCacheDir(host.env),
     ...(options.onWarning !== undefined ? { onWarning: options.onWarning } : {}),

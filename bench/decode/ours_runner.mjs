@@ -3,7 +3,9 @@
 // samples as every peer.
 //
 // Usage: node ours_runner.mjs --clips clips.json --config config.json --out r.jsonl --summary s.json
-//        (env STT_BENCH_MODELS: the folder holding whisper-base/; set by run.mjs)
+//        (env STT_BENCH_MODELS: the folder holding whisper-base/; STT_BENCH_FLOAT_WEIGHTS: a CTranslate2
+//        folder to requantise the int8 weights per channel from, or empty for the files as they are; both
+//        set by run.mjs, so a user's STT_FLOAT_WEIGHTS never leaks into the plain row)
 //
 // The options below spell out every setting faster_whisper_runner.py passes, even where they equal our
 // defaults, so a change of default cannot silently make the two systems decode differently.
@@ -21,6 +23,7 @@ await runBenchmark(async (config) => {
     intraOpThreads: config.threads,
     interOpThreads: 1,
     allowDownload: false,
+    floatWeights: process.env['STT_BENCH_FLOAT_WEIGHTS'] || null,
   });
   return {
     async transcribe(samples, lang) {
@@ -50,6 +53,8 @@ await runBenchmark(async (config) => {
       modelFiles: path.join(modelsDir, 'whisper-base', 'onnx', '*_quantized.onnx'),
       // 'per-row': the int8 graphs rewritten at load (src/onnx/row-quant.ts); 'per-tensor': as exported.
       activationQuant: transcriber.backend.activationQuant,
+      // 'per-channel': weights requantised from the CTranslate2 file (src/onnx/weight-requant.ts).
+      weightQuant: transcriber.backend.weightQuant,
       threads: { intraOpThreads: config.threads, interOpThreads: 1 },
     },
   };

@@ -145,11 +145,13 @@ export function renderMarkdown(report) {
         `${run.score.total.rtf === null ? '–' : run.score.total.rtf.toFixed(3)} | ${mib(run.summary.peakRssBytes)} | ${ms(run.summary.loadMs)} |`,
     );
   }
-  const r = ratios(report.runs);
-  if (Object.keys(r).length > 0) {
-    lines.push('', 'Decode time of ours ÷ faster-whisper int8 at the same settings (target ≤ 0.67):', '');
+  const f = (x) => (x === null || x === undefined ? '–' : x.toFixed(2));
+  // One ratio table per variant of ours that ran (the hub's per-tensor weights; per-channel ones).
+  for (const ours of ['ours', 'ours-per-channel']) {
+    const r = ratios(report.runs, ours);
+    if (Object.keys(r).length === 0) continue;
+    lines.push('', `Decode time of ${ours} ÷ faster-whisper int8 at the same settings (target ≤ 0.67):`, '');
     lines.push('| config | speech fr | speech en | long | noise | all clips |', '| --- | ---: | ---: | ---: | ---: | ---: |');
-    const f = (x) => (x === null || x === undefined ? '–' : x.toFixed(2));
     for (const [config, per] of Object.entries(r)) {
       lines.push(`| ${config} | ${f(per.fr)} | ${f(per.en)} | ${f(per.long)} | ${f(per.noise)} | ${f(per.total)} |`);
     }

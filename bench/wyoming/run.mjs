@@ -152,6 +152,8 @@ function serverSpec(system, port, logLine) {
     args: [
       path.join(REPO_ROOT, 'dist', 'main.js'), 'serve', '--wyoming', `tcp://${HOST}:0`, '--language', LANGUAGE,
       '--beam-size', String(BEAM_SIZE), '--threads', String(THREADS), '--model', 'base',
+      // The peer's own CTranslate2 file as float weights: int8 weights requantised per channel, as it quantises them.
+      '--float-weights', CT2_MODEL_DIR,
     ],
     env: { ...env, STT_MODEL_MIRROR: process.env['STT_MODEL_MIRROR'] ?? path.join(SHARED_DIR, 'models') },
     host: HOST,

@@ -26,6 +26,8 @@ Options:
   --report FILE          write a markdown report (summary table and per-clip table)
   --model NAME           model name (default: base)
   --model-dir DIR        an explicit model folder in the hub layout
+  --float-weights DIR    a CTranslate2 copy of the weights (faster-whisper's model folder): int8
+                         weights requantised per output channel (default: env STT_FLOAT_WEIGHTS)
   --language MODE        from-manifest (default: each clip's lang, 'none' clips get auto), auto, or a code (fr, en…)
   --beam N               beam size (default: the transcriber's)
   --threads N            ORT intra-op threads
@@ -43,6 +45,7 @@ const OPTIONS = {
   report: { type: 'string' },
   model: { type: 'string' },
   'model-dir': { type: 'string' },
+  'float-weights': { type: 'string' },
   language: { type: 'string' },
   beam: { type: 'string' },
   threads: { type: 'string' },
@@ -133,6 +136,7 @@ export function createEvalCommand(factory: EvalTranscriberFactory): CliCommand {
           model,
           device,
           ...(values['model-dir'] !== undefined ? { modelDir: path.resolve(io.cwd, values['model-dir']) } : {}),
+          ...(values['float-weights'] !== undefined ? { floatWeights: path.resolve(io.cwd, values['float-weights']) } : {}),
           ...(threads !== undefined ? { intraOpThreads: threads } : {}),
           ...(activationQuant !== undefined ? { activationQuant } : {}),
           onWarning: (w) => io.stderr.write(`warning ${w.code}: ${w.message}\n`),

@@ -29,6 +29,8 @@ Input:
 Model:
   --model NAME          model from the manifest (default: base)
   --model-dir DIR       a model folder in the hub layout
+  --float-weights DIR   a CTranslate2 copy of the weights (faster-whisper's model folder): int8
+                        weights requantised per output channel (default: env STT_FLOAT_WEIGHTS)
   --language fr|auto|…  default fr
   --device DEV          cpu, cuda or cuda:N (default: cpu)
   --strict-device       fail instead of falling back to the CPU
@@ -59,6 +61,7 @@ const OPTIONS = {
   'list-devices': { type: 'boolean' },
   model: { type: 'string' },
   'model-dir': { type: 'string' },
+  'float-weights': { type: 'string' },
   language: { type: 'string' },
   device: { type: 'string' },
   'strict-device': { type: 'boolean' },
@@ -138,6 +141,7 @@ export function runLive(hooks: LiveHooks = {}): CliCommand {
         partials: { enabled: !values['no-partials'] },
         ...(values.model !== undefined ? { model: values.model } : {}),
         ...(values['model-dir'] !== undefined ? { modelDir: values['model-dir'] } : {}),
+        ...(values['float-weights'] !== undefined ? { floatWeights: values['float-weights'] } : {}),
         ...(values.language !== undefined ? { language: values.language } : {}),
         ...(values.device !== undefined ? { device: values.device } : {}),
         ...(values['strict-device'] ? { strictDevice: true } : {}),

@@ -27,6 +27,8 @@ Server:
 Model:
   --model NAME            model from the manifest (default: base)
   --model-dir DIR         a model folder in the hub layout
+  --float-weights DIR     a CTranslate2 copy of the weights (faster-whisper's model folder): int8
+                          weights requantised per output channel (default: env STT_FLOAT_WEIGHTS)
   --language fr|auto|…    default language when a request names none (default: fr)
   --beam-size N           beam size of finals (default 5; alias: --beam)
   --initial-prompt TEXT   prompt for every utterance (names, vocabulary)
@@ -49,6 +51,7 @@ const OPTIONS = {
   'no-partials': { type: 'boolean' },
   model: { type: 'string' },
   'model-dir': { type: 'string' },
+  'float-weights': { type: 'string' },
   language: { type: 'string' },
   'beam-size': { type: 'string' },
   beam: { type: 'string' },
@@ -159,6 +162,7 @@ export function runServe(hooks: ServeHooks = {}): CliCommand {
           env: io.env,
           ...(values.model !== undefined ? { model: values.model } : {}),
           ...(values['model-dir'] !== undefined ? { modelDir: values['model-dir'] } : {}),
+          ...(values['float-weights'] !== undefined ? { floatWeights: values['float-weights'] } : {}),
           ...(values.device !== undefined ? { device: values.device } : {}),
           ...(values['strict-device'] ? { strictDevice: true } : {}),
           ...(threads !== undefined ? { threads } : {}),

@@ -21,6 +21,8 @@ Transcribes WAV files (any rate, channels and PCM/float encoding) with Whisper.
 Options:
   --model NAME          model from the manifest (default: base)
   --model-dir DIR       a model folder in the hub layout instead of resolving by name
+  --float-weights DIR   a CTranslate2 copy of the weights (faster-whisper's model folder): int8
+                        weights requantised per output channel (default: env STT_FLOAT_WEIGHTS)
   --dtype q8|fp16|fp32  precision of the ONNX files (default: q8)
   --activation-quant M  q8 activations: per-row (default) or per-tensor (the export as is)
   --language CODE       fr, en, … or auto (default: auto, detected on the first 30 s)
@@ -44,6 +46,7 @@ Options:
 const OPTIONS = {
   model: { type: 'string' },
   'model-dir': { type: 'string' },
+  'float-weights': { type: 'string' },
   dtype: { type: 'string' },
   'activation-quant': { type: 'string' },
   language: { type: 'string' },
@@ -190,6 +193,7 @@ export const runTranscribeCommand: CliCommand = async (argv, io) => {
       {
         ...(values.model !== undefined ? { model: values.model } : {}),
         ...(values['model-dir'] !== undefined ? { modelDir: path.resolve(io.cwd, values['model-dir']) } : {}),
+        ...(values['float-weights'] !== undefined ? { floatWeights: path.resolve(io.cwd, values['float-weights']) } : {}),
         ...(values.dtype !== undefined && isModelDtype(values.dtype) ? { dtype: values.dtype } : {}),
         ...(mirror !== undefined && mirror !== '' ? { mirror: path.resolve(io.cwd, mirror) } : {}),
         ...(values.device !== undefined ? { device: values.device } : {}),

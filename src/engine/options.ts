@@ -28,6 +28,8 @@ export interface EngineOptions {
   /** Mirror directory (default: env STT_MODEL_MIRROR). */
   readonly mirror?: string;
   readonly allowDownload?: boolean;
+  /** CTranslate2 copy of the weights to requantise the int8 graphs from (default env STT_FLOAT_WEIGHTS; see README, Models). */
+  readonly floatWeights?: string | null;
   /**
    * 'fr' by default: this is a French assistant, and language detection on 1–3 s commands is the
    * weakest part of Whisper (a short "OK, stop" flips to English) while costing a pass per utterance.

@@ -18,6 +18,7 @@
  */
 import type { DecodeCommand, DecodeMessage } from '../actors/decode/decode.protocol.js';
 import { InvalidOptionError } from '../errors.js';
+import { defaultFloatWeights } from '../models/resolve.js';
 import type { UtteranceArenaShared } from '../shm/utterance-arena.js';
 import type { TranscriberOptions } from '../whisper/types.js';
 import { WorkerBridge, type ActorPort, type PortEvent, type ReadyInfo } from './worker-bridge.js';
@@ -31,6 +32,8 @@ export interface SharedDecoderOptions {
   /** Mirror directory (default: env STT_MODEL_MIRROR). */
   readonly mirror?: string;
   readonly allowDownload?: boolean;
+  /** CTranslate2 copy of the weights to requantise from (TranscriberOptions.floatWeights; default env STT_FLOAT_WEIGHTS). */
+  readonly floatWeights?: string | null;
   /** 'cpu' (default), 'cuda' or 'cuda:N'. */
   readonly device?: string;
   readonly strictDevice?: boolean;
@@ -264,7 +267,7 @@ function workerUrl(): URL {
   return new URL('../workers/decode.worker.js', import.meta.url);
 }
 
-/** The decode worker's Transcriber options from engine-style ones (the mirror defaults to env STT_MODEL_MIRROR). */
+/** The decode worker's Transcriber options from engine-style ones (mirror and float weights default to env). */
 export function decodeModelOptions(options: SharedDecoderOptions): TranscriberOptions {
   const env = options.env ?? process.env;
   const mirror = options.mirror ?? env['STT_MODEL_MIRROR'];
@@ -274,6 +277,8 @@ export function decodeModelOptions(options: SharedDecoderOptions): TranscriberOp
     ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
     ...(mirror !== undefined && mirror !== '' ? { mirror } : {}),
     ...(options.allowDownload !== undefined ? { allowDownload: options.allowDownload } : {}),
+    // Resolved here, from the caller's env: the worker must not read its own.
+    floatWeights: options.floatWeights !== undefined ? options.floatWeights : defaultFloatWeights(env),
     ...(options.device !== undefined ? { device: options.device } : {}),
     ...(options.strictDevice !== undefined ? { strictDevice: options.strictDevice } : {}),
     ...(options.threads !== undefined ? { intraOpThreads: options.threads } : {}),

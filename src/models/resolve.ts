@@ -89,6 +89,14 @@ export function defaultCacheDir(env: Env = process.env): string {
   return path.resolve(nonEmpty(env['STT_MODEL_CACHE']) ?? path.join(packageRoot(), 'models'));
 }
 
+/**
+ * env STT_FLOAT_WEIGHTS: a CTranslate2 copy of the model's weights to requantise the int8 graphs
+ * from (LoadWhisperOptions.floatWeights), when the option is not given. Unset or empty: none.
+ */
+export function defaultFloatWeights(env: Env = process.env): string | null {
+  return nonEmpty(env['STT_FLOAT_WEIGHTS']) ?? null;
+}
+
 export function defaultHubEndpoint(env: Env = process.env): string {
   return nonEmpty(env['STT_HUB_ENDPOINT']) ?? nonEmpty(env['HF_ENDPOINT']) ?? DEFAULT_HUB_ENDPOINT;
 }

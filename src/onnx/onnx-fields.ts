@@ -12,7 +12,7 @@ export const GRAPH = { node: 1, name: 2, initializer: 5, input: 11, output: 12, 
 export const NODE = { input: 1, output: 2, name: 3, opType: 4, attribute: 5, domain: 7 } as const;
 export const ATTR = { name: 1, f: 2, i: 3, t: 5, g: 6, ints: 8, graphs: 11, type: 20 } as const;
 export const ATTR_TYPE = { float: 1, int: 2, graph: 5, ints: 7 } as const;
-export const TENSOR = { dims: 1, dataType: 2, floatData: 4, int64Data: 7, name: 8, rawData: 9 } as const;
+export const TENSOR = { dims: 1, dataType: 2, floatData: 4, int32Data: 5, int64Data: 7, name: 8, rawData: 9 } as const;
 /** onnxruntime's contrib operator domain (MatMulIntegerToFloat, MultiHeadAttention). */
 export const MS_DOMAIN = 'com.microsoft';
 /** TensorProto.DataType values. */

@@ -22,6 +22,12 @@
  *    pass's new key/value rows instead of the whole cache, which src/whisper/kv-cache.ts appends to
  *    preallocated buffers. Logits are bit-identical. Applied with 'per-row' and to fp16 / fp32 files.
  *
+ * 5. Optional, first: the int8 MatMul weights requantised per output channel from a float copy of the
+ *    same weights (a CTranslate2 model.bin, `floatWeights`; src/onnx/weight-requant.ts), as
+ *    CTranslate2 quantises them. Same graphs and speed, CTranslate2's numerics: the hub's files
+ *    quantise each weight matrix with one scale. Every int8 MatMul weight must match a float matrix
+ *    (STT_MODEL_MISMATCH otherwise: those are another model's weights). Applied with 'per-row' only.
+ *
  * The rewritten graphs are kept in the model cache (`<cache>/derived/`), keyed by the source file's
  * path, size and mtime, the rewrite's version and which rewrite it is: later loads hand onnxruntime that file, so they
  * pay neither the rewrite (~170 ms) nor a second in-memory copy of the model while the sessions load
@@ -30,12 +36,14 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { access, mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ModelCorruptError } from '../errors.js';
+import { InvalidOptionError, ModelCorruptError, ModelMismatchError, ModelNotFoundError } from '../errors.js';
+import { readCtranslate2Model, type FloatMatrix } from '../models/ctranslate2.js';
 import { ProtobufError } from '../onnx/protobuf.js';
 import { fuseSelfAttention } from '../onnx/attention-fusion.js';
 import { appendOnlySelfAttentionCache } from '../onnx/kv-append.js';
 import { slicePositionalEmbedding } from '../onnx/position-slice.js';
 import { quantizeActivationsPerRow, type RowQuantSelector } from '../onnx/row-quant.js';
+import { requantizeWeightsPerChannel } from '../onnx/weight-requant.js';
 import type { OnnxModelSource } from '../onnx/runtime.js';
 import type { ResolvedModel } from './types.js';
 
@@ -48,16 +56,20 @@ export function isActivationQuant(value: unknown): value is ActivationQuant {
 /** What the loaded sessions really do: 'none' for a model without dynamic quantisation. */
 export type EffectiveActivationQuant = ActivationQuant | 'none';
 
+/** How the int8 MatMul weights are quantised: as exported (one scale per matrix) or per output channel. */
+export type WeightQuant = 'per-tensor' | 'per-channel' | 'none';
+
 /** The decoder's input that carries the encoder states (merged Whisper decoder contract). */
 const ENCODER_STATES = 'encoder_hidden_states';
 
 /** Bump when the rewrite's output changes, so that graphs cached by an older version are not reused. */
-const REWRITE_VERSION = 5;
+const REWRITE_VERSION = 6;
 
 export interface WhisperGraphs {
   readonly encoder: OnnxModelSource;
   readonly decoder: OnnxModelSource;
   readonly activationQuant: EffectiveActivationQuant;
+  readonly weightQuant: WeightQuant;
   /** Whether the encoder accepts windows shorter than a full one. */
   readonly shortWindows: boolean;
 }
@@ -65,6 +77,7 @@ export interface WhisperGraphs {
 /** What the rewrite of one file did (also kept beside a cached rewrite, as JSON). */
 interface RewriteFlags {
   readonly perRow: boolean;
+  readonly perChannel: boolean;
   readonly shortWindows: boolean;
 }
 
@@ -75,7 +88,7 @@ interface Rewrite extends RewriteFlags {
 /** A rewrite of one file, named (the name keys the cache) so that different rewrites never share an entry. */
 interface RewriteSpec {
   readonly tag: string;
-  readonly apply: (bytes: Uint8Array) => Rewrite;
+  readonly apply: (bytes: Uint8Array) => Rewrite | Promise<Rewrite>;
 }
 
 function digest(value: unknown): string {
@@ -121,8 +134,8 @@ async function readCachedFlags(cached: string): Promise<RewriteFlags | null> {
     await access(cached);
     const flags: unknown = JSON.parse(await readFile(flagsPath(cached), 'utf8'));
     if (typeof flags !== 'object' || flags === null) return null;
-    const { perRow, shortWindows } = flags as Record<string, unknown>;
-    return typeof perRow === 'boolean' && typeof shortWindows === 'boolean' ? { perRow, shortWindows } : null;
+    const { perRow, perChannel, shortWindows } = flags as Record<string, unknown>;
+    return typeof perRow === 'boolean' && typeof perChannel === 'boolean' && typeof shortWindows === 'boolean' ? { perRow, perChannel, shortWindows } : null;
   } catch {
     return null;
   }
@@ -144,16 +157,16 @@ async function rewrite(file: string, spec: RewriteSpec, cacheDir: string | null)
     bytes = await readFile(file);
   } catch {
     // Unreadable: onnxruntime reports it with the usual coded error when it opens the path.
-    return { source: file, perRow: false, shortWindows: false };
+    return { source: file, perRow: false, perChannel: false, shortWindows: false };
   }
   let result: Rewrite;
   try {
-    result = spec.apply(bytes);
+    result = await spec.apply(bytes);
   } catch (cause) {
     if (!(cause instanceof ProtobufError)) throw cause;
     throw new ModelCorruptError(`${file} is not a readable ONNX model: ${cause.message}`, { path: file }, { cause });
   }
-  const flags: RewriteFlags = { perRow: result.perRow, shortWindows: result.shortWindows };
+  const flags: RewriteFlags = { perRow: result.perRow, perChannel: result.perChannel, shortWindows: result.shortWindows };
   if (result.bytes === bytes) return { source: file, ...flags };
   if (cached !== null) {
     try {
@@ -169,36 +182,81 @@ async function rewrite(file: string, spec: RewriteSpec, cacheDir: string | null)
   return { source: { path: file, bytes: result.bytes }, ...flags };
 }
 
-function perRowRewrite(select: RowQuantSelector): RewriteSpec['apply'] {
-  return (bytes) => {
-    const result = quantizeActivationsPerRow(bytes, select);
-    return { bytes: result.bytes, perRow: result.rewritten > 0, shortWindows: false };
-  };
+/** The float weights a rewrite requantises from, read once (only when a rewrite is not cached). */
+interface FloatWeights {
+  readonly path: string;
+  /** Identifies the file's content for the cache key: path, size and mtime. */
+  readonly identity: string;
+  readonly matrices: () => Promise<readonly FloatMatrix[]>;
 }
 
-function encoderRewrite(quantize: boolean, fuseAttention: boolean, nFrames: number): RewriteSpec {
+type Quantized = Omit<Rewrite, 'shortWindows'>;
+
+/** Step 5 then step 1 of the module comment, on one file. */
+async function quantizeRewrite(bytes: Uint8Array, file: string, select: RowQuantSelector, floatWeights: FloatWeights | null): Promise<Quantized> {
+  let perChannel = false;
+  if (floatWeights !== null) {
+    const requant = requantizeWeightsPerChannel(bytes, await floatWeights.matrices());
+    const missing = requant.unmatched[0];
+    if (missing !== undefined) {
+      throw new ModelMismatchError(
+        `the float weights in ${floatWeights.path} are not those of ${file}: ${requant.unmatched.length} of its ${requant.weights} int8 MatMul weights ` +
+          `(${missing} first) match no float matrix there`,
+        { path: floatWeights.path, model: file, unmatched: requant.unmatched.length, weights: requant.weights },
+      );
+    }
+    bytes = requant.bytes;
+    perChannel = requant.requantized > 0;
+  }
+  const rows = quantizeActivationsPerRow(bytes, select);
+  return { bytes: rows.bytes, perRow: rows.rewritten > 0, perChannel };
+}
+
+const asIs = (bytes: Uint8Array): Quantized => ({ bytes, perRow: false, perChannel: false });
+
+function floatTag(floatWeights: FloatWeights | null): string {
+  return floatWeights === null ? '' : `:per-channel:${floatWeights.identity}`;
+}
+
+function encoderRewrite(file: string, quantize: boolean, fuseAttention: boolean, nFrames: number, floatWeights: FloatWeights | null): RewriteSpec {
   const shape = { positions: nFrames / 2, frames: nFrames };
   return {
-    tag: `encoder:${quantize ? 'per-row' : 'as-is'}:short-windows:${nFrames}${fuseAttention ? ':mha' : ''}`,
-    apply: (bytes) => {
-      const quantized = quantize ? perRowRewrite(() => true)(bytes) : { bytes, perRow: false, shortWindows: false };
+    tag: `encoder:${quantize ? 'per-row' : 'as-is'}:short-windows:${nFrames}${fuseAttention ? ':mha' : ''}${floatTag(floatWeights)}`,
+    apply: async (bytes) => {
+      const quantized = quantize ? await quantizeRewrite(bytes, file, () => true, floatWeights) : asIs(bytes);
       const sliced = slicePositionalEmbedding(quantized.bytes, shape);
       const fused = fuseAttention ? fuseSelfAttention(sliced.bytes).bytes : sliced.bytes;
-      return { bytes: fused, perRow: quantized.perRow, shortWindows: sliced.sliced };
+      return { bytes: fused, perRow: quantized.perRow, perChannel: quantized.perChannel, shortWindows: sliced.sliced };
     },
   };
 }
 
 const SELF_ATTENTION_PAST = /^past_key_values\.\d+\.decoder\.(key|value)$/;
 
-function decoderRewrite(quantize: boolean): RewriteSpec {
+function decoderRewrite(file: string, quantize: boolean, floatWeights: FloatWeights | null): RewriteSpec {
   return {
-    tag: `decoder:${quantize ? `per-row:${ENCODER_STATES}` : 'as-is'}:kv-append`,
-    apply: (bytes) => {
-      const quantized = quantize ? perRowRewrite((input) => input === ENCODER_STATES)(bytes) : { bytes, perRow: false, shortWindows: false };
+    tag: `decoder:${quantize ? `per-row:${ENCODER_STATES}` : 'as-is'}:kv-append${floatTag(floatWeights)}`,
+    apply: async (bytes) => {
+      const quantized = quantize ? await quantizeRewrite(bytes, file, (input) => input === ENCODER_STATES, floatWeights) : asIs(bytes);
       const appended = appendOnlySelfAttentionCache(quantized.bytes, (input) => SELF_ATTENTION_PAST.test(input));
-      return { bytes: appended.bytes, perRow: quantized.perRow, shortWindows: false };
+      return { bytes: appended.bytes, perRow: quantized.perRow, perChannel: quantized.perChannel, shortWindows: false };
     },
+  };
+}
+
+/** The float weights at `file` (a CTranslate2 model folder or its model.bin), read lazily and once. */
+async function floatWeightsAt(file: string): Promise<FloatWeights> {
+  const source = path.resolve(file);
+  const info = await stat(source).catch(() => null);
+  if (info === null) throw new ModelNotFoundError(`no CTranslate2 model (float weights) at ${source}`, { path: source });
+  const bin = info.isDirectory() ? path.join(source, 'model.bin') : source;
+  const binInfo = info.isDirectory() ? await stat(bin).catch(() => null) : info;
+  if (binInfo === null) throw new ModelNotFoundError(`the folder ${source} holds no CTranslate2 model.bin`, { path: bin });
+  let loaded: Promise<readonly FloatMatrix[]> | null = null;
+  return {
+    path: bin,
+    identity: digest([bin, binInfo.size, binInfo.mtimeMs]),
+    matrices: () => (loaded ??= readCtranslate2Model(bin).then((w) => w.matrices)),
   };
 }
 
@@ -207,19 +265,35 @@ function decoderRewrite(quantize: boolean): RewriteSpec {
  * full window (preprocessor_config.json). `cacheDir`: the model cache that keeps rewritten graphs
  * (null: rewrite in memory at every load).
  */
-export async function prepareWhisperGraphs(model: ResolvedModel, mode: ActivationQuant, cacheDir: string | null, nFrames: number): Promise<WhisperGraphs> {
+export async function prepareWhisperGraphs(
+  model: ResolvedModel,
+  mode: ActivationQuant,
+  cacheDir: string | null,
+  nFrames: number,
+  floatWeightsPath: string | null = null,
+): Promise<WhisperGraphs> {
   const quantized = model.dtype === 'q8';
-  if (quantized && mode === 'per-tensor') {
-    return { encoder: model.encoderPath, decoder: model.decoderPath, activationQuant: 'per-tensor', shortWindows: false };
+  if (floatWeightsPath !== null && !(quantized && mode === 'per-row')) {
+    throw new InvalidOptionError(
+      quantized
+        ? "floatWeights requantises the int8 graphs, which activationQuant 'per-tensor' loads exactly as exported: use 'per-row'"
+        : `floatWeights applies to int8 (q8) models; this one is ${model.dtype}`,
+      { option: 'floatWeights' },
+    );
   }
+  if (quantized && mode === 'per-tensor') {
+    return { encoder: model.encoderPath, decoder: model.decoderPath, activationQuant: 'per-tensor', weightQuant: 'per-tensor', shortWindows: false };
+  }
+  const floatWeights = floatWeightsPath === null ? null : await floatWeightsAt(floatWeightsPath);
   // One after the other: two models' bytes in memory at once would raise the peak for nothing.
   // onnxruntime's CPU MultiHeadAttention is float32 only: an fp16 encoder keeps its attention as exported.
-  const encoder = await rewrite(model.encoderPath, encoderRewrite(quantized, model.dtype !== 'fp16', nFrames), cacheDir);
-  const decoder = await rewrite(model.decoderPath, decoderRewrite(quantized), cacheDir);
+  const encoder = await rewrite(model.encoderPath, encoderRewrite(model.encoderPath, quantized, model.dtype !== 'fp16', nFrames, floatWeights), cacheDir);
+  const decoder = await rewrite(model.decoderPath, decoderRewrite(model.decoderPath, quantized, floatWeights), cacheDir);
   return {
     encoder: encoder.source,
     decoder: decoder.source,
     activationQuant: !quantized ? 'none' : encoder.perRow || decoder.perRow ? 'per-row' : 'per-tensor',
+    weightQuant: !quantized ? 'none' : encoder.perChannel && decoder.perChannel ? 'per-channel' : 'per-tensor',
     shortWindows: encoder.shortWindows,
   };
 }

@@ -51,6 +51,14 @@ export interface LoadWhisperOptions {
    */
   readonly activationQuant?: ActivationQuant;
   /**
+   * A float copy of the model's weights, as a CTranslate2 model folder (what faster-whisper loads,
+   * e.g. the hub's Systran/faster-whisper-base) or its model.bin: the int8 MatMul weights are then
+   * requantised per output channel at load, as CTranslate2 quantises them (src/onnx/weight-requant.ts).
+   * q8 models with 'per-row' activations only. Default: none (null); createTranscriber reads env
+   * STT_FLOAT_WEIGHTS when the option is absent.
+   */
+  readonly floatWeights?: string | null;
+  /**
    * Where per-row rewrites of the int8 graphs are kept between loads (default: the model cache,
    * env STT_MODEL_CACHE or `models/`; null: rewrite in memory at every load).
    */

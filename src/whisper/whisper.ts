@@ -5,7 +5,7 @@
  */
 import { InvalidOptionError } from '../errors.js';
 import { defaultCacheDir } from '../models/resolve.js';
-import { ACTIVATION_QUANTS, isActivationQuant, prepareWhisperGraphs, type EffectiveActivationQuant } from './graphs.js';
+import { ACTIVATION_QUANTS, isActivationQuant, prepareWhisperGraphs, type EffectiveActivationQuant, type WeightQuant } from './graphs.js';
 import { loadWhisperConfig, type WhisperConfig } from './config.js';
 import { decodeWindow, type DecoderContext } from './decoder.js';
 import { parseDevice } from './device.js';
@@ -46,6 +46,8 @@ export class Whisper implements WhisperBackend {
   readonly device: Device;
   /** How the int8 sessions quantise activations ('none' for fp16 / fp32 models). */
   readonly activationQuant: EffectiveActivationQuant;
+  /** 'per-channel' when the int8 weights were requantised from float weights (LoadWhisperOptions.floatWeights). */
+  readonly weightQuant: WeightQuant;
   readonly shortWindows: boolean;
   readonly #ort: WhisperOrt;
   readonly #context: DecoderContext;
@@ -57,10 +59,12 @@ export class Whisper implements WhisperBackend {
     tokenizer: WhisperTokenizer,
     ort: WhisperOrt,
     activationQuant: EffectiveActivationQuant,
+    weightQuant: WeightQuant,
     shortWindows: boolean,
   ) {
     this.modelName = model.name;
     this.activationQuant = activationQuant;
+    this.weightQuant = weightQuant;
     this.shortWindows = shortWindows;
     this.config = config;
     this.tokenizer = tokenizer;
@@ -88,8 +92,14 @@ export class Whisper implements WhisperBackend {
         option: 'activationQuant',
       });
     }
+    const floatWeights = options.floatWeights ?? null;
+    if (floatWeights !== null && (typeof floatWeights !== 'string' || floatWeights.trim() === '')) {
+      throw new InvalidOptionError(`floatWeights must be a path (a CTranslate2 model folder or model.bin), not ${JSON.stringify(floatWeights)}`, {
+        option: 'floatWeights',
+      });
+    }
     const cacheDir = options.derivedCacheDir === undefined ? defaultCacheDir() : options.derivedCacheDir;
-    const graphs = await prepareWhisperGraphs(model, activationQuant, cacheDir, config.nFrames);
+    const graphs = await prepareWhisperGraphs(model, activationQuant, cacheDir, config.nFrames, floatWeights);
     const ort = await WhisperOrt.open(graphs.encoder, graphs.decoder, {
       device,
       strictDevice: options.strictDevice ?? false,
@@ -97,7 +107,7 @@ export class Whisper implements WhisperBackend {
       interOpThreads,
       onWarning: options.onWarning,
     });
-    return new Whisper(model, config, tokenizer, ort, graphs.activationQuant, graphs.shortWindows);
+    return new Whisper(model, config, tokenizer, ort, graphs.activationQuant, graphs.weightQuant, graphs.shortWindows);
   }
 
   get nMels(): number {

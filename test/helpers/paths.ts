@@ -28,3 +28,19 @@ export function hasShared(): boolean {
   }
   return present;
 }
+
+/**
+ * whisper-base as a CTranslate2 folder (float16 model.bin): the float weights of the per-channel
+ * requantisation. `scripts/fetch-faster-whisper-base.sh` puts it in models/faster-whisper-base (.ci/run
+ * does); STT_TEST_FLOAT_WEIGHTS overrides.
+ */
+export const FLOAT_WEIGHTS_DIR = path.resolve(process.env['STT_TEST_FLOAT_WEIGHTS'] ?? path.join(REPO_ROOT, 'models', 'faster-whisper-base'));
+
+/** Whether FLOAT_WEIGHTS_DIR holds model.bin. In CI it must (.ci/run fetches it): missing fails there. */
+export function hasFloatWeights(): boolean {
+  const present = existsSync(path.join(FLOAT_WEIGHTS_DIR, 'model.bin'));
+  if (!present && process.env['CI']) {
+    throw new Error(`CI=true but ${FLOAT_WEIGHTS_DIR} has no model.bin: run scripts/fetch-faster-whisper-base.sh`);
+  }
+  return present;
+}
