@@ -181,7 +181,8 @@ export function runServe(hooks: ServeHooks = {}): CliCommand {
       // The decode worker's description of what it loaded (e.g. the model folder's name).
       const loaded = backend.decoderInfo['model'];
       const warmUpMs = backend.decoderInfo['warmUpMs'];
-      log(`decoder ${String(loaded)} on ${String(backend.decoderInfo['device'])}, ${typeof warmUpMs === 'number' ? `warmed up in ${warmUpMs} ms` : 'no warm-up'}`);
+      const perChannel = backend.decoderInfo['weights'] === 'per-channel' ? ' (int8 weights per channel)' : '';
+      log(`decoder ${String(loaded)} on ${String(backend.decoderInfo['device'])}${perChannel}, ${typeof warmUpMs === 'number' ? `warmed up in ${warmUpMs} ms` : 'no warm-up'}`);
       const info = buildInfo({ modelName: backend.modelName, modelVersion: typeof loaded === 'string' ? loaded : null, language, vadEndpoint });
       server = await WyomingServer.listen({ uri, backend, info, vadEndpoint, log });
     } catch (err) {

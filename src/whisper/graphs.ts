@@ -88,6 +88,11 @@ interface Rewrite extends RewriteFlags {
 /** A rewrite of one file, named (the name keys the cache) so that different rewrites never share an entry. */
 interface RewriteSpec {
   readonly tag: string;
+  /**
+   * The middle word of the cached file's name. A new rewrite replaces the older ones of its kind only, so
+   * loads with and without float weights (two kinds) do not evict each other's entry at every switch.
+   */
+  readonly kind: 'rewritten' | 'per-channel';
   readonly apply: (bytes: Uint8Array) => Rewrite | Promise<Rewrite>;
 }
 
@@ -95,20 +100,20 @@ function digest(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
 
-/** Where the rewrite of `file` lives in the cache: one folder per source file, one name per version of it. */
-async function cachePathFor(cacheDir: string, file: string, tag: string): Promise<string> {
+/** Where the rewrite of `file` lives in the cache: one folder per source file, one name per kind and version of it. */
+async function cachePathFor(cacheDir: string, file: string, spec: RewriteSpec): Promise<string> {
   const source = path.resolve(file);
   const info = await stat(source);
   const folder = path.join(cacheDir, 'derived', digest(source));
-  return path.join(folder, `${path.basename(source, '.onnx')}.rewritten.${digest([info.size, info.mtimeMs, REWRITE_VERSION, tag])}.onnx`);
+  return path.join(folder, `${path.basename(source, '.onnx')}.${spec.kind}.${digest([info.size, info.mtimeMs, REWRITE_VERSION, spec.tag])}.onnx`);
 }
 
-/** Cached rewrites are named `<base>.rewritten.<key>.onnx`; the flags they were written with sit beside them. */
+/** Cached rewrites are named `<base>.<kind>.<key>.onnx`; the flags they were written with sit beside them. */
 function flagsPath(cached: string): string {
   return `${cached.slice(0, -'.onnx'.length)}.json`;
 }
 
-/** Writes atomically (a reader never sees half a file) and drops older rewrites of the same source. */
+/** Writes atomically (a reader never sees half a file) and drops older rewrites of the same source and kind. */
 async function storeInCache(target: string, bytes: Uint8Array): Promise<void> {
   const folder = path.dirname(target);
   await mkdir(folder, { recursive: true });
@@ -120,8 +125,10 @@ async function storeInCache(target: string, bytes: Uint8Array): Promise<void> {
     await unlink(temporary).catch(() => undefined);
   }
   const keep = new Set([path.basename(target), path.basename(flagsPath(target))]);
+  // `<base>.<kind>.`: the name up to its key.
+  const sameKind = path.basename(target).replace(/[^.]+\.onnx$/u, '');
   for (const name of await readdir(folder)) {
-    if (!keep.has(name) && (name.endsWith('.onnx') || name.endsWith('.json'))) await unlink(path.join(folder, name)).catch(() => undefined);
+    if (!keep.has(name) && name.startsWith(sameKind) && (name.endsWith('.onnx') || name.endsWith('.json'))) await unlink(path.join(folder, name)).catch(() => undefined);
   }
 }
 
@@ -145,7 +152,7 @@ async function rewrite(file: string, spec: RewriteSpec, cacheDir: string | null)
   let cached: string | null = null;
   if (cacheDir !== null) {
     try {
-      cached = await cachePathFor(cacheDir, file, spec.tag);
+      cached = await cachePathFor(cacheDir, file, spec);
       const flags = await readCachedFlags(cached);
       if (flags !== null) return { source: cached, ...flags };
     } catch {
@@ -222,6 +229,7 @@ function encoderRewrite(file: string, quantize: boolean, fuseAttention: boolean,
   const shape = { positions: nFrames / 2, frames: nFrames };
   return {
     tag: `encoder:${quantize ? 'per-row' : 'as-is'}:short-windows:${nFrames}${fuseAttention ? ':mha' : ''}${floatTag(floatWeights)}`,
+    kind: floatWeights === null ? 'rewritten' : 'per-channel',
     apply: async (bytes) => {
       const quantized = quantize ? await quantizeRewrite(bytes, file, () => true, floatWeights) : asIs(bytes);
       const sliced = slicePositionalEmbedding(quantized.bytes, shape);
@@ -236,6 +244,7 @@ const SELF_ATTENTION_PAST = /^past_key_values\.\d+\.decoder\.(key|value)$/;
 function decoderRewrite(file: string, quantize: boolean, floatWeights: FloatWeights | null): RewriteSpec {
   return {
     tag: `decoder:${quantize ? `per-row:${ENCODER_STATES}` : 'as-is'}:kv-append${floatTag(floatWeights)}`,
+    kind: floatWeights === null ? 'rewritten' : 'per-channel',
     apply: async (bytes) => {
       const quantized = quantize ? await quantizeRewrite(bytes, file, (input) => input === ENCODER_STATES, floatWeights) : asIs(bytes);
       const appended = appendOnlySelfAttentionCache(quantized.bytes, (input) => SELF_ATTENTION_PAST.test(input));

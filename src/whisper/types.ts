@@ -230,6 +230,8 @@ export interface EncodedAudio {
 /** What the transcribe driver needs from a loaded Whisper model (implemented by Whisper in whisper.ts). */
 export interface WhisperBackend {
   readonly modelName: string;
+  /** How the int8 MatMul weights are quantised (Whisper: 'per-channel' with floatWeights); absent for backends that do not say. */
+  readonly weightQuant?: 'per-tensor' | 'per-channel' | 'none';
   /** The device the sessions actually run on (after any CPU fallback). */
   readonly device: Device;
   readonly nMels: number;

