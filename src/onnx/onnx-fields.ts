@@ -71,6 +71,29 @@ export function hasSubgraph(node: OnnxNode): boolean {
   return node.fields.some((f) => f.no === NODE.attribute && readFields(f.data).some((a) => a.no === ATTR.g || a.no === ATTR.graphs));
 }
 
+/**
+ * A node's fields with every subgraph it holds (If branches, Loop / Scan bodies) passed through
+ * `rewrite`, which returns the new graph bytes or null to keep one as it is. Null when none changed.
+ */
+export function rewriteNodeSubgraphs(fields: readonly Field[], rewrite: (graph: Uint8Array) => Uint8Array | null): Field[] | null {
+  let changed = false;
+  const out = fields.map((attr) => {
+    if (attr.no !== NODE.attribute) return attr;
+    let attrChanged = false;
+    const attrFields = readFields(attr.data).map((f) => {
+      if (f.no !== ATTR.g && f.no !== ATTR.graphs) return f;
+      const graph = rewrite(f.data);
+      if (graph === null) return f;
+      attrChanged = true;
+      return bytesField(f.no, graph);
+    });
+    if (!attrChanged) return attr;
+    changed = true;
+    return messageField(NODE.attribute, attrFields);
+  });
+  return changed ? out : null;
+}
+
 /** A ValueInfoProto's name (a graph input or output); '' if it has none. */
 export function valueInfoName(data: Uint8Array): string {
   const name = findField(readFields(data), VALUE_INFO.name);

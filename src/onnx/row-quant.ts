@@ -29,7 +29,7 @@
  * ~+20 ms per 30 s encoder pass (300 → ~320 ms); the decoder's per-step quantisations (a few rows) are left per
  * tensor, since rewriting them cost ~10 % per step for no measurable gain.
  */
-import { bytesField, findField, messageField, ProtobufError, readFields, writeFields, type Field } from './protobuf.js';
+import { bytesField, findField, ProtobufError, readFields, writeFields, type Field } from './protobuf.js';
 import {
   ATTR,
   DTYPE,
@@ -43,6 +43,7 @@ import {
   nodeFields,
   opsetImports,
   parseNode,
+  rewriteNodeSubgraphs,
   valueInfoName,
   withMsDomainImport,
   type OnnxNode,
@@ -93,18 +94,7 @@ function namesReadBySubgraphs(node: Node, into: Set<string>): void {
 
 /** Rewrites the subgraphs held in a node's attributes (If branches, loop bodies) in place. */
 function rewriteSubgraphs(node: Node, select: RowQuantSelector, reduceAxesAsInput: boolean, counts: Counts): void {
-  node.fields = node.fields.map((attr) => {
-    if (attr.no !== NODE.attribute) return attr;
-    let changed = false;
-    const attrFields = readFields(attr.data).map((f) => {
-      if (f.no !== ATTR.g && f.no !== ATTR.graphs) return f;
-      const graph = rewriteGraph(f.data, select, reduceAxesAsInput, counts);
-      if (graph === null) return f;
-      changed = true;
-      return bytesField(f.no, graph);
-    });
-    return changed ? messageField(NODE.attribute, attrFields) : attr;
-  });
+  node.fields = rewriteNodeSubgraphs(node.fields, (graph) => rewriteGraph(graph, select, reduceAxesAsInput, counts)) ?? node.fields;
 }
 
 /** One consumer of a quantisation in the quantize_dynamic pattern: MatMulInteger(q, W, z, wz) → Cast → Mul(·, Mul(s, wScale)). */

@@ -26,7 +26,7 @@
  */
 import type { FloatMatrix } from '../models/ctranslate2.js';
 import { bytesField, findField, messageField, ProtobufError, readFields, stringValue, varintValue, writeFields, type Field } from './protobuf.js';
-import { ATTR, DTYPE, GRAPH, initializerField, MODEL, NODE, packedVarints, parseNode, TENSOR, tensorDims, tensorValues, type OnnxNode } from './onnx-fields.js';
+import { ATTR, DTYPE, GRAPH, initializerField, MODEL, NODE, packedVarints, parseNode, rewriteNodeSubgraphs, TENSOR, tensorDims, tensorValues, type OnnxNode } from './onnx-fields.js';
 
 export interface WeightRequantResult {
   readonly bytes: Uint8Array;
@@ -221,8 +221,11 @@ function quantizePerChannel(block: { matrix: FloatMatrix; first: number }, k: nu
   return { values, scales };
 }
 
-/** Writes each graph again with its edited initializers; null when nothing in it (or below it) changed. */
-function writeGraph(bytes: Uint8Array, analysis: Analysis, edits: Map<number, Map<number, Field>>, next: { id: number }): Uint8Array | null {
+/**
+ * Writes each graph again with its edited initializers; null when nothing in it (or below it) changed.
+ * Graphs are visited in the order analyseGraph numbered them (pre-order), so `next.id` names each one.
+ */
+function writeGraph(analysis: Analysis, edits: Map<number, Map<number, Field>>, next: { id: number }): Uint8Array | null {
   const graph = analysis.graphs[next.id++];
   if (graph === undefined) throw new ProtobufError('the model changed between reading and writing');
   const own = edits.get(graph.id);
@@ -231,23 +234,8 @@ function writeGraph(bytes: Uint8Array, analysis: Analysis, edits: Map<number, Ma
     const edited = own?.get(index);
     if (edited !== undefined) return edited;
     if (f.no !== GRAPH.node) return f;
-    const node = parseNode(f.data);
-    let nodeChanged = false;
-    const nodeFields = node.fields.map((attr) => {
-      if (attr.no !== NODE.attribute) return attr;
-      let attrChanged = false;
-      const attrFields = readFields(attr.data).map((a) => {
-        if (a.no !== ATTR.g && a.no !== ATTR.graphs) return a;
-        const sub = writeGraph(a.data, analysis, edits, next);
-        if (sub === null) return a;
-        attrChanged = true;
-        return bytesField(a.no, sub);
-      });
-      if (!attrChanged) return attr;
-      nodeChanged = true;
-      return messageField(NODE.attribute, attrFields);
-    });
-    if (!nodeChanged) return f;
+    const nodeFields = rewriteNodeSubgraphs(parseNode(f.data).fields, () => writeGraph(analysis, edits, next));
+    if (nodeFields === null) return f;
     changed = true;
     return messageField(GRAPH.node, nodeFields);
   });
@@ -314,7 +302,7 @@ export function requantizeWeightsPerChannel(model: Uint8Array, matrices: readonl
   }
   const result = { weights: byWeight.size, requantized, unmatched, skipped };
   if (requantized === 0) return { bytes: model, ...result };
-  const graph = writeGraph(graphField.data, analysis, edits, { id: 0 });
+  const graph = writeGraph(analysis, edits, { id: 0 });
   if (graph === null) return { bytes: model, ...result };
   return { bytes: writeFields(fields.map((f) => (f === graphField ? bytesField(MODEL.graph, graph) : f))), ...result };
 }
