@@ -14,7 +14,7 @@
  *   u32 alias count · per alias: str alias · str target
  * where `str` is a u16 length (the terminating NUL included) and the UTF-8 bytes.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelCorruptError, ModelNotFoundError } from '../errors.js';
 
@@ -186,21 +186,26 @@ export function parseCtranslate2Model(bytes: Uint8Array, file = 'model.bin'): Ct
   return { path: file, specName, matrices };
 }
 
+/** Where a CTranslate2 model folder's model.bin is (or the file itself), with what identifies its content. */
+export async function locateCtranslate2Model(fileOrDir: string): Promise<{ readonly path: string; readonly size: number; readonly mtimeMs: number }> {
+  const given = path.resolve(fileOrDir);
+  const info = await stat(given).catch(() => null);
+  if (info === null) throw new ModelNotFoundError(`no CTranslate2 model at ${given}`, { path: given });
+  if (!info.isDirectory()) return { path: given, size: info.size, mtimeMs: info.mtimeMs };
+  const file = path.join(given, 'model.bin');
+  const fileInfo = await stat(file).catch(() => null);
+  if (fileInfo === null) throw new ModelNotFoundError(`the folder ${given} holds no CTranslate2 model.bin`, { path: file });
+  return { path: file, size: fileInfo.size, mtimeMs: fileInfo.mtimeMs };
+}
+
 /** Reads `model.bin` from a CTranslate2 model folder (or the file itself). */
 export async function readCtranslate2Model(fileOrDir: string): Promise<Ctranslate2Weights> {
-  let file = path.resolve(fileOrDir);
+  const { path: file } = await locateCtranslate2Model(fileOrDir);
   let bytes: Uint8Array;
   try {
     bytes = await readFile(file);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EISDIR') throw new ModelNotFoundError(`no CTranslate2 model at ${file}`, { path: file });
-    file = path.join(file, 'model.bin');
-    try {
-      bytes = await readFile(file);
-    } catch {
-      throw new ModelNotFoundError(`the folder ${path.dirname(file)} holds no CTranslate2 model.bin`, { path: file });
-    }
+  } catch {
+    throw new ModelNotFoundError(`cannot read the CTranslate2 model ${file}`, { path: file });
   }
   return parseCtranslate2Model(bytes, file);
 }

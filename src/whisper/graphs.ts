@@ -36,8 +36,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { access, mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { InvalidOptionError, ModelCorruptError, ModelMismatchError, ModelNotFoundError } from '../errors.js';
-import { readCtranslate2Model, type FloatMatrix } from '../models/ctranslate2.js';
+import { InvalidOptionError, ModelCorruptError, ModelMismatchError } from '../errors.js';
+import { locateCtranslate2Model, readCtranslate2Model, type FloatMatrix } from '../models/ctranslate2.js';
 import { ProtobufError } from '../onnx/protobuf.js';
 import { fuseSelfAttention } from '../onnx/attention-fusion.js';
 import { appendOnlySelfAttentionCache } from '../onnx/kv-append.js';
@@ -255,17 +255,12 @@ function decoderRewrite(file: string, quantize: boolean, floatWeights: FloatWeig
 
 /** The float weights at `file` (a CTranslate2 model folder or its model.bin), read lazily and once. */
 async function floatWeightsAt(file: string): Promise<FloatWeights> {
-  const source = path.resolve(file);
-  const info = await stat(source).catch(() => null);
-  if (info === null) throw new ModelNotFoundError(`no CTranslate2 model (float weights) at ${source}`, { path: source });
-  const bin = info.isDirectory() ? path.join(source, 'model.bin') : source;
-  const binInfo = info.isDirectory() ? await stat(bin).catch(() => null) : info;
-  if (binInfo === null) throw new ModelNotFoundError(`the folder ${source} holds no CTranslate2 model.bin`, { path: bin });
+  const bin = await locateCtranslate2Model(file);
   let loaded: Promise<readonly FloatMatrix[]> | null = null;
   return {
-    path: bin,
-    identity: digest([bin, binInfo.size, binInfo.mtimeMs]),
-    matrices: () => (loaded ??= readCtranslate2Model(bin).then((w) => w.matrices)),
+    path: bin.path,
+    identity: digest([bin.path, bin.size, bin.mtimeMs]),
+    matrices: () => (loaded ??= readCtranslate2Model(bin.path).then((w) => w.matrices)),
   };
 }
 
