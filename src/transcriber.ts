@@ -6,7 +6,8 @@
 import { loadAudioFile } from './audio/load.js';
 import { createSileroSpeechProbe } from './actors/vad/speech-probe.js';
 import { InvalidOptionError } from './errors.js';
-import { defaultCacheDir, defaultFloatWeights, resolveModel, type ResolveOptions } from './models/resolve.js';
+import { checkFloatWeightsOption, defaultFloatWeights, floatWeightsPath } from './models/float-weights.js';
+import { defaultCacheDir, resolveModel, type ResolveOptions } from './models/resolve.js';
 import { logMelSpectrogram } from './whisper/mel.js';
 import { transcribe, type MelFunction } from './whisper/transcribe.js';
 import type { TranscribeOptions, Transcriber, TranscriberOptions, TranscriptionResult } from './whisper/types.js';
@@ -55,6 +56,7 @@ function validate(options: TranscriberOptions): void {
   if (options.verifySkips !== undefined && typeof options.verifySkips !== 'boolean') {
     throw new InvalidOptionError('option verifySkips must be a boolean', { option: 'verifySkips' });
   }
+  checkFloatWeightsOption(options.floatWeights);
   if (options.onWarning !== undefined && typeof options.onWarning !== 'function') {
     throw new InvalidOptionError('option onWarning must be a function', { option: 'onWarning' });
   }
@@ -62,21 +64,30 @@ function validate(options: TranscriberOptions): void {
 
 export async function createTranscriber(options: TranscriberOptions = {}, host: TranscriberHost = {}): Promise<Transcriber> {
   validate(options);
-  const model = await resolveModel(options.model ?? DEFAULT_MODEL, {
-    ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
-    ...(options.modelDir !== undefined ? { dir: options.modelDir } : {}),
+  // The model and its float weights (floatWeights: true) are found the same way: cache, mirror, hub.
+  const sources: ResolveOptions = {
     ...(options.mirror !== undefined ? { mirror: options.mirror } : {}),
     ...(options.allowDownload !== undefined ? { allowDownload: options.allowDownload } : {}),
     ...(host.env !== undefined ? { env: host.env } : {}),
     ...(host.onProgress !== undefined ? { onProgress: host.onProgress } : {}),
+  };
+  const model = await resolveModel(options.model ?? DEFAULT_MODEL, {
+    ...sources,
+    ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
+    ...(options.modelDir !== undefined ? { dir: options.modelDir } : {}),
   });
+  const floatWeights = await floatWeightsPath(
+    options.floatWeights !== undefined ? options.floatWeights : defaultFloatWeights(host.env),
+    model.name,
+    sources,
+  );
   const whisper = await Whisper.load(model, {
     ...(options.device !== undefined ? { device: options.device } : {}),
     ...(options.strictDevice !== undefined ? { strictDevice: options.strictDevice } : {}),
     ...(options.intraOpThreads !== undefined ? { intraOpThreads: options.intraOpThreads } : {}),
     ...(options.interOpThreads !== undefined ? { interOpThreads: options.interOpThreads } : {}),
     ...(options.activationQuant !== undefined ? { activationQuant: options.activationQuant } : {}),
-    floatWeights: options.floatWeights !== undefined ? options.floatWeights : defaultFloatWeights(host.env),
+    floatWeights,
     // Rewritten graphs go to the same cache as downloads (the host's env decides where).
     derivedCacheDir: options.derivedCacheDir !== undefined ? options.derivedCacheDir : defaultCacheDir(host.env),
     ...(options.onWarning !== undefined ? { onWarning: options.onWarning } : {}),

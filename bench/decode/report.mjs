@@ -147,7 +147,7 @@ export function renderMarkdown(report) {
   }
   const f = (x) => (x === null || x === undefined ? '–' : x.toFixed(2));
   // One ratio table per variant of ours that ran (the hub's per-tensor weights; per-channel ones).
-  for (const ours of ['ours', 'ours-per-channel']) {
+  for (const ours of ['ours', 'ours-per-channel', 'ours-per-channel-full']) {
     const r = ratios(report.runs, ours);
     if (Object.keys(r).length === 0) continue;
     lines.push('', `Decode time of ${ours} ÷ faster-whisper int8 at the same settings (target ≤ 0.67):`, '');

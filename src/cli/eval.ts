@@ -14,6 +14,7 @@ import { loadManifest } from '../eval/manifest.js';
 import { renderReport } from '../eval/report.js';
 import { hypothesisLine, runEval, selectEntries, type EvalTranscriber } from '../eval/run.js';
 import { summarize } from '../eval/summary.js';
+import { parseFloatWeightsWord } from '../models/float-weights.js';
 import { ACTIVATION_QUANTS, isActivationQuant, type ActivationQuant } from '../whisper/graphs.js';
 import type { TranscribeOptions, TranscriberOptions } from '../whisper/types.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIO } from './io.js';
@@ -26,8 +27,9 @@ Options:
   --report FILE          write a markdown report (summary table and per-clip table)
   --model NAME           model name (default: base)
   --model-dir DIR        an explicit model folder in the hub layout
-  --float-weights DIR    a CTranslate2 copy of the weights (faster-whisper's model folder): int8
-                         weights requantised per output channel (default: env STT_FLOAT_WEIGHTS)
+  --float-weights W      int8 weights requantised per output channel from a float copy: DIR (a
+                         faster-whisper model folder), auto (the model's own: cache, mirror or
+                         hub download) or none (default: env STT_FLOAT_WEIGHTS)
   --language MODE        from-manifest (default: each clip's lang, 'none' clips get auto), auto, or a code (fr, en…)
   --beam N               beam size (default: the transcriber's)
   --threads N            ORT intra-op threads
@@ -136,7 +138,7 @@ export function createEvalCommand(factory: EvalTranscriberFactory): CliCommand {
           model,
           device,
           ...(values['model-dir'] !== undefined ? { modelDir: path.resolve(io.cwd, values['model-dir']) } : {}),
-          ...(values['float-weights'] !== undefined ? { floatWeights: path.resolve(io.cwd, values['float-weights']) } : {}),
+          ...(values['float-weights'] !== undefined ? { floatWeights: parseFloatWeightsWord(values['float-weights'], io.cwd) } : {}),
           ...(threads !== undefined ? { intraOpThreads: threads } : {}),
           ...(activationQuant !== undefined ? { activationQuant } : {}),
           onWarning: (w) => io.stderr.write(`warning ${w.code}: ${w.message}\n`),

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import type { PcmFormat } from '../actors/capture/capture.protocol.js';
 import { createEngine, listAudioDevices, type Engine, type EngineInput, type EngineOptions } from '../engine.js';
 import { serializeError } from '../errors.js';
+import { parseFloatWeightsWord } from '../models/float-weights.js';
 import { LiveObservers } from '../observe/live-observers.js';
 import { INSPECT_OPTIONS, INSPECT_USAGE, inspectFlags, type InspectFlags } from '../inspector/live-flags.js';
 import { startInspector, type Inspector } from '../inspector/server.js';
@@ -29,8 +30,9 @@ Input:
 Model:
   --model NAME          model from the manifest (default: base)
   --model-dir DIR       a model folder in the hub layout
-  --float-weights DIR   a CTranslate2 copy of the weights (faster-whisper's model folder): int8
-                        weights requantised per output channel (default: env STT_FLOAT_WEIGHTS)
+  --float-weights W     int8 weights requantised per output channel from a float copy: DIR (a
+                        faster-whisper model folder), auto (the model's own: cache, mirror or
+                        hub download) or none (default: env STT_FLOAT_WEIGHTS)
   --language fr|auto|…  default fr
   --device DEV          cpu, cuda or cuda:N (default: cpu)
   --strict-device       fail instead of falling back to the CPU
@@ -141,7 +143,7 @@ export function runLive(hooks: LiveHooks = {}): CliCommand {
         partials: { enabled: !values['no-partials'] },
         ...(values.model !== undefined ? { model: values.model } : {}),
         ...(values['model-dir'] !== undefined ? { modelDir: values['model-dir'] } : {}),
-        ...(values['float-weights'] !== undefined ? { floatWeights: values['float-weights'] } : {}),
+        ...(values['float-weights'] !== undefined ? { floatWeights: parseFloatWeightsWord(values['float-weights'], io.cwd) } : {}),
         ...(values.language !== undefined ? { language: values.language } : {}),
         ...(values.device !== undefined ? { device: values.device } : {}),
         ...(values['strict-device'] ? { strictDevice: true } : {}),

@@ -7,6 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { serializeError } from '../errors.js';
+import { parseFloatWeightsWord } from '../models/float-weights.js';
 import { EngineBackend } from '../wyoming/backend.js';
 import { buildInfo, whisperLanguage } from '../wyoming/info.js';
 import { parseWyomingUri, WyomingServer } from '../wyoming/server.js';
@@ -27,8 +28,9 @@ Server:
 Model:
   --model NAME            model from the manifest (default: base)
   --model-dir DIR         a model folder in the hub layout
-  --float-weights DIR     a CTranslate2 copy of the weights (faster-whisper's model folder): int8
-                          weights requantised per output channel (default: env STT_FLOAT_WEIGHTS)
+  --float-weights W       int8 weights requantised per output channel from a float copy: DIR (a
+                          faster-whisper model folder), auto (the model's own: cache, mirror or
+                          hub download) or none (default: env STT_FLOAT_WEIGHTS)
   --language fr|auto|…    default language when a request names none (default: fr)
   --beam-size N           beam size of finals (default 5; alias: --beam)
   --initial-prompt TEXT   prompt for every utterance (names, vocabulary)
@@ -162,7 +164,7 @@ export function runServe(hooks: ServeHooks = {}): CliCommand {
           env: io.env,
           ...(values.model !== undefined ? { model: values.model } : {}),
           ...(values['model-dir'] !== undefined ? { modelDir: values['model-dir'] } : {}),
-          ...(values['float-weights'] !== undefined ? { floatWeights: values['float-weights'] } : {}),
+          ...(values['float-weights'] !== undefined ? { floatWeights: parseFloatWeightsWord(values['float-weights'], io.cwd) } : {}),
           ...(values.device !== undefined ? { device: values.device } : {}),
           ...(values['strict-device'] ? { strictDevice: true } : {}),
           ...(threads !== undefined ? { threads } : {}),

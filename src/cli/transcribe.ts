@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
+import { parseFloatWeightsWord } from '../models/float-weights.js';
 import { isModelDtype } from '../models/manifest.js';
 import { createDownloadReporter } from '../models/progress.js';
 import { serializeError } from '../errors.js';
@@ -21,8 +22,9 @@ Transcribes WAV files (any rate, channels and PCM/float encoding) with Whisper.
 Options:
   --model NAME          model from the manifest (default: base)
   --model-dir DIR       a model folder in the hub layout instead of resolving by name
-  --float-weights DIR   a CTranslate2 copy of the weights (faster-whisper's model folder): int8
-                        weights requantised per output channel (default: env STT_FLOAT_WEIGHTS)
+  --float-weights W     int8 weights requantised per output channel from a float copy: DIR (a
+                        faster-whisper model folder), auto (the model's own: cache, mirror or
+                        hub download) or none (default: env STT_FLOAT_WEIGHTS)
   --dtype q8|fp16|fp32  precision of the ONNX files (default: q8)
   --activation-quant M  q8 activations: per-row (default) or per-tensor (the export as is)
   --language CODE       fr, en, … or auto (default: auto, detected on the first 30 s)
@@ -193,7 +195,7 @@ export const runTranscribeCommand: CliCommand = async (argv, io) => {
       {
         ...(values.model !== undefined ? { model: values.model } : {}),
         ...(values['model-dir'] !== undefined ? { modelDir: path.resolve(io.cwd, values['model-dir']) } : {}),
-        ...(values['float-weights'] !== undefined ? { floatWeights: path.resolve(io.cwd, values['float-weights']) } : {}),
+        ...(values['float-weights'] !== undefined ? { floatWeights: parseFloatWeightsWord(values['float-weights'], io.cwd) } : {}),
         ...(values.dtype !== undefined && isModelDtype(values.dtype) ? { dtype: values.dtype } : {}),
         ...(mirror !== undefined && mirror !== '' ? { mirror: path.resolve(io.cwd, mirror) } : {}),
         ...(values.device !== undefined ? { device: values.device } : {}),

@@ -4,6 +4,7 @@ import type { PcmFormat } from '../actors/capture/capture.protocol.js';
 import { DEFAULT_POST_PROCESS_OPTIONS } from '../actors/postprocess/postprocess.js';
 import type { PostProcessOptions } from '../actors/postprocess/postprocess.protocol.js';
 import { BadSampleRateError, InvalidOptionError } from '../errors.js';
+import { checkFloatWeightsOption, type FloatWeightsOption } from '../models/float-weights.js';
 import { DEFAULT_SHORT_WINDOW_MARGIN_MS, DEFAULT_TEMPERATURES } from '../whisper/transcribe-options.js';
 import type { ModelDtype } from '../whisper/types.js';
 import { warmUpOption, type SharedDecoder } from './shared-decoder.js';
@@ -28,8 +29,12 @@ export interface EngineOptions {
   /** Mirror directory (default: env STT_MODEL_MIRROR). */
   readonly mirror?: string;
   readonly allowDownload?: boolean;
-  /** CTranslate2 copy of the weights to requantise the int8 graphs from (default env STT_FLOAT_WEIGHTS; see README, Models). */
-  readonly floatWeights?: string | null;
+  /**
+   * Float weights to requantise the int8 graphs from, per output channel: a CTranslate2 folder or
+   * model.bin, or true for the model's own copy (cache, mirror or hub; src/models/float-weights.ts).
+   * Default env STT_FLOAT_WEIGHTS (a path or `auto`); see README, Models.
+   */
+  readonly floatWeights?: FloatWeightsOption;
   /**
    * 'fr' by default: this is a French assistant, and language detection on 1–3 s commands is the
    * weakest part of Whisper (a short "OK, stop" flips to English) while costing a pass per utterance.
@@ -150,6 +155,7 @@ export function resolveEngineOptions(o: EngineOptions): ResolvedEngineOptions {
     throw new InvalidOptionError(`option language must be 'auto' or an ISO code, got ${String(language)}`, { option: 'language' });
   }
   warmUpOption(o.warmUp);
+  checkFloatWeightsOption(o.floatWeights);
   const input: EngineInput = o.input ?? { kind: 'push' };
   let pushSampleRate = 16_000;
   let pushChannels = 1;

@@ -18,7 +18,7 @@
  */
 import type { DecodeCommand, DecodeMessage } from '../actors/decode/decode.protocol.js';
 import { InvalidOptionError } from '../errors.js';
-import { defaultFloatWeights } from '../models/resolve.js';
+import { defaultFloatWeights, type FloatWeightsOption } from '../models/float-weights.js';
 import type { UtteranceArenaShared } from '../shm/utterance-arena.js';
 import type { TranscriberOptions } from '../whisper/types.js';
 import { WorkerBridge, type ActorPort, type PortEvent, type ReadyInfo } from './worker-bridge.js';
@@ -32,8 +32,8 @@ export interface SharedDecoderOptions {
   /** Mirror directory (default: env STT_MODEL_MIRROR). */
   readonly mirror?: string;
   readonly allowDownload?: boolean;
-  /** CTranslate2 copy of the weights to requantise from (TranscriberOptions.floatWeights; default env STT_FLOAT_WEIGHTS). */
-  readonly floatWeights?: string | null;
+  /** Float weights to requantise from: a path, true for the model's own copy (TranscriberOptions.floatWeights; default env STT_FLOAT_WEIGHTS). */
+  readonly floatWeights?: FloatWeightsOption;
   /** 'cpu' (default), 'cuda' or 'cuda:N'. */
   readonly device?: string;
   readonly strictDevice?: boolean;

@@ -32,19 +32,54 @@ export interface ModelFileSpec {
   readonly sha256: string | null;
 }
 
-export interface ModelSpec {
+/** A set of files fetched from one hub repository into one folder (a model, or its float weights). */
+export interface FileSetSpec {
   readonly name: ModelName;
-  readonly dtype: ModelDtype;
+  /** For messages: `model base (q8)`, `float weights of base`. */
+  readonly label: string;
   /** Hub repository, e.g. `onnx-community/whisper-base`. */
   readonly repo: string;
   readonly revision: string;
   /** Folder name in the cache and in a mirror, e.g. `whisper-base`. */
   readonly folder: string;
+  /**
+   * Files whose presence says a folder holds this set, one being enough (a model's ONNX files at its
+   * dtype: config files are shared by every dtype, so they alone say nothing about, say, fp16).
+   */
+  readonly markers: readonly string[];
+  /** Required files first, then optional ones. */
+  readonly files: readonly ModelFileSpec[];
+  /** The command that fetches this set ahead of time, for error messages. */
+  readonly pullCommand: string;
+}
+
+export interface ModelSpec extends FileSetSpec {
+  readonly dtype: ModelDtype;
   readonly encoderPath: string;
   readonly decoderPath: string;
-  /** Required files first (small configs, then encoder, then decoder), then optional ones. */
-  readonly files: readonly ModelFileSpec[];
 }
+
+/**
+ * The float copy of a model's weights that its int8 MatMul weights are requantised from, per output
+ * channel (README → Models → Per-channel weights): the CTranslate2 conversion faster-whisper downloads
+ * for the same OpenAI checkpoint, float16. Only `model.bin` is read; the other files are fetched when
+ * the repository has them, so the folder is also a faster-whisper model.
+ */
+export interface FloatWeightsSpec extends FileSetSpec {
+  /** `model.bin`, inside the folder. */
+  readonly weightsPath: string;
+}
+
+/** faster-whisper's own table (faster_whisper/utils.py `_MODELS`) for the names we know. */
+const FLOAT_WEIGHTS_REPOS: { readonly [N in ModelName]: string } = {
+  tiny: 'Systran/faster-whisper-tiny',
+  base: 'Systran/faster-whisper-base',
+  small: 'Systran/faster-whisper-small',
+  medium: 'Systran/faster-whisper-medium',
+  'large-v3': 'Systran/faster-whisper-large-v3',
+  'large-v3-turbo': 'mobiuslabsgmbh/faster-whisper-large-v3-turbo',
+};
+const FLOAT_WEIGHTS_OPTIONAL = ['config.json', 'tokenizer.json', 'vocabulary.txt', 'vocabulary.json', 'preprocessor_config.json'] as const;
 
 const CONFIG_FILES = [
   'config.json',
@@ -101,11 +136,14 @@ export function getModelSpec(name: string, dtype: ModelDtype = DEFAULT_DTYPE): M
     return { path, required, sizeBytes: k?.sizeBytes ?? null, sha256: k?.sha256 ?? null };
   };
   return {
+    label: `model ${name} (${dtypeChecked})`,
     name,
     dtype: dtypeChecked,
     repo: `onnx-community/whisper-${name}`,
     revision: MODEL_REVISION,
     folder: `whisper-${name}`,
+    markers: [encoderPath, decoderPath],
+    pullCommand: `stt-engine models pull ${name}${dtypeChecked === DEFAULT_DTYPE ? '' : ` --dtype ${dtypeChecked}`}`,
     encoderPath,
     decoderPath,
     files: [
@@ -114,5 +152,26 @@ export function getModelSpec(name: string, dtype: ModelDtype = DEFAULT_DTYPE): M
       spec(decoderPath, true),
       ...OPTIONAL_FILES.map((f) => spec(f, false)),
     ],
+  };
+}
+
+/** The float copy of a model's weights (FloatWeightsSpec); UnknownModelError for a name not in MODEL_NAMES. */
+export function getFloatWeightsSpec(name: string): FloatWeightsSpec {
+  if (!isModelName(name)) {
+    throw new UnknownModelError(`unknown model "${name}" (known models: ${MODEL_NAMES.join(', ')})`, { model: name });
+  }
+  const weightsPath = 'model.bin';
+  // No size or hash pinned, as for the ONNX files (KNOWN_FILES says why): the hub announces both.
+  const spec = (path: string, required: boolean): ModelFileSpec => ({ path, required, sizeBytes: null, sha256: null });
+  return {
+    label: `float weights of ${name}`,
+    name,
+    repo: FLOAT_WEIGHTS_REPOS[name],
+    revision: MODEL_REVISION,
+    folder: `faster-whisper-${name}`,
+    markers: [weightsPath],
+    pullCommand: `stt-engine models pull ${name} --float-weights`,
+    weightsPath,
+    files: [spec(weightsPath, true), ...FLOAT_WEIGHTS_OPTIONAL.map((f) => spec(f, false))],
   };
 }

@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { ModelChecksumError, ModelDownloadError, ModelIncompleteError, ModelNotFoundError } from '../errors.js';
 import type { ModelDtype, ModelSource, ResolvedModel } from '../whisper/types.js';
 import { downloadFile, type DownloadProgress } from './download.js';
-import { DEFAULT_DTYPE, getModelSpec, type ModelFileSpec, type ModelSpec } from './manifest.js';
+import { DEFAULT_DTYPE, getModelSpec, type FileSetSpec, type ModelFileSpec, type ModelSpec } from './manifest.js';
 import { fileState, StampStore, verifyFile } from './verify.js';
 
 export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
@@ -89,14 +89,6 @@ export function defaultCacheDir(env: Env = process.env): string {
   return path.resolve(nonEmpty(env['STT_MODEL_CACHE']) ?? path.join(packageRoot(), 'models'));
 }
 
-/**
- * env STT_FLOAT_WEIGHTS: a CTranslate2 copy of the model's weights to requantise the int8 graphs
- * from (LoadWhisperOptions.floatWeights), when the option is not given. Unset or empty: none.
- */
-export function defaultFloatWeights(env: Env = process.env): string | null {
-  return nonEmpty(env['STT_FLOAT_WEIGHTS']) ?? null;
-}
-
 export function defaultHubEndpoint(env: Env = process.env): string {
   return nonEmpty(env['STT_HUB_ENDPOINT']) ?? nonEmpty(env['HF_ENDPOINT']) ?? DEFAULT_HUB_ENDPOINT;
 }
@@ -109,7 +101,7 @@ export interface LocalCopy {
   readonly missing: readonly string[];
 }
 
-async function missingRequired(dir: string, spec: ModelSpec): Promise<ModelFileSpec[]> {
+async function missingRequired(dir: string, spec: FileSetSpec): Promise<ModelFileSpec[]> {
   const missing: ModelFileSpec[] = [];
   for (const f of spec.files) {
     if (f.required && (await fileState(path.join(dir, f.path))) === 'missing') missing.push(f);
@@ -118,20 +110,18 @@ async function missingRequired(dir: string, spec: ModelSpec): Promise<ModelFileS
 }
 
 /**
- * Whether a folder holds this model at this precision: one of its ONNX files is there. The config
- * and tokenizer files are shared by every dtype, so they alone say nothing about, say, fp16.
+ * Whether a folder holds this set: one of its marker files is there (for a model, one of its ONNX
+ * files at the asked dtype; see FileSetSpec.markers).
  */
-async function holdsDtype(dir: string, spec: ModelSpec): Promise<boolean> {
-  return (
-    (await fileState(path.join(dir, spec.encoderPath))) === 'present' ||
-    (await fileState(path.join(dir, spec.decoderPath))) === 'present'
-  );
+async function holds(dir: string, spec: FileSetSpec): Promise<boolean> {
+  for (const marker of spec.markers) if ((await fileState(path.join(dir, marker))) === 'present') return true;
+  return false;
 }
 
-/** The mirror folder that holds the model at this dtype, in either accepted layout. */
-async function findMirrorDir(mirror: string, spec: ModelSpec): Promise<string | null> {
+/** The mirror folder that holds the set, in either accepted layout. */
+async function findMirrorDir(mirror: string, spec: FileSetSpec): Promise<string | null> {
   for (const dir of [path.join(mirror, spec.folder), path.join(mirror, spec.repo)]) {
-    if (await holdsDtype(dir, spec)) return dir;
+    if (await holds(dir, spec)) return dir;
   }
   return null;
 }
@@ -141,11 +131,18 @@ export async function findLocalCopies(
   name: string,
   options: Pick<ResolveOptions, 'dtype' | 'cacheDir' | 'mirror' | 'env'> = {},
 ): Promise<LocalCopy[]> {
-  const spec = getModelSpec(name, options.dtype ?? DEFAULT_DTYPE);
+  return findLocalSetCopies(getModelSpec(name, options.dtype ?? DEFAULT_DTYPE), options);
+}
+
+/** findLocalCopies for any file set (a model, or its float weights). */
+export async function findLocalSetCopies(
+  spec: FileSetSpec,
+  options: Pick<ResolveOptions, 'cacheDir' | 'mirror' | 'env'> = {},
+): Promise<LocalCopy[]> {
   const env = options.env ?? process.env;
   const copies: LocalCopy[] = [];
   const cacheModelDir = path.join(path.resolve(options.cacheDir ?? defaultCacheDir(env)), spec.folder);
-  if (await holdsDtype(cacheModelDir, spec)) {
+  if (await holds(cacheModelDir, spec)) {
     const missing = await missingRequired(cacheModelDir, spec);
     copies.push({ source: 'cache', dir: cacheModelDir, missing: missing.map((f) => f.path) });
   }
@@ -169,7 +166,7 @@ function resolved(spec: ModelSpec, source: ModelSource, dir: string): ResolvedMo
 }
 
 /** A folder we do not own: every required file must be there and pass its checks. */
-async function useInPlace(dir: string, spec: ModelSpec, stamps: StampStore, source: 'dir' | 'mirror'): Promise<ResolvedModel> {
+async function useInPlace(dir: string, spec: FileSetSpec, stamps: StampStore, source: 'dir' | 'mirror'): Promise<void> {
   const missing = await missingRequired(dir, spec);
   const first = missing[0];
   if (first) {
@@ -180,14 +177,13 @@ async function useInPlace(dir: string, spec: ModelSpec, stamps: StampStore, sour
     );
   }
   for (const f of spec.files) if (f.required) await verifyFile(path.join(dir, f.path), f, stamps);
-  return resolved(spec, source, dir);
 }
 
 /**
  * Checks the cache's required files; a bad one is deleted (to be downloaded again) when `heal`,
  * thrown otherwise. Returns the required files still missing.
  */
-async function checkCache(dir: string, spec: ModelSpec, stamps: StampStore, heal: boolean): Promise<ModelFileSpec[]> {
+async function checkCache(dir: string, spec: FileSetSpec, stamps: StampStore, heal: boolean): Promise<ModelFileSpec[]> {
   const missing: ModelFileSpec[] = [];
   for (const f of spec.files) {
     if (!f.required) continue;
@@ -207,18 +203,27 @@ async function checkCache(dir: string, spec: ModelSpec, stamps: StampStore, heal
   return missing;
 }
 
-function notFound(spec: ModelSpec, cacheDir: string, mirror: string | undefined): ModelNotFoundError {
+function notFound(spec: FileSetSpec, cacheDir: string, mirror: string | undefined): ModelNotFoundError {
   return new ModelNotFoundError(
-    `model ${spec.name} (${spec.dtype}) is not available locally: not in the cache ${cacheDir}` +
+    `no local copy of ${spec.label}: not in the cache ${cacheDir}` +
       (mirror ? ` nor in the mirror ${mirror}` : ' (no mirror set)') +
-      ` and downloading is disabled. Run \`stt-engine models pull ${spec.name}\`` +
+      `, and downloading is disabled. Run \`${spec.pullCommand}\`` +
       ' or set STT_MODEL_MIRROR to a folder with the hub layout.',
-    { model: spec.name, dtype: spec.dtype, cacheDir, mirror: mirror ?? null },
+    { model: spec.name, files: spec.label, repo: spec.repo, cacheDir, mirror: mirror ?? null },
   );
 }
 
 export async function resolveModel(name: string, options: ResolveOptions = {}): Promise<ResolvedModel> {
   const spec = getModelSpec(name, options.dtype ?? DEFAULT_DTYPE);
+  const { source, dir } = await resolveFileSet(spec, options);
+  return resolved(spec, source, dir);
+}
+
+/**
+ * Finds a file set (a model, or its float weights) locally or downloads it: explicit dir → cache →
+ * mirror → hub, as the module comment says. Returns where it lies once every required file passed.
+ */
+export async function resolveFileSet(spec: FileSetSpec, options: ResolveOptions = {}): Promise<{ source: ModelSource; dir: string }> {
   const env = options.env ?? process.env;
   const cacheDir = path.resolve(options.cacheDir ?? defaultCacheDir(env));
   const stamps = new StampStore(cacheDir);
@@ -230,37 +235,41 @@ export async function resolveModel(name: string, options: ResolveOptions = {}): 
     if (!st?.isDirectory()) {
       throw new ModelNotFoundError(`model folder ${dir} does not exist or is not a folder`, { dir });
     }
-    return useInPlace(dir, spec, stamps, 'dir');
+    await useInPlace(dir, spec, stamps, 'dir');
+    return { source: 'dir', dir };
   }
 
   const cacheModelDir = path.join(cacheDir, spec.folder);
   const cacheMissing = await checkCache(cacheModelDir, spec, stamps, allowDownload);
-  if (cacheMissing.length === 0) return resolved(spec, 'cache', cacheModelDir);
+  if (cacheMissing.length === 0) return { source: 'cache', dir: cacheModelDir };
 
   const mirror = options.mirror ?? nonEmpty(env['STT_MODEL_MIRROR']);
   if (mirror) {
     const mirrorDir = await findMirrorDir(path.resolve(mirror), spec);
-    if (mirrorDir) return useInPlace(mirrorDir, spec, stamps, 'mirror');
+    if (mirrorDir) {
+      await useInPlace(mirrorDir, spec, stamps, 'mirror');
+      return { source: 'mirror', dir: mirrorDir };
+    }
   }
 
   if (!allowDownload) {
     const first = cacheMissing[0];
-    if (first && (await holdsDtype(cacheModelDir, spec))) {
+    if (first && (await holds(cacheModelDir, spec))) {
       throw new ModelIncompleteError(
-        `the cached model ${cacheModelDir} lacks ${first.path} and downloading is disabled;` +
-          ` run \`stt-engine models pull ${spec.name}\` to complete it`,
+        `the cached ${spec.label} in ${cacheModelDir} lacks ${first.path} and downloading is disabled;` +
+          ` run \`${spec.pullCommand}\` to complete it`,
         { dir: cacheModelDir, missing: first.path, source: 'cache' },
       );
     }
     throw notFound(spec, cacheDir, mirror);
   }
 
-  await downloadModel(spec, cacheModelDir, stamps, options, env);
-  return resolved(spec, 'hub', cacheModelDir);
+  await downloadFiles(spec, cacheModelDir, stamps, options, env);
+  return { source: 'hub', dir: cacheModelDir };
 }
 
 /** Fetches every required file not yet in the cache, then the optional ones the hub has. */
-async function downloadModel(spec: ModelSpec, dir: string, stamps: StampStore, options: ResolveOptions, env: Env): Promise<void> {
+async function downloadFiles(spec: FileSetSpec, dir: string, stamps: StampStore, options: ResolveOptions, env: Env): Promise<void> {
   const endpoint = (options.hubEndpoint ?? defaultHubEndpoint(env)).replace(/\/+$/, '');
   const token = nonEmpty(env['HF_TOKEN']) ?? null;
   for (const f of spec.files) {

@@ -267,7 +267,14 @@ export interface Transcriber {
   close(): Promise<void>;
 }
 
-export interface TranscriberOptions extends LoadWhisperOptions {
+export interface TranscriberOptions extends Omit<LoadWhisperOptions, 'floatWeights'> {
+  /**
+   * Float weights to requantise the int8 MatMul weights from, per output channel
+   * (LoadWhisperOptions.floatWeights): a CTranslate2 model folder or its model.bin; true for the
+   * model's own float copy, found like the model (cache, mirror, hub: src/models/float-weights.ts);
+   * null or false for none. Default: env STT_FLOAT_WEIGHTS (a path, or `auto` for true).
+   */
+  readonly floatWeights?: string | boolean | null;
   /** Model name from the manifest (default 'base'). */
   readonly model?: string;
   readonly dtype?: ModelDtype;

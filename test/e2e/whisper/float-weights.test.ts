@@ -12,6 +12,7 @@ import { createTranscriber } from '../../../src/transcriber.js';
 import { prepareWhisperGraphs } from '../../../src/whisper/graphs.js';
 import { Whisper } from '../../../src/whisper/whisper.js';
 import { corpusPath, FLOAT_WEIGHTS_DIR, hasFloatWeights, WHISPER_BASE_DIR } from '../../helpers/paths.js';
+import { startHubServer } from '../../integration/models/hub-server.js';
 import { BASE_MODEL } from './helpers.js';
 
 const FULL_WINDOW = 3000;
@@ -65,6 +66,10 @@ describe('float weights: int8 MatMul weights requantised per output channel', ()
       code: 'STT_INVALID_OPTION',
     });
     await expect(Whisper.load(BASE_MODEL, { floatWeights: 42 as unknown as string })).rejects.toMatchObject({ code: 'STT_INVALID_OPTION' });
+    await expect(createTranscriber({ modelDir: WHISPER_BASE_DIR, floatWeights: 42 as unknown as string })).rejects.toMatchObject({
+      code: 'STT_INVALID_OPTION',
+      details: { option: 'floatWeights' },
+    });
   });
 
   it('reaches the loader from the transcribe command (--float-weights) and names the problem', async () => {
@@ -86,6 +91,10 @@ describe('float weights: int8 MatMul weights requantised per output channel', ()
     expect(decodeModelOptions({ env: { STT_FLOAT_WEIGHTS: '/fw' } }).floatWeights).toBe('/fw');
     expect(decodeModelOptions({ env: { STT_FLOAT_WEIGHTS: '/fw' }, floatWeights: null }).floatWeights).toBeNull();
     expect(decodeModelOptions({ env: { STT_FLOAT_WEIGHTS: '' }, floatWeights: '/mine' }).floatWeights).toBe('/mine');
+    // `auto`: the model's own copy, found by the worker like the model (cache, mirror, hub).
+    expect(decodeModelOptions({ env: { STT_FLOAT_WEIGHTS: 'auto' } }).floatWeights).toBe(true);
+    expect(decodeModelOptions({ env: { STT_FLOAT_WEIGHTS: 'none' } }).floatWeights).toBeNull();
+    expect(decodeModelOptions({ env: {}, floatWeights: true }).floatWeights).toBe(true);
   });
 
   describe.skipIf(!hasFloatWeights())('with the float copy of whisper-base', () => {
@@ -128,5 +137,35 @@ describe('float weights: int8 MatMul weights requantised per output channel', ()
         await transcriber.close();
       }
     }, 120_000);
+
+    it("STT_FLOAT_WEIGHTS=auto fetches the model's own float copy from the hub into the cache, and loads per channel", async () => {
+      const cache = path.join(dir, 'auto-cache');
+      const server = await startHubServer({ 'Systran/faster-whisper-base': FLOAT_WEIGHTS_DIR });
+      try {
+        const env = { STT_FLOAT_WEIGHTS: 'auto', STT_HUB_ENDPOINT: server.url, STT_MODEL_CACHE: cache };
+        const transcriber = await createTranscriber({ modelDir: WHISPER_BASE_DIR }, { env });
+        try {
+          expect((transcriber.backend as Whisper).weightQuant).toBe('per-channel');
+          const bin = path.join(cache, 'faster-whisper-base', 'model.bin');
+          expect((await stat(bin)).size).toBe((await stat(path.join(FLOAT_WEIGHTS_DIR, 'model.bin'))).size);
+          expect(server.requests.find((r) => r.file === 'model.bin')).toMatchObject({ status: 200 });
+          const result = await transcriber.transcribeFile(corpusPath('fr/fr_cmd_allume_la_lumiere.wav'), { language: 'fr', beamSize: 5 });
+          expect(result.text.trim().toLowerCase()).toMatch(/^allume la lumière\.?$/u);
+        } finally {
+          await transcriber.close();
+        }
+        // Offline now: the cache has the copy, and the rewritten graphs beside it.
+        const before = server.requests.length;
+        const again = await createTranscriber({ modelDir: WHISPER_BASE_DIR, floatWeights: true, allowDownload: false }, { env: { STT_MODEL_CACHE: cache } });
+        try {
+          expect((again.backend as Whisper).weightQuant).toBe('per-channel');
+        } finally {
+          await again.close();
+        }
+        expect(server.requests.length).toBe(before);
+      } finally {
+        await server.close();
+      }
+    }, 180_000);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -33,12 +33,20 @@ function captureIO(cwd: string, env: Record<string, string> = {}): Captured {
 
 let tmp: string;
 let server: HubServer;
+/** Serves a small stand-in for Systran/faster-whisper-base (the CLI never reads model.bin). */
+let floatServer: HubServer;
 beforeAll(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'stt-cli-models-'));
   server = await startHubServer({ 'onnx-community/whisper-base': WHISPER_BASE_DIR });
+  const floatRepo = path.join(tmp, 'float-repo');
+  await mkdir(floatRepo);
+  await writeFile(path.join(floatRepo, 'model.bin'), new Uint8Array(4096).fill(7));
+  await writeFile(path.join(floatRepo, 'config.json'), '{}\n');
+  floatServer = await startHubServer({ 'Systran/faster-whisper-base': floatRepo });
 });
 afterAll(async () => {
   await server.close();
+  await floatServer.close();
   await rm(tmp, { recursive: true, force: true });
 });
 
@@ -61,8 +69,37 @@ describe('stt-engine models', () => {
     const list = captureIO(tmp);
     expect(await runModelsCommand(['list', '--cache', cache], list.io)).toBe(EXIT_OK);
     const baseLine = list.stdout().split('\n').find((l) => l.startsWith('base '));
-    expect(baseLine).toMatch(/^base\s+onnx-community\/whisper-base\s+q8,fp16,fp32\s+cache \(q8\)$/);
-    expect(list.stdout()).toMatch(/^tiny\s+onnx-community\/whisper-tiny\s+q8,fp16,fp32\s+not downloaded$/m);
+    expect(baseLine).toMatch(/^base\s+onnx-community\/whisper-base\s+q8,fp16,fp32\s+cache \(q8\)\s+not downloaded \(Systran\/faster-whisper-base\)$/);
+    expect(list.stdout()).toMatch(/^tiny\s+onnx-community\/whisper-tiny\s+q8,fp16,fp32\s+not downloaded\s+not downloaded \(Systran\/faster-whisper-tiny\)$/m);
+  });
+
+  it('pull --float-weights also fetches the float copy, and list shows where it is', async () => {
+    const cache = path.join(tmp, 'float-cache');
+    const pull = captureIO(tmp, { STT_MODEL_MIRROR: SHARED_MODELS });
+    const code = await runModelsCommand(['pull', 'base', '--float-weights', '--cache', cache, '--endpoint', floatServer.url], pull.io);
+    expect(pull.stderr()).not.toContain('error');
+    expect(code).toBe(EXIT_OK);
+    expect(pull.stdout()).toBe(
+      `base (q8): already in the mirror: ${WHISPER_BASE_DIR}\n` +
+        `base float weights: downloaded to the cache: ${path.join(cache, 'faster-whisper-base')}\n`,
+    );
+    expect(pull.stderr()).toContain('downloaded model.bin (');
+    expect(floatServer.requests.map((r) => r.file)).toContain('model.bin');
+
+    const list = captureIO(tmp);
+    expect(await runModelsCommand(['list', '--json', '--dtype', 'q8', '--cache', cache], list.io)).toBe(EXIT_OK);
+    const data = JSON.parse(list.stdout()) as { models: { name: string; floatWeights: { repo: string; local: unknown[] } }[] };
+    expect(data.models.find((m) => m.name === 'base')?.floatWeights).toEqual({
+      repo: 'Systran/faster-whisper-base',
+      local: [{ source: 'cache', dir: path.join(cache, 'faster-whisper-base'), complete: true }],
+    });
+    const text = captureIO(tmp);
+    expect(await runModelsCommand(['list', '--cache', cache], text.io)).toBe(EXIT_OK);
+    expect(text.stdout()).toMatch(/^base\s+onnx-community\/whisper-base\s+q8,fp16,fp32\s+not downloaded\s+cache$/m);
+    expect(text.stdout()).toMatch(/^NAME\s+REPO\s+DTYPES\s+LOCAL\s+FLOAT WEIGHTS$/m);
+
+    const usage = captureIO(tmp);
+    expect(await runModelsCommand(['list', '--float-weights'], usage.io)).toBe(EXIT_USAGE);
   });
 
   it('list --json reports the mirror from STT_MODEL_MIRROR', async () => {

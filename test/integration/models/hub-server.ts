@@ -4,7 +4,7 @@
  * the faults the download code must survive (dropped connection, flipped byte, 404, stall, a server
  * that ignores Range).
  *
- * Headers as the real hub sends them, computed from the served files: an LFS file (here: `*.onnx`)
+ * Headers as the real hub sends them, computed from the served files: an LFS file (here: `*.onnx` and `*.bin`)
  * carries its sha256 in `X-Linked-Etag: "<sha256>"` and its size in `X-Linked-Size`, with an ETag that
  * is not a sha256 (the CDN's md5); a small file carries an ETag (by default its sha256, quoted; see
  * `smallFileEtag`). Faults that damage the body keep the headers of the true file, so the client's
@@ -80,7 +80,7 @@ function digestsOf(filePath: string, size: number, mtimeMs: number): Promise<Fil
 }
 
 function isLfs(file: string): boolean {
-  return file.endsWith('.onnx');
+  return file.endsWith('.onnx') || file.endsWith('.bin');
 }
 
 export interface HubServer {

@@ -32,3 +32,14 @@ describe('engine options: decoder warm-up', () => {
     }
   });
 });
+
+describe('engine options: float weights', () => {
+  it('floatWeights is a path, true (the model’s own copy) or none, refused early otherwise', () => {
+    for (const ok of [undefined, null, false, true, '/opt/faster-whisper-base']) {
+      expect(() => resolveEngineOptions({ floatWeights: ok })).not.toThrow();
+    }
+    for (const bad of ['', 7, {}] as unknown as string[]) {
+      expect(() => resolveEngineOptions({ floatWeights: bad })).toThrow(expect.objectContaining({ code: 'STT_INVALID_OPTION', details: { option: 'floatWeights' } }));
+    }
+  });
+});

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { InvalidOptionError, UnknownModelError } from '../../../src/errors.js';
-import { getModelSpec, isModelDtype, MODEL_DTYPES, MODEL_NAMES, parseDtype } from '../../../src/models/manifest.js';
+import { getFloatWeightsSpec, getModelSpec, isModelDtype, MODEL_DTYPES, MODEL_NAMES, parseDtype } from '../../../src/models/manifest.js';
 
 describe('model manifest', () => {
   it('maps every model and dtype to the hub repo and ONNX file names', () => {
@@ -54,7 +54,42 @@ describe('model manifest', () => {
     expect(isModelDtype('q4')).toBe(false);
   });
 
-  it('defaults to q8', () => {
+  it('defaults to q8, and names the pull command of other dtypes', () => {
     expect(getModelSpec('tiny').dtype).toBe('q8');
+    expect(getModelSpec('tiny').pullCommand).toBe('stt-engine models pull tiny');
+    expect(getModelSpec('small', 'fp16').pullCommand).toBe('stt-engine models pull small --dtype fp16');
+    // A folder holds a dtype when one of its ONNX files is there (configs are shared by every dtype).
+    expect(getModelSpec('base', 'fp32').markers).toEqual(['onnx/encoder_model.onnx', 'onnx/decoder_model_merged.onnx']);
+  });
+
+  it("maps every model to faster-whisper's own float copy: model.bin required, the rest as the repository has it", () => {
+    const repos = MODEL_NAMES.map((name) => getFloatWeightsSpec(name).repo);
+    expect(repos).toEqual([
+      'Systran/faster-whisper-tiny',
+      'Systran/faster-whisper-base',
+      'Systran/faster-whisper-small',
+      'Systran/faster-whisper-medium',
+      'Systran/faster-whisper-large-v3',
+      'mobiuslabsgmbh/faster-whisper-large-v3-turbo',
+    ]);
+    const spec = getFloatWeightsSpec('base');
+    expect(spec).toMatchObject({
+      name: 'base',
+      folder: 'faster-whisper-base',
+      revision: 'main',
+      weightsPath: 'model.bin',
+      markers: ['model.bin'],
+      pullCommand: 'stt-engine models pull base --float-weights',
+    });
+    expect(spec.files.filter((f) => f.required).map((f) => f.path)).toEqual(['model.bin']);
+    expect(spec.files.filter((f) => !f.required).map((f) => f.path)).toEqual([
+      'config.json',
+      'tokenizer.json',
+      'vocabulary.txt',
+      'vocabulary.json',
+      'preprocessor_config.json',
+    ]);
+    for (const f of spec.files) expect(f).toMatchObject({ sizeBytes: null, sha256: null });
+    expect(() => getFloatWeightsSpec('large-v2')).toThrow(UnknownModelError);
   });
 });
