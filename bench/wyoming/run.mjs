@@ -10,6 +10,9 @@
 //   --only ours|peer     one server only (also a quick check: no target comparison)
 //   --rounds N           timed rounds per clip per mode (default 3, wyoming-bench's default)
 //   --realtime-rounds N  rounds of the extra streaming pass paced at real time (default 1; 0 = skip it)
+//   --interleave N       then N rounds with both servers up, one non-streaming pass each per round, the first
+//                        server alternating (default 4; 0 = skip; both servers only): a ratio that this
+//                        machine's drift over minutes does not move (interleave.mjs)
 //   --skip-setup         do not (re)run setup.sh
 //   --out DIR            where the result files go (default bench/results for a full run)
 import { execFileSync, spawn } from 'node:child_process';
@@ -21,7 +24,8 @@ import { parseArgs } from 'node:util';
 import { clipsFromManifest, selectClips } from '../decode/report.mjs';
 import { writeCorpus } from './corpus.mjs';
 import { parseBenchOutput } from './parse.mjs';
-import { checkTargets, renderMarkdown, summarize } from './report.mjs';
+import { checkTargets, renderMarkdown, summarize, TOTAL_RATIO_TARGET } from './report.mjs';
+import { interleaveOrder, renderInterleaved, summarizeInterleaved } from './interleave.mjs';
 import { freePort, killOnExit, startServer, stopServer } from './servers.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -55,6 +59,7 @@ function parseFlags() {
         only: { type: 'string' },
         rounds: { type: 'string', default: '3' },
         'realtime-rounds': { type: 'string', default: '1' },
+        interleave: { type: 'string', default: '4' },
         'skip-setup': { type: 'boolean', default: false },
         out: { type: 'string' },
       },
@@ -77,6 +82,7 @@ function parseFlags() {
     systems,
     rounds: int('rounds', v.rounds, 1),
     realtimeRounds: int('realtime-rounds', v['realtime-rounds'], 0),
+    interleave: systems.length === 2 ? int('interleave', v.interleave, 0) : 0,
     skipSetup: v['skip-setup'],
     outDir,
     full,
@@ -177,6 +183,48 @@ function asrInfo(info) {
   }));
 }
 
+/** wyoming-bench's arguments common to every pass against `port`. */
+function benchArgs(port, corpusDir) {
+  return [`${HOST}:${port}`, '--corpus', corpusDir, '--config', JSON.stringify({ language: LANGUAGE }), '--chunk-samples', String(CHUNK_SAMPLES), '-v'];
+}
+
+/**
+ * Both servers up at once, then `flags.interleave` rounds of one non-streaming pass each (wyoming-bench
+ * `--rounds 1`, its own warm-up request first), the first server alternating (interleave.mjs). An idle server
+ * holds memory, not the cores: neither one works while the other is measured.
+ */
+async function benchInterleaved(flags, corpusDir, runDir) {
+  const logs = { peer: [], ours: [] };
+  const up = {};
+  const passes = [];
+  try {
+    for (const system of ['peer', 'ours']) {
+      const port = system === 'peer' ? await freePort() : undefined;
+      up[system] = await startServer(serverSpec(system, port, (line) => logs[system].push(line)));
+    }
+    process.stderr.write(`bench:wyoming: interleaved rounds, peer on ${up.peer.port}, ours on ${up.ours.port}\n`);
+    for (let round = 0; round < flags.interleave; round++) {
+      for (const system of interleaveOrder(round)) {
+        const args = ['stt', ...benchArgs(up[system].port, corpusDir), '--mode', 'non_streaming', '--rounds', '1'];
+        process.stderr.write(`bench:wyoming: interleaved round ${round + 1}/${flags.interleave}, ${NAMES[system]}\n`);
+        const started = performance.now();
+        const { stdout, exitCode } = await runBench(args);
+        writeFileSync(path.join(runDir, `interleaved-${round}-${system}.txt`), stdout);
+        const output = parseBenchOutput(stdout).servers.find((s) => s.label.startsWith(`${HOST}:${up[system].port}`)) ?? null;
+        if (output === null) throw new Error(`wyoming-bench printed no report for ${NAMES[system]} (exit ${exitCode}); see ${runDir}`);
+        passes.push({ round, system, exitCode, wallMs: performance.now() - started, output });
+      }
+    }
+  } finally {
+    for (const system of ['peer', 'ours']) {
+      if (up[system] === undefined) continue;
+      await stopServer(up[system]);
+      writeFileSync(path.join(runDir, `interleaved-${system}-server.log`), `${logs[system].join('\n')}\n`);
+    }
+  }
+  return passes;
+}
+
 /** Starts one server, runs the passes against it, stops it. */
 async function benchSystem(system, flags, corpusDir, runDir) {
   const logPath = path.join(runDir, `${system}-server.log`);
@@ -188,8 +236,7 @@ async function benchSystem(system, flags, corpusDir, runDir) {
   const passes = [];
   let peakRssBytes = null;
   try {
-    const common = [`${HOST}:${server.port}`, '--corpus', corpusDir, '--config', JSON.stringify({ language: LANGUAGE }),
-      '--chunk-samples', String(CHUNK_SAMPLES), '-v'];
+    const common = benchArgs(server.port, corpusDir);
     const plan = [{ pass: 'burst', modes: ['non_streaming', 'streaming'], args: ['--mode', 'both', '--rounds', String(flags.rounds)] }];
     if (flags.realtimeRounds > 0) {
       plan.push({
@@ -242,6 +289,9 @@ async function main() {
   const servers = [];
   for (const system of flags.systems) servers.push(await benchSystem(system, flags, corpusDir, runDir));
 
+  const interleavedPasses = flags.interleave > 0 ? await benchInterleaved(flags, corpusDir, runDir) : null;
+  const interleaved = interleavedPasses === null ? null : summarizeInterleaved(interleavedPasses, TOTAL_RATIO_TARGET);
+
   const rows = summarize(servers.map((s) => ({ system: s.system, passes: s.passes })));
   const targets = checkTargets(rows);
   const date = new Date().toISOString().slice(0, 10);
@@ -265,14 +315,16 @@ async function main() {
     },
     settings: {
       language: LANGUAGE, beamSize: BEAM_SIZE, threads: THREADS, peerComputeType: 'int8', rounds: flags.rounds, warmup: 1,
-      realtimeRounds: flags.realtimeRounds, chunkSamples: CHUNK_SAMPLES, realtimeChunkDelayInS: CHUNK_SAMPLES / RATE_HZ,
+      realtimeRounds: flags.realtimeRounds, interleaveRounds: flags.interleave, chunkSamples: CHUNK_SAMPLES, realtimeChunkDelayInS: CHUNK_SAMPLES / RATE_HZ,
       trailingSilenceInS: 0.5, transcribeConfig: { language: LANGUAGE },
     },
     rows,
     targets,
+    interleaved,
     servers,
+    interleavedPasses,
   };
-  const table = renderMarkdown({ rows, targets, names: NAMES });
+  const table = renderMarkdown({ rows, targets, names: NAMES }) + (interleaved === null ? '' : `\n\n${renderInterleaved(interleaved)}`);
   mkdirSync(flags.outDir, { recursive: true });
   writeFileSync(path.join(flags.outDir, `wyoming-${date}.json`), `${JSON.stringify(report, null, 2)}\n`);
   const load = (l) => l.map((x) => x.toFixed(2)).join(' ');

@@ -3,6 +3,7 @@ import { parseBenchOutput, type ServerOutput } from '../../../bench/wyoming/pars
 import { checkTargets, renderMarkdown, summarize, type Row } from '../../../bench/wyoming/report.mjs';
 import { toPcm16Wav } from '../../../bench/wyoming/corpus.mjs';
 import { splitEvent } from '../../../bench/wyoming/servers.mjs';
+import { interleaveOrder, renderInterleaved, summarizeInterleaved } from '../../../bench/wyoming/interleave.mjs';
 
 // Verbatim stdout of `wyoming-bench stt -v` 2026.10.0 against wyoming-faster-whisper 3.8.1 (5 French clips).
 const PEER_OUTPUT = `wyoming-bench 2026.10.0 (stt)
@@ -264,5 +265,74 @@ describe('splitEvent (the describe handshake)', () => {
     expect(ev?.data).toEqual({ a: 1, asr: [{ name: 'x' }] });
     expect(ev?.rest.toString()).toBe('{"type":"x"}');
     expect(() => splitEvent(Buffer.from('{"data":{}}\n'))).toThrow(/without a type/u);
+  });
+});
+
+describe('interleaved passes (both servers up, the first one alternating)', () => {
+  /** One non-streaming pass's output: `totals` per sample id, in ms (null: a failed request). */
+  function pass(totals: Record<string, number | null>): ServerOutput {
+    return {
+      label: '127.0.0.1:1',
+      measurements: Object.entries(totals).map(([sampleId, totalMs]) => ({
+        mode: 'non_streaming',
+        round: 0,
+        sampleId,
+        ok: totalMs !== null,
+        totalMs,
+        ttftMs: null,
+        wer: totalMs !== null ? 0 : null,
+        audioInS: 2,
+        error: totalMs !== null ? null : 'server error',
+      })),
+      warmups: [],
+      notSupported: {},
+      skipped: [],
+      modes: {},
+    };
+  }
+
+  it('alternates the first server', () => {
+    expect([0, 1, 2, 3].map((r) => interleaveOrder(r)[0])).toEqual(['peer', 'ours', 'peer', 'ours']);
+  });
+
+  it('pools every round, gives each round its ratio and the median per-request ratio', () => {
+    // Round 1 ran on a machine 20 % slower, for both servers: each round's ratio stays 0.5 and 0.6.
+    const s = summarizeInterleaved(
+      [
+        { round: 0, system: 'peer', output: pass({ a: 1000, b: 600 }) },
+        { round: 0, system: 'ours', output: pass({ a: 500, b: 300 }) },
+        { round: 1, system: 'ours', output: pass({ a: 720, b: 432 }) },
+        { round: 1, system: 'peer', output: pass({ a: 1200, b: 720 }) },
+      ],
+      0.5,
+    );
+    expect(s.rounds).toBe(2);
+    expect(s.requests).toEqual({ ours: 4, peer: 4 });
+    expect(s.failed).toEqual({ ours: 0, peer: 0 });
+    expect(s.oursMeanMs).toBeCloseTo((500 + 300 + 720 + 432) / 4, 9);
+    expect(s.peerMeanMs).toBeCloseTo((1000 + 600 + 1200 + 720) / 4, 9);
+    expect(s.roundRatios.map((r) => r.toFixed(3))).toEqual(['0.500', '0.600']);
+    expect(s.pairRatioMedian).toBeCloseTo(0.55, 9);
+    expect(s.ratio).toBeCloseTo(1952 / 3520, 9);
+    expect(s.met).toBe(false);
+    const md = renderInterleaved(s);
+    expect(md).toContain('| total ms mean | 880 | 488 | 0.55 × ❌ (target ≤ 0.5 ×) |');
+    expect(md).toContain("| each round's ratio | | | 0.50, 0.60 |");
+  });
+
+  it('is met only at or under the target, with no failed request and every round paired', () => {
+    const fast = (round: number) => [
+      { round, system: 'peer', output: pass({ a: 1000 }) },
+      { round, system: 'ours', output: pass({ a: 400 }) },
+    ];
+    expect(summarizeInterleaved([...fast(0), ...fast(1)], 0.5).met).toBe(true);
+    // A failed request of ours: not met, whatever the mean of the others.
+    const failing = [{ round: 0, system: 'peer', output: pass({ a: 1000, b: 1000 }) }, { round: 0, system: 'ours', output: pass({ a: 400, b: null }) }];
+    const f = summarizeInterleaved(failing, 0.5);
+    expect([f.met, f.failed.ours, f.requests.ours]).toEqual([false, 1, 1]);
+    // A round where one server printed no report: unpaired, not met.
+    const unpaired = summarizeInterleaved([...fast(0), { round: 1, system: 'peer', output: pass({ a: 1000 }) }, { round: 1, system: 'ours', output: null }], 0.5);
+    expect([unpaired.met, unpaired.roundRatios.length]).toEqual([false, 1]);
+    expect(summarizeInterleaved([], 0.5)).toMatchObject({ ratio: null, met: false, pairRatioMedian: null });
   });
 });
