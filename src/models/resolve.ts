@@ -1,5 +1,7 @@
 /**
- * Finding a model's files: explicit dir → cache → mirror → hub download into the cache.
+ * Finding a model's files: explicit dir → cache → mirror → hub download into the cache. The same
+ * path finds any set of files the manifest describes (FileSetSpec): a model at one dtype, or the
+ * float copy of its weights (float-weights.ts).
  *
  * - An explicit `dir` is used alone: missing there is an error, never a fallback, so a typo in a path
  *   does not silently download 100 MB.
@@ -209,7 +211,7 @@ function notFound(spec: FileSetSpec, cacheDir: string, mirror: string | undefine
       (mirror ? ` nor in the mirror ${mirror}` : ' (no mirror set)') +
       `, and downloading is disabled. Run \`${spec.pullCommand}\`` +
       ' or set STT_MODEL_MIRROR to a folder with the hub layout.',
-    { model: spec.name, files: spec.label, repo: spec.repo, cacheDir, mirror: mirror ?? null },
+    { model: spec.name, ...('dtype' in spec && typeof spec.dtype === 'string' ? { dtype: spec.dtype } : {}), files: spec.label, repo: spec.repo, cacheDir, mirror: mirror ?? null },
   );
 }
 
