@@ -1,31 +1,29 @@
 // The float copy of a model's weights found like a model (src/models/float-weights.ts): cache,
 // mirror (both layouts), download from a loopback stand-in for the hub. The served model.bin is
 // seeded bytes: resolution and download never read it (the loader does; test/e2e covers that).
-import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 import { ModelChecksumError, ModelDownloadError, ModelNotFoundError, UnknownModelError } from '../../../src/errors.js';
 import { partialPathOf } from '../../../src/models/download.js';
 import { floatWeightsPath, resolveFloatWeights } from '../../../src/models/float-weights.js';
 import type { ResolveOptions } from '../../../src/models/resolve.js';
 import { sha256File } from '../../../src/models/verify.js';
-import { startHubServer, type HubFaults, type HubServer } from './hub-server.js';
+import { scratchFolder } from '../../helpers/scratch.js';
+import { withHubServer, type HubFaults, type HubServer } from './hub-server.js';
 
 const REPO = 'Systran/faster-whisper-base';
 const BIN_SIZE = 300_001;
 
-let tmp: string;
+const scratch = scratchFolder('stt-float-resolve-');
+const freshDir = (label: string): Promise<string> => scratch.fresh(label);
 /** A CTranslate2 folder as the hub serves it for base: model.bin, config.json, tokenizer.json, vocabulary.txt. */
 let repoDir: string;
-let n = 0;
 
 beforeAll(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'stt-float-resolve-'));
-  repoDir = path.join(tmp, 'repo');
-  await mkdir(repoDir);
+  repoDir = await freshDir('repo');
   const bytes = new Uint8Array(BIN_SIZE);
   let seed = 11;
   for (let i = 0; i < bytes.length; i++) {
@@ -37,23 +35,9 @@ beforeAll(async () => {
   await writeFile(path.join(repoDir, 'tokenizer.json'), '{}\n');
   await writeFile(path.join(repoDir, 'vocabulary.txt'), '<|endoftext|>\n');
 });
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
-});
 
-async function freshDir(label: string): Promise<string> {
-  const dir = path.join(tmp, `${label}-${n++}`);
-  await mkdir(dir, { recursive: true });
-  return dir;
-}
-
-async function withServer<T>(faults: HubFaults, fn: (s: HubServer) => Promise<T>): Promise<T> {
-  const server = await startHubServer({ [REPO]: repoDir }, faults);
-  try {
-    return await fn(server);
-  } finally {
-    await server.close();
-  }
+function withServer<T>(faults: HubFaults, fn: (s: HubServer) => Promise<T>): Promise<T> {
+  return withHubServer({ [REPO]: repoDir }, faults, fn);
 }
 
 /** No ambient environment: a developer's STT_MODEL_MIRROR or STT_FLOAT_WEIGHTS must not leak in. */

@@ -199,3 +199,13 @@ export async function startHubServer(repos: Readonly<Record<string, string>>, fa
       }),
   };
 }
+
+/** Runs `fn` against a hub server for `repos` with `faults`, and closes the server whatever happens. */
+export async function withHubServer<T>(repos: Readonly<Record<string, string>>, faults: HubFaults, fn: (s: HubServer) => Promise<T>): Promise<T> {
+  const server = await startHubServer(repos, faults);
+  try {
+    return await fn(server);
+  } finally {
+    await server.close();
+  }
+}

@@ -16,7 +16,7 @@ import { getModelSpec } from '../../../src/models/manifest.js';
 import { resolveModel, type ResolveOptions } from '../../../src/models/resolve.js';
 import { sha256File } from '../../../src/models/verify.js';
 import { SHARED_MODELS, WHISPER_BASE_DIR } from '../../helpers/paths.js';
-import { startHubServer, type HubFaults, type HubServer } from './hub-server.js';
+import { withHubServer, type HubFaults, type HubServer } from './hub-server.js';
 
 const REPO = 'onnx-community/whisper-base';
 const spec = getModelSpec('base', 'q8');
@@ -66,13 +66,8 @@ async function linkedModel(dir: string, opts: { omit?: string[]; copy?: string[]
   }
 }
 
-async function withServer<T>(faults: HubFaults, fn: (s: HubServer) => Promise<T>): Promise<T> {
-  const server = await startHubServer({ [REPO]: WHISPER_BASE_DIR }, faults);
-  try {
-    return await fn(server);
-  } finally {
-    await server.close();
-  }
+function withServer<T>(faults: HubFaults, fn: (s: HubServer) => Promise<T>): Promise<T> {
+  return withHubServer({ [REPO]: WHISPER_BASE_DIR }, faults, fn);
 }
 
 /** Options that see no ambient environment (no STT_MODEL_MIRROR from the developer's shell). */
