@@ -114,8 +114,11 @@ export class Engine extends EventEmitter<EngineEventMap> {
         this.#results.end();
       }
     });
-    startEventLoopMonitor();
     if (options.metricsIntervalMs > 0) {
+      // Periodic metrics report the lag from the start. Without them (a Wyoming server's pooled engines)
+      // the monitor starts at the first metrics() read: its 5 ms timer costs an idle process ~0.6 % of a
+      // core (observe/event-loop.ts), which nobody would read.
+      startEventLoopMonitor();
       this.#metricsTimer = setInterval(() => this.emit('metrics', this.metrics()), options.metricsIntervalMs);
       this.#metricsTimer.unref();
     }

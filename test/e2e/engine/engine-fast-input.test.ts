@@ -10,6 +10,7 @@ import { createEngine, type EngineErrorEvent, type FinalEvent, type RejectedEven
 import { loadAudioFile } from '../../../dist/audio/load.js';
 import { countMessageTraffic, messageTraffic } from '../../../dist/engine/worker-bridge.js';
 import { normalizeFrench } from '../../../dist/eval/normalize-fr.js';
+import { eventLoopMonitorRunning } from '../../../dist/observe/event-loop.js';
 import { wordErrors } from '../../../dist/eval/wer.js';
 import { corpusPath, hasShared, WHISPER_BASE_DIR } from '../../helpers/paths.js';
 
@@ -50,6 +51,8 @@ describe.skipIf(!hasShared())('engine fed at 20× real time (real workers, real 
     // maxInputSpeed and maxDecodeShare null: partials are neither skipped as fast input nor paced, so the
     // decode queue itself is flooded.
     const engine = await createEngine({ modelDir: WHISPER_BASE_DIR, beamSize: 1, threads: 2, metricsIntervalMs: 0, partials: { maxInputSpeed: null, maxDecodeShare: null }, input: { kind: 'push' } });
+    // No periodic metrics, nothing read yet: the event-loop monitor's 5 ms timer is not running.
+    expect(eventLoopMonitorRunning()).toBe(false);
     const finals: FinalEvent[] = [];
     const rejected: RejectedEvent[] = [];
     const errors: EngineErrorEvent[] = [];
@@ -70,6 +73,8 @@ describe.skipIf(!hasShared())('engine fed at 20× real time (real workers, real 
     }
     const pushedInS = (performance.now() - t0) / 1000;
     const metrics = await engine.flush();
+    // The drained engine's metrics read the lag, which starts the monitor (all zeros until it has sampled).
+    expect(eventLoopMonitorRunning()).toBe(true);
     const traffic = messageTraffic();
     countMessageTraffic(false);
     await engine.close();
