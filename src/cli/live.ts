@@ -151,6 +151,10 @@ export function runLive(hooks: LiveHooks = {}): CliCommand {
         ...(beamSize !== undefined ? { beamSize } : {}),
         ...(values['full-windows'] ? { shortWindowMarginMs: null } : {}),
         ...(values['no-warm-up'] ? { warmUp: false } : {}),
+        // Periodic `metrics` events only feed a trace here (the inspector and --metrics-port read
+        // metrics() themselves, --jsonl prints the last one): without one, no 1 s timer and no
+        // event-loop monitor run while the assistant listens (src/observe/event-loop.ts).
+        metricsIntervalMs: values.trace !== undefined ? 1000 : 0,
       };
     } catch (err) {
       if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
