@@ -8,6 +8,7 @@ import { createSileroSpeechProbe } from './actors/vad/speech-probe.js';
 import { InvalidOptionError } from './errors.js';
 import { checkFloatWeightsOption, defaultFloatWeights, floatWeightsPath } from './models/float-weights.js';
 import { defaultCacheDir, resolveModel, type ResolveOptions } from './models/resolve.js';
+import { checkFloatWeightsApply, isActivationQuant } from './whisper/graphs.js';
 import { logMelSpectrogram } from './whisper/mel.js';
 import { transcribe, type MelFunction } from './whisper/transcribe.js';
 import type { TranscribeOptions, Transcriber, TranscriberOptions, TranscriptionResult } from './whisper/types.js';
@@ -76,11 +77,11 @@ export async function createTranscriber(options: TranscriberOptions = {}, host: 
     ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
     ...(options.modelDir !== undefined ? { dir: options.modelDir } : {}),
   });
-  const floatWeights = await floatWeightsPath(
-    options.floatWeights !== undefined ? options.floatWeights : defaultFloatWeights(host.env),
-    model.name,
-    sources,
-  );
+  const floatOption = options.floatWeights !== undefined ? options.floatWeights : defaultFloatWeights(host.env);
+  // A model the float weights cannot apply to is refused before their copy is fetched (145 MB for base).
+  const mode = options.activationQuant ?? 'per-row';
+  if (floatOption !== null && floatOption !== false && isActivationQuant(mode)) checkFloatWeightsApply(model.dtype, mode);
+  const floatWeights = await floatWeightsPath(floatOption, model.name, sources);
   const whisper = await Whisper.load(model, {
     ...(options.device !== undefined ? { device: options.device } : {}),
     ...(options.strictDevice !== undefined ? { strictDevice: options.strictDevice } : {}),

@@ -45,7 +45,7 @@ import { slicePositionalEmbedding } from '../onnx/position-slice.js';
 import { quantizeActivationsPerRow, type RowQuantSelector } from '../onnx/row-quant.js';
 import { requantizeWeightsPerChannel } from '../onnx/weight-requant.js';
 import type { OnnxModelSource } from '../onnx/runtime.js';
-import type { ResolvedModel } from './types.js';
+import type { ModelDtype, ResolvedModel } from './types.js';
 
 export const ACTIVATION_QUANTS = ['per-row', 'per-tensor'] as const;
 export type ActivationQuant = (typeof ACTIVATION_QUANTS)[number];
@@ -253,6 +253,20 @@ function decoderRewrite(file: string, quantize: boolean, floatWeights: FloatWeig
   };
 }
 
+/**
+ * Float weights requantise the int8 graphs with per-row activations only: InvalidOptionError for
+ * another dtype or 'per-tensor' (checked before a float copy is fetched, and again at load).
+ */
+export function checkFloatWeightsApply(dtype: ModelDtype, mode: ActivationQuant): void {
+  if (dtype === 'q8' && mode === 'per-row') return;
+  throw new InvalidOptionError(
+    dtype === 'q8'
+      ? "floatWeights requantises the int8 graphs, which activationQuant 'per-tensor' loads exactly as exported: use 'per-row'"
+      : `floatWeights applies to int8 (q8) models; this one is ${dtype}`,
+    { option: 'floatWeights' },
+  );
+}
+
 /** The float weights at `file` (a CTranslate2 model folder or its model.bin), read lazily and once. */
 async function floatWeightsAt(file: string): Promise<FloatWeights> {
   const bin = await locateCtranslate2Model(file);
@@ -277,14 +291,7 @@ export async function prepareWhisperGraphs(
   floatWeightsPath: string | null = null,
 ): Promise<WhisperGraphs> {
   const quantized = model.dtype === 'q8';
-  if (floatWeightsPath !== null && !(quantized && mode === 'per-row')) {
-    throw new InvalidOptionError(
-      quantized
-        ? "floatWeights requantises the int8 graphs, which activationQuant 'per-tensor' loads exactly as exported: use 'per-row'"
-        : `floatWeights applies to int8 (q8) models; this one is ${model.dtype}`,
-      { option: 'floatWeights' },
-    );
-  }
+  if (floatWeightsPath !== null) checkFloatWeightsApply(model.dtype, mode);
   if (quantized && mode === 'per-tensor') {
     return { encoder: model.encoderPath, decoder: model.decoderPath, activationQuant: 'per-tensor', weightQuant: 'per-tensor', shortWindows: false };
   }

@@ -70,6 +70,12 @@ describe('float weights: int8 MatMul weights requantised per output channel', ()
       code: 'STT_INVALID_OPTION',
       details: { option: 'floatWeights' },
     });
+    // Refused before the float copy is fetched: an unreachable hub and an empty cache, yet no download error.
+    const offline = { env: { STT_HUB_ENDPOINT: 'http://127.0.0.1:9', STT_MODEL_CACHE: path.join(dir, 'never') } };
+    await expect(createTranscriber({ modelDir: WHISPER_BASE_DIR, activationQuant: 'per-tensor', floatWeights: true }, offline)).rejects.toMatchObject({
+      code: 'STT_INVALID_OPTION',
+      details: { option: 'floatWeights' },
+    });
   });
 
   it('reaches the loader from the transcribe command (--float-weights) and names the problem', async () => {
