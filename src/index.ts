@@ -7,7 +7,7 @@ export { transcribe } from './whisper/transcribe.js';
 export { Whisper } from './whisper/whisper.js';
 export { resolveModel } from './models/resolve.js';
 export { resolveFloatWeights } from './models/float-weights.js';
-export type { FloatWeightsOption, ResolvedFloatWeights } from './models/float-weights.js';
+export type { ResolvedFloatWeights } from './models/float-weights.js';
 export { loadAudioFile } from './audio/load.js';
 export * from './errors.js';
 export type * from './whisper/types.js';

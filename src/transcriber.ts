@@ -80,7 +80,7 @@ export async function createTranscriber(options: TranscriberOptions = {}, host: 
   const floatOption = options.floatWeights !== undefined ? options.floatWeights : defaultFloatWeights(host.env);
   // A model the float weights cannot apply to is refused before their copy is fetched (145 MB for base).
   const mode = options.activationQuant ?? 'per-row';
-  if (floatOption !== null && floatOption !== false && isActivationQuant(mode)) checkFloatWeightsApply(model.dtype, mode);
+  if (floatOption && isActivationQuant(mode)) checkFloatWeightsApply(model.dtype, mode);
   const floatWeights = await floatWeightsPath(floatOption, model.name, sources);
   const whisper = await Whisper.load(model, {
     ...(options.device !== undefined ? { device: options.device } : {}),

@@ -146,8 +146,8 @@ export function renderMarkdown(report) {
     );
   }
   const f = (x) => (x === null || x === undefined ? '–' : x.toFixed(2));
-  // One ratio table per variant of ours that ran (the hub's per-tensor weights; per-channel ones).
-  for (const ours of ['ours', 'ours-per-channel', 'ours-per-channel-full']) {
+  // One ratio table per variant of ours that ran (the hub's weights, per channel, per channel in full windows).
+  for (const ours of new Set(report.runs.map((r) => r.system).filter((s) => s === 'ours' || s.startsWith('ours-')))) {
     const r = ratios(report.runs, ours);
     if (Object.keys(r).length === 0) continue;
     lines.push('', `Decode time of ${ours} ÷ faster-whisper int8 at the same settings (target ≤ 0.67):`, '');

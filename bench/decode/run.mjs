@@ -41,25 +41,18 @@ const CONFIGS = {
 // Shared by both configs: faster-whisper's defaults (timestamps on, previous text conditions the next window).
 const COMMON = { withoutTimestamps: false, conditionOnPreviousText: true, threads: THREADS };
 
+/** A variant of ours: ours_runner.mjs with its settings in the environment (see that file's header). */
+const oursVariant = (env) => ({ cmd: process.execPath, args: [path.join(HERE, 'ours_runner.mjs')], configs: ['greedy', 'beam5'], env });
+
 const SYSTEMS = {
   // The hub's int8 files as they are (one scale per weight matrix).
-  ours: { cmd: process.execPath, args: [path.join(HERE, 'ours_runner.mjs')], configs: ['greedy', 'beam5'], env: { STT_BENCH_FLOAT_WEIGHTS: '' } },
+  ours: oursVariant({ STT_BENCH_FLOAT_WEIGHTS: '' }),
   // The same files with their weights requantised per output channel from the CTranslate2 file faster-whisper
   // runs (--float-weights; README → Models): CTranslate2's int8 numerics, the same graphs and kernels.
-  'ours-per-channel': {
-    cmd: process.execPath,
-    args: [path.join(HERE, 'ours_runner.mjs')],
-    configs: ['greedy', 'beam5'],
-    env: { STT_BENCH_FLOAT_WEIGHTS: CT2_MODEL_DIR },
-  },
+  'ours-per-channel': oursVariant({ STT_BENCH_FLOAT_WEIGHTS: CT2_MODEL_DIR }),
   // The same, with every window padded to 30 s as faster-whisper (and OpenAI) do (--full-windows): the
   // window length is then a setting both systems share, not a speed trade-off of ours (README → Short windows).
-  'ours-per-channel-full': {
-    cmd: process.execPath,
-    args: [path.join(HERE, 'ours_runner.mjs')],
-    configs: ['greedy', 'beam5'],
-    env: { STT_BENCH_FLOAT_WEIGHTS: CT2_MODEL_DIR, STT_BENCH_FULL_WINDOWS: '1' },
-  },
+  'ours-per-channel-full': oursVariant({ STT_BENCH_FLOAT_WEIGHTS: CT2_MODEL_DIR, STT_BENCH_FULL_WINDOWS: '1' }),
   'faster-whisper': {
     cmd: VENV_PYTHON,
     args: [path.join(HERE, 'faster_whisper_runner.py'), '--model', CT2_MODEL_DIR],

@@ -183,9 +183,20 @@ function asrInfo(info) {
   }));
 }
 
-/** wyoming-bench's arguments common to every pass against `port`. */
-function benchArgs(port, corpusDir) {
-  return [`${HOST}:${port}`, '--corpus', corpusDir, '--config', JSON.stringify({ language: LANGUAGE }), '--chunk-samples', String(CHUNK_SAMPLES), '-v'];
+/**
+ * One `wyoming-bench stt` pass against the server on `port` (`passArgs`: mode and rounds): its stdout is kept
+ * in `outFile`, and its report for that server parsed; a pass that printed none stops the run.
+ */
+async function benchPass(port, corpusDir, passArgs, outFile) {
+  const args = ['stt', `${HOST}:${port}`, '--corpus', corpusDir, '--config', JSON.stringify({ language: LANGUAGE }),
+    '--chunk-samples', String(CHUNK_SAMPLES), '-v', ...passArgs];
+  const started = performance.now();
+  const { stdout, exitCode } = await runBench(args);
+  writeFileSync(outFile, stdout);
+  const parsed = parseBenchOutput(stdout);
+  const output = parsed.servers.find((s) => s.label.startsWith(`${HOST}:${port}`)) ?? null;
+  if (output === null) throw new Error(`wyoming-bench printed no report for ${HOST}:${port} (exit ${exitCode}); see ${outFile}`);
+  return { args, exitCode, wallMs: performance.now() - started, benchVersion: parsed.version, corpus: parsed.corpus, output };
 }
 
 /**
@@ -205,14 +216,9 @@ async function benchInterleaved(flags, corpusDir, runDir) {
     process.stderr.write(`bench:wyoming: interleaved rounds, peer on ${up.peer.port}, ours on ${up.ours.port}\n`);
     for (let round = 0; round < flags.interleave; round++) {
       for (const system of interleaveOrder(round)) {
-        const args = ['stt', ...benchArgs(up[system].port, corpusDir), '--mode', 'non_streaming', '--rounds', '1'];
         process.stderr.write(`bench:wyoming: interleaved round ${round + 1}/${flags.interleave}, ${NAMES[system]}\n`);
-        const started = performance.now();
-        const { stdout, exitCode } = await runBench(args);
-        writeFileSync(path.join(runDir, `interleaved-${round}-${system}.txt`), stdout);
-        const output = parseBenchOutput(stdout).servers.find((s) => s.label.startsWith(`${HOST}:${up[system].port}`)) ?? null;
-        if (output === null) throw new Error(`wyoming-bench printed no report for ${NAMES[system]} (exit ${exitCode}); see ${runDir}`);
-        passes.push({ round, system, exitCode, wallMs: performance.now() - started, output });
+        const pass = await benchPass(up[system].port, corpusDir, ['--mode', 'non_streaming', '--rounds', '1'], path.join(runDir, `interleaved-${round}-${system}.txt`));
+        passes.push({ round, system, exitCode: pass.exitCode, wallMs: pass.wallMs, output: pass.output });
       }
     }
   } finally {
@@ -236,7 +242,6 @@ async function benchSystem(system, flags, corpusDir, runDir) {
   const passes = [];
   let peakRssBytes = null;
   try {
-    const common = benchArgs(server.port, corpusDir);
     const plan = [{ pass: 'burst', modes: ['non_streaming', 'streaming'], args: ['--mode', 'both', '--rounds', String(flags.rounds)] }];
     if (flags.realtimeRounds > 0) {
       plan.push({
@@ -250,15 +255,9 @@ async function benchSystem(system, flags, corpusDir, runDir) {
       if (step.pass === 'realtime' && prior?.output?.notSupported['streaming'] !== undefined) {
         continue; // the paced pass only measures streaming, which this server just declined
       }
-      const args = ['stt', ...common, ...step.args];
-      process.stderr.write(`bench:wyoming: ${NAMES[system]}, ${step.pass} pass: wyoming-bench ${args.join(' ')}\n`);
-      const started = performance.now();
-      const { stdout, exitCode } = await runBench(args);
-      writeFileSync(path.join(runDir, `${system}-${step.pass}.txt`), stdout);
-      const parsed = parseBenchOutput(stdout);
-      const output = parsed.servers.find((s) => s.label.startsWith(`${HOST}:${server.port}`)) ?? null;
-      if (output === null) throw new Error(`wyoming-bench printed no report for ${HOST}:${server.port} (exit ${exitCode}); see ${runDir}`);
-      passes.push({ pass: step.pass, modes: step.modes, args, exitCode, wallMs: performance.now() - started, benchVersion: parsed.version, corpus: parsed.corpus, output });
+      process.stderr.write(`bench:wyoming: ${NAMES[system]}, ${step.pass} pass: wyoming-bench ${step.args.join(' ')}\n`);
+      const pass = await benchPass(server.port, corpusDir, step.args, path.join(runDir, `${system}-${step.pass}.txt`));
+      passes.push({ pass: step.pass, modes: step.modes, ...pass });
     }
   } finally {
     peakRssBytes = server.peakRssBytes(); // before stopping: VmHWM goes with the process

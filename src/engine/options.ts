@@ -4,9 +4,9 @@ import type { PcmFormat } from '../actors/capture/capture.protocol.js';
 import { DEFAULT_POST_PROCESS_OPTIONS } from '../actors/postprocess/postprocess.js';
 import type { PostProcessOptions } from '../actors/postprocess/postprocess.protocol.js';
 import { BadSampleRateError, InvalidOptionError } from '../errors.js';
-import { checkFloatWeightsOption, type FloatWeightsOption } from '../models/float-weights.js';
+import { checkFloatWeightsOption } from '../models/float-weights.js';
 import { DEFAULT_SHORT_WINDOW_MARGIN_MS, DEFAULT_TEMPERATURES } from '../whisper/transcribe-options.js';
-import type { ModelDtype } from '../whisper/types.js';
+import type { FloatWeightsOption, ModelDtype } from '../whisper/types.js';
 import { warmUpOption, type SharedDecoder } from './shared-decoder.js';
 import type { TraceRecord } from './trace.js';
 

@@ -18,9 +18,9 @@
  */
 import type { DecodeCommand, DecodeMessage } from '../actors/decode/decode.protocol.js';
 import { InvalidOptionError } from '../errors.js';
-import { defaultFloatWeights, type FloatWeightsOption } from '../models/float-weights.js';
+import { defaultFloatWeights } from '../models/float-weights.js';
 import type { UtteranceArenaShared } from '../shm/utterance-arena.js';
-import type { TranscriberOptions } from '../whisper/types.js';
+import type { FloatWeightsOption, TranscriberOptions } from '../whisper/types.js';
 import { WorkerBridge, type ActorPort, type PortEvent, type ReadyInfo } from './worker-bridge.js';
 
 const MAX_RESTARTS = 3;

@@ -18,12 +18,10 @@
 import path from 'node:path';
 
 import { InvalidOptionError } from '../errors.js';
-import type { ModelSource } from '../whisper/types.js';
+import type { FloatWeightsOption, ModelSource } from '../whisper/types.js';
 import { getFloatWeightsSpec } from './manifest.js';
 import { resolveFileSet, type ResolveOptions } from './resolve.js';
 
-/** A `floatWeights` option: a path, true (find the model's own copy), or none. */
-export type FloatWeightsOption = string | boolean | null;
 
 /** The words the CLI and the environment take besides a path. */
 const AUTO = 'auto';

@@ -35,6 +35,8 @@ export interface ModelFileSpec {
 /** A set of files fetched from one hub repository into one folder (a model, or its float weights). */
 export interface FileSetSpec {
   readonly name: ModelName;
+  /** A model's precision; absent for sets that have none (float weights). */
+  readonly dtype?: ModelDtype;
   /** For messages: `model base (q8)`, `float weights of base`. */
   readonly label: string;
   /** Hub repository, e.g. `onnx-community/whisper-base`. */

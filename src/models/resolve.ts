@@ -211,7 +211,7 @@ function notFound(spec: FileSetSpec, cacheDir: string, mirror: string | undefine
       (mirror ? ` nor in the mirror ${mirror}` : ' (no mirror set)') +
       `, and downloading is disabled. Run \`${spec.pullCommand}\`` +
       ' or set STT_MODEL_MIRROR to a folder with the hub layout.',
-    { model: spec.name, ...('dtype' in spec && typeof spec.dtype === 'string' ? { dtype: spec.dtype } : {}), files: spec.label, repo: spec.repo, cacheDir, mirror: mirror ?? null },
+    { model: spec.name, ...(spec.dtype !== undefined ? { dtype: spec.dtype } : {}), files: spec.label, repo: spec.repo, cacheDir, mirror: mirror ?? null },
   );
 }
 

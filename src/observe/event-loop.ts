@@ -31,8 +31,9 @@ export function eventLoopMonitorRunning(): boolean {
 }
 
 /**
- * Lag since the monitor started (this call starts it if nothing did: all zeros then). The histogram holds the interval between the monitor's timer
- * callbacks (resolution + lateness, in ns): the lag is that minus the resolution, never below 0.
+ * Lag since the monitor started (this call starts it if nothing did: all zeros then). The histogram
+ * holds the interval between the monitor's timer callbacks (resolution + lateness, in ns): the lag is
+ * that minus the resolution, never below 0.
  */
 export function eventLoopLag(): EventLoopLag {
   startEventLoopMonitor();

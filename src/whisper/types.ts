@@ -267,6 +267,9 @@ export interface Transcriber {
   close(): Promise<void>;
 }
 
+/** A `floatWeights` option (TranscriberOptions, engines): a path, true (the model's own copy), or none. */
+export type FloatWeightsOption = string | boolean | null;
+
 export interface TranscriberOptions extends Omit<LoadWhisperOptions, 'floatWeights'> {
   /**
    * Float weights to requantise the int8 MatMul weights from, per output channel
@@ -274,7 +277,7 @@ export interface TranscriberOptions extends Omit<LoadWhisperOptions, 'floatWeigh
    * model's own float copy, found like the model (cache, mirror, hub: src/models/float-weights.ts);
    * null or false for none. Default: env STT_FLOAT_WEIGHTS (a path, or `auto` for true).
    */
-  readonly floatWeights?: string | boolean | null;
+  readonly floatWeights?: FloatWeightsOption;
   /** Model name from the manifest (default 'base'). */
   readonly model?: string;
   readonly dtype?: ModelDtype;
