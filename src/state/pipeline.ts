@@ -402,8 +402,11 @@ export class Pipeline {
     const limit = this.#options.partialMaxInputSpeed;
     if (limit === null) return false;
     const first = this.#ports.wallClockOfSample(startSamples);
-    const last = this.#ports.wallClockOfSample(endSamples - 1);
-    if (first === null || last === null) return false;
+    if (first === null) return false;
+    // The VAD reads the shared ring directly, so it can reach samples before capture's progress
+    // for them reaches this thread; they entered no later than now. (A request sent whole used to
+    // get a partial here, and its final waited 30–120 ms behind that partial's encoder pass.)
+    const last = this.#ports.wallClockOfSample(endSamples - 1) ?? this.#ports.now();
     return (last - first) * limit < this.#ms(endSamples - startSamples);
   }
 

@@ -330,6 +330,21 @@ describe('partials', () => {
     }
   });
 
+  it('takes now as the arrival of samples the VAD read before capture reported them', async () => {
+    // Capture's progress reached 4096 samples; the VAD already read 8192. The harness's clock is at
+    // 1 000 000 ms (+5 per read).
+    const burst = await harness({}, (p) => (p < 4096 ? 1_000_000 + p / 48 : null));
+    vad(burst.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    progress(burst.ports, 8192);
+    expect(jobs(burst.ports)).toEqual([]);
+    expect(burst.pipeline.metrics({ decode: 0, postprocess: 0 }, 0).partialDrops['fast-input']).toBe(1);
+    // The same gap in a live stream (its first sample came 500 ms ago): the partial is decoded.
+    const live = await harness({}, (p) => (p < 4096 ? 999_500 + p / 16 : null));
+    vad(live.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    progress(live.ports, 8192);
+    expect(jobs(live.ports).map((j) => j.kind)).toEqual(['partial']);
+  });
+
   it('under a flood drops partials by reason but never a final, one job in flight at a time', async () => {
     const h = await harness({ maxPendingPartials: 1, partialIntervalMs: 100 });
     const N = 40;
