@@ -51,6 +51,10 @@ export interface ErrorCountsLike {
 export interface ScoredRun {
   readonly system: string;
   readonly config: string;
+  /** 1-based round of run.mjs --rounds (absent: 1). */
+  readonly round?: number;
+  /** Per-clip texts (compared across rounds by roundRatios). */
+  readonly results?: readonly ClipResult[];
   readonly score: RunScore;
   readonly summary: { readonly peakRssBytes: number; readonly loadMs: number };
 }
@@ -79,4 +83,17 @@ export declare function ratios(
   peer?: string,
 ): Record<string, Record<Group | 'total', number | null>>;
 
-export declare function renderMarkdown(report: { readonly runs: readonly ScoredRun[] }): string;
+export interface RoundRatios {
+  readonly perRound: readonly { readonly round: number; readonly total: number }[];
+  readonly pooled: Record<Group | 'total', number | null>;
+  readonly sameTexts: boolean;
+}
+
+/** Runs of several rounds need their results (texts are compared across rounds). */
+export declare function roundRatios(
+  runs: readonly (ScoredRun & { readonly results: readonly ClipResult[] })[],
+  ours?: string,
+  peer?: string,
+): Record<string, RoundRatios>;
+
+export declare function renderMarkdown(report: { readonly runs: readonly ScoredRun[]; readonly rounds?: number }): string;

@@ -124,6 +124,41 @@ export function ratios(runs, ours = 'ours', peer = 'faster-whisper') {
   return out;
 }
 
+/**
+ * Ratios over interleaved rounds (run.mjs --rounds): per config, our total decode time over the peer's in
+ * each round both ran, and pooled (the sum of our rounds over the sum of theirs), in total and per group;
+ * plus whether every round of ours gave the same texts (the decoders are deterministic: a difference would
+ * mean the rounds did not measure the same work). Configs with no common round are left out.
+ * @param {any[]} runs
+ */
+export function roundRatios(runs, ours = 'ours', peer = 'faster-whisper') {
+  const out = {};
+  for (const config of new Set(runs.filter((r) => r.system === ours).map((r) => r.config))) {
+    const mine = runs.filter((r) => r.system === ours && r.config === config);
+    const perRound = [];
+    const sums = { mine: {}, theirs: {} };
+    for (const run of mine) {
+      const theirs = runs.find((r) => r.system === peer && r.config === config && (r.round ?? 1) === (run.round ?? 1));
+      if (theirs === undefined) continue;
+      perRound.push({ round: run.round ?? 1, total: run.score.total.decodeMs / theirs.score.total.decodeMs });
+      for (const g of [...GROUPS, 'total']) {
+        const a = g === 'total' ? run.score.total.decodeMs : run.score.groups[g]?.decodeMs;
+        const b = g === 'total' ? theirs.score.total.decodeMs : theirs.score.groups[g]?.decodeMs;
+        if (a === undefined || b === undefined) continue;
+        sums.mine[g] = (sums.mine[g] ?? 0) + a;
+        sums.theirs[g] = (sums.theirs[g] ?? 0) + b;
+      }
+    }
+    if (perRound.length === 0) continue;
+    const pooled = {};
+    for (const g of [...GROUPS, 'total']) pooled[g] = sums.theirs[g] > 0 ? sums.mine[g] / sums.theirs[g] : null;
+    const texts = (run) => run.results.map((r) => `${r.id}\t${r.text}`).join('\n');
+    const sameTexts = mine.every((run) => texts(run) === texts(mine[0]));
+    out[config] = { perRound: perRound.sort((a, b) => a.round - b.round), pooled, sameTexts };
+  }
+  return out;
+}
+
 const pct = (x) => (x === null || x === undefined ? '–' : `${(100 * x).toFixed(1)} %`);
 const ms = (x) => (x === undefined ? '–' : `${Math.round(x)}`);
 const mib = (bytes) => `${Math.round(bytes / (1024 * 1024))}`;
@@ -134,7 +169,9 @@ export function renderMarkdown(report) {
     '| system | config | French WER | English WER | long WER (fr / en) | noise words | decode ms speech | decode ms long | decode ms noise | RTF | peak RSS MiB | load ms |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
-  for (const run of report.runs) {
+  // With --rounds, the table shows the first round (later rounds decode the same texts; their times are below).
+  const first = report.runs.filter((r) => (r.round ?? 1) === 1);
+  for (const run of first) {
     const g = run.score.groups;
     const speechMs = (g.fr?.decodeMs ?? 0) + (g.en?.decodeMs ?? 0);
     const hasSpeech = g.fr !== undefined || g.en !== undefined;
@@ -147,13 +184,34 @@ export function renderMarkdown(report) {
   }
   const f = (x) => (x === null || x === undefined ? '–' : x.toFixed(2));
   // One ratio table per variant of ours that ran (the hub's weights, per channel, per channel in full windows).
-  for (const ours of new Set(report.runs.map((r) => r.system).filter((s) => s === 'ours' || s.startsWith('ours-')))) {
-    const r = ratios(report.runs, ours);
+  const variants = [...new Set(report.runs.map((r) => r.system).filter((s) => s === 'ours' || s.startsWith('ours-')))];
+  for (const ours of variants) {
+    const r = ratios(first, ours);
     if (Object.keys(r).length === 0) continue;
     lines.push('', `Decode time of ${ours} ÷ faster-whisper int8 at the same settings (target ≤ 0.67):`, '');
     lines.push('| config | speech fr | speech en | long | noise | all clips |', '| --- | ---: | ---: | ---: | ---: | ---: |');
     for (const [config, per] of Object.entries(r)) {
       lines.push(`| ${config} | ${f(per.fr)} | ${f(per.en)} | ${f(per.long)} | ${f(per.noise)} | ${f(per.total)} |`);
+    }
+  }
+  const rounds = report.rounds ?? 1;
+  if (rounds > 1) {
+    lines.push(
+      '',
+      `Interleaved rounds (${rounds}; odd rounds in the order of the table, even ones reversed): decode time of ours ÷ faster-whisper int8, ` +
+        'all clips per round, and pooled (the sum of all rounds of ours ÷ the sum of the peer\'s) per group (target ≤ 0.67):',
+      '',
+      '| system | config | each round, all clips | pooled: speech fr | speech en | long | noise | all clips | same texts every round |',
+      '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    );
+    for (const ours of variants) {
+      for (const [config, r] of Object.entries(roundRatios(report.runs, ours))) {
+        const p = r.pooled;
+        lines.push(
+          `| ${ours} | ${config} | ${r.perRound.map((x) => f(x.total)).join(', ')} | ${f(p.fr)} | ${f(p.en)} | ${f(p.long)} | ${f(p.noise)} | ` +
+            `**${f(p.total)}** | ${r.sameTexts ? 'yes' : 'no'} |`,
+        );
+      }
     }
   }
   return lines.join('\n');

@@ -10,6 +10,9 @@
 //   --systems ours,ours-per-channel,ours-per-channel-full,faster-whisper,transformers.js   --configs greedy,beam5   --groups fr,en,long,noise
 //   --limit N        at most N clips per group (quick checks; such runs are written to bench/.work/results)
 //   --skip-setup     do not (re)run setup_peers.sh
+//   --rounds N       run the selected systems N times per config, the order reversed every other round, so the
+//                    ratios are read over rounds that shared the machine's drift (default 1; N > 1 writes
+//                    decode-<date>-rounds<N>.json and decode-rounds-latest.md)
 //   --out DIR        where the result files go (default bench/results for a full run)
 import { execFileSync, spawn } from 'node:child_process';
 import { cpus, totalmem, release } from 'node:os';
@@ -84,6 +87,7 @@ function parseFlags() {
         groups: { type: 'string', default: GROUPS.join(',') },
         limit: { type: 'string' },
         'skip-setup': { type: 'boolean', default: false },
+        rounds: { type: 'string', default: '1' },
         out: { type: 'string' },
       },
     }).values;
@@ -92,12 +96,14 @@ function parseFlags() {
   }
   const limit = parsed.limit === undefined ? null : Number(parsed.limit);
   if (limit !== null && !(Number.isInteger(limit) && limit > 0)) usage(`--limit must be a positive integer, got '${parsed.limit}'`);
+  const rounds = Number(parsed.rounds);
+  if (!(Number.isInteger(rounds) && rounds > 0)) usage(`--rounds must be a positive integer, got '${parsed.rounds}'`);
   const systems = listFlag(parsed.systems, Object.keys(SYSTEMS), 'systems');
   const configs = listFlag(parsed.configs, Object.keys(CONFIGS), 'configs');
   const groups = listFlag(parsed.groups, [...GROUPS], 'groups');
   const full = limit === null && groups.length === GROUPS.length;
   const outDir = path.resolve(parsed.out ?? (full ? path.join(REPO_ROOT, 'bench', 'results') : path.join(WORK_DIR, 'results')));
-  return { systems, configs, groups, limit, skipSetup: parsed['skip-setup'], outDir, full };
+  return { systems, configs, groups, limit, rounds, skipSetup: parsed['skip-setup'], outDir, full };
 }
 
 function runProcess(cmd, args, env) {
@@ -156,29 +162,33 @@ async function main() {
 
   const runs = [];
   const skipped = [];
+  const runOne = async (system, configName, configFile, round) => {
+    const spec = SYSTEMS[system];
+    const base = path.join(runDir, `${system}-${configName}-r${round}`);
+    process.stderr.write(`bench:decode: ${system} ${configName}${flags.rounds > 1 ? ` (round ${round}/${flags.rounds})` : ''}…\n`);
+    const started = Date.now();
+    await runProcess(
+      spec.cmd,
+      [...spec.args, '--clips', clipsFile, '--config', configFile, '--out', `${base}.jsonl`, '--summary', `${base}.summary.json`],
+      { ...env, ...(spec.env ?? {}) },
+    );
+    const results = readJsonl(`${base}.jsonl`);
+    const summary = JSON.parse(readFileSync(`${base}.summary.json`, 'utf8'));
+    const score = scoreRun({ clips, results, normalize, wordErrors });
+    const settings = JSON.parse(readFileSync(configFile, 'utf8'));
+    runs.push({ system, config: configName, round, settings, summary, score, wallMs: Date.now() - started, results });
+  };
   // Config-major order: ours and its peers run back to back at each setting, under similar machine load.
   for (const configName of flags.configs) {
-    const config = { ...CONFIGS[configName], ...COMMON };
     const configFile = path.join(runDir, `config-${configName}.json`);
-    writeFileSync(configFile, JSON.stringify(config));
-    for (const system of flags.systems) {
-      const spec = SYSTEMS[system];
-      if (!spec.configs.includes(configName)) {
-        skipped.push({ system, config: configName, reason: 'not supported by this system' });
-        continue;
-      }
-      const base = path.join(runDir, `${system}-${configName}`);
-      process.stderr.write(`bench:decode: ${system} ${configName}…\n`);
-      const started = Date.now();
-      await runProcess(
-        spec.cmd,
-        [...spec.args, '--clips', clipsFile, '--config', configFile, '--out', `${base}.jsonl`, '--summary', `${base}.summary.json`],
-        { ...env, ...(spec.env ?? {}) },
-      );
-      const results = readJsonl(`${base}.jsonl`);
-      const summary = JSON.parse(readFileSync(`${base}.summary.json`, 'utf8'));
-      const score = scoreRun({ clips, results, normalize, wordErrors });
-      runs.push({ system, config: configName, settings: config, summary, score, wallMs: Date.now() - started, results });
+    writeFileSync(configFile, JSON.stringify({ ...CONFIGS[configName], ...COMMON }));
+    const supported = flags.systems.filter((system) => SYSTEMS[system].configs.includes(configName));
+    for (const system of flags.systems.filter((s) => !supported.includes(s))) {
+      skipped.push({ system, config: configName, reason: 'not supported by this system' });
+    }
+    for (let round = 1; round <= flags.rounds; round++) {
+      // Every other round in reverse: no system always runs first, nor always right after the same one.
+      for (const system of round % 2 === 1 ? supported : [...supported].reverse()) await runOne(system, configName, configFile, round);
     }
   }
 
@@ -188,6 +198,7 @@ async function main() {
     full: flags.full,
     engine: gitRevision(),
     selection: { groups: flags.groups, limitPerGroup: flags.limit, clips: clips.length, audioInS },
+    rounds: flags.rounds,
     machine: { cpu: cpus()[0]?.model ?? 'unknown', logicalCores: cpus().length, totalMemBytes: totalmem(), kernel: release() },
     threads: { intraOp: THREADS, interOp: 1 },
     method: {
@@ -201,18 +212,19 @@ async function main() {
   };
   mkdirSync(flags.outDir, { recursive: true });
   const table = renderMarkdown(report);
-  writeFileSync(path.join(flags.outDir, `decode-${date}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  const suffix = flags.rounds > 1 ? `-rounds${flags.rounds}` : '';
+  writeFileSync(path.join(flags.outDir, `decode-${date}${suffix}.json`), `${JSON.stringify(report, null, 2)}\n`);
   const header = [
     `# Decode benchmark, ${date}`,
     '',
     `${clips.length} clips (${audioInS.toFixed(1)} s of audio${flags.full ? ', the whole corpus' : `, groups ${flags.groups.join(',')}, limit ${flags.limit ?? 'none'} per group`}); ` +
       `${report.machine.cpu}, ${report.machine.logicalCores} logical cores; ${THREADS} intra-op threads for every system. ` +
       'Decode time = sum over the group of per-clip transcribe wall time (audio in memory, after a warm-up); RTF over all clips; ' +
-      'peak RSS per process. Raw numbers: ' + `decode-${date}.json.`,
+      'peak RSS per process. Raw numbers: ' + `decode-${date}${suffix}.json.`,
     '',
   ];
   if (skipped.length > 0) header.push(`Not run: ${skipped.map((s) => `${s.system} ${s.config} (${s.reason})`).join('; ')}.`, '');
-  writeFileSync(path.join(flags.outDir, 'decode-latest.md'), `${header.join('\n')}${table}\n`);
+  writeFileSync(path.join(flags.outDir, `decode${suffix === '' ? '' : '-rounds'}-latest.md`), `${header.join('\n')}${table}\n`);
   process.stdout.write(`${table}\n\nwritten to ${flags.outDir}\n`);
 }
 

@@ -4,6 +4,7 @@ import {
   clipsFromManifest,
   ratios,
   renderMarkdown,
+  roundRatios,
   scoreRun,
   selectClips,
   type BenchClip,
@@ -165,5 +166,56 @@ describe('ratios and renderMarkdown', () => {
     expect(rows).toHaveLength(4);
     expect(rows[0]).toBe('| ours | greedy | 0.0 % | – | – | 0 | 300 | – | 100 | 0.067 | 300 | 812 |');
     expect(md).toContain('| greedy | 0.50 | – | – | 0.25 | 0.40 |');
+  });
+});
+
+describe('interleaved rounds', () => {
+  const clips = [clip('f1', 'fr', 'fr', 'a b', 2), clip('n1', 'noise', null, '', 4)];
+  const run = (system: string, round: number, frMs: number, noiseMs: number, text = 'a b') => {
+    const results = [
+      { id: 'f1', text, decodeMs: frMs },
+      { id: 'n1', text: '', decodeMs: noiseMs },
+    ];
+    return {
+      system,
+      config: 'beam5',
+      round,
+      results,
+      summary: { peakRssBytes: 300 * 1024 * 1024, loadMs: 800 },
+      score: scoreRun({ clips, results, normalize, wordErrors }),
+    };
+  };
+  // The machine slows down in round 2: both systems take twice as long, the ratio stays.
+  const runs = [
+    run('ours-x', 1, 300, 100),
+    run('faster-whisper', 1, 600, 400),
+    run('faster-whisper', 2, 1200, 800),
+    run('ours-x', 2, 600, 300),
+  ];
+
+  it('gives each round’s ratio and the pooled one, per group', () => {
+    const r = roundRatios(runs, 'ours-x')['beam5'];
+    expect(r?.perRound.map((x) => x.round)).toEqual([1, 2]);
+    expect(r?.perRound[0]?.total).toBeCloseTo(0.4, 12);
+    expect(r?.perRound[1]?.total).toBeCloseTo(0.45, 12);
+    // (400 + 900) / (1000 + 2000); speech fr (300 + 600) / (600 + 1200).
+    expect(r?.pooled.total).toBeCloseTo(1300 / 3000, 12);
+    expect(r?.pooled.fr).toBeCloseTo(0.5, 12);
+    expect(r?.pooled.long).toBeNull();
+    expect(r?.sameTexts).toBe(true);
+  });
+
+  it('says when a round of ours wrote other texts, and skips configs the peer did not run', () => {
+    const changed = [...runs.slice(0, 3), run('ours-x', 2, 600, 300, 'a c')];
+    expect(roundRatios(changed, 'ours-x')['beam5']?.sameTexts).toBe(false);
+    expect(roundRatios([run('ours-x', 1, 300, 100)], 'ours-x')).toEqual({});
+  });
+
+  it('renders the first round as the table and a rounds table below it', () => {
+    const md = renderMarkdown({ runs, rounds: 2 });
+    const rows = md.split('\n').filter((l) => l.startsWith('| ours-x | beam5 | 0.0 %') || l.startsWith('| faster-whisper | beam5 |'));
+    expect(rows).toHaveLength(2);
+    expect(md).toContain('Interleaved rounds (2;');
+    expect(md).toContain('| ours-x | beam5 | 0.40, 0.45 | 0.50 | – | – | 0.33 | **0.43** | yes |');
   });
 });
