@@ -224,7 +224,7 @@ async function main() {
     '',
   ];
   if (skipped.length > 0) header.push(`Not run: ${skipped.map((s) => `${s.system} ${s.config} (${s.reason})`).join('; ')}.`, '');
-  writeFileSync(path.join(flags.outDir, `decode${suffix === '' ? '' : '-rounds'}-latest.md`), `${header.join('\n')}${table}\n`);
+  writeFileSync(path.join(flags.outDir, `decode${suffix === '' ? '' : '-rounds'}-latest.md`), `${header.join('\n')}\n${table}\n`);
   process.stdout.write(`${table}\n\nwritten to ${flags.outDir}\n`);
 }
 
