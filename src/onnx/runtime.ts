@@ -86,17 +86,6 @@ function sourcePath(source: OnnxModelSource): string {
 const CPU: Device = { kind: 'cpu' };
 
 /**
- * Measured on the whisper-base decoder step at 2 threads: turning off intra-op spinning cost
- * 15–30 %, one thread instead of two 25–40 %, and 'extended' optimisation or other block sizes
- * changed nothing measurable, so these stay at ORT's fastest defaults.
- *
- * Memory patterns are off: onnxruntime plans and keeps one per input shape, and the encoder sees
- * many (short windows) and the decoder a new one every step. Measured on the whisper-base encoder
- * after 14 passes: 463 → 304 MiB RSS at 30 s windows only, 519 → 359 MiB at mixed lengths, at the
- * same speed; decoder steps were no slower. (The CPU arena stays on: without it the encoder was
- * 43 % slower.)
- */
-/**
  * ORT's intra-op workers keep busy-waiting for ~40 ms after a run returns (measured here: 35–43 ms
  * of CPU in the 50 ms after an encoder run, 0.3 ms with this key). Whisper has two sessions with a
  * pool each (encoder, decoder): on a 2-core machine the idle pool's spin took a core from the
@@ -106,6 +95,17 @@ const CPU: Device = { kind: 'cpu' };
  */
 const STOP_SPINNING_AFTER_RUN = { 'session.force_spinning_stop': '1' } as const;
 
+/**
+ * Measured on the whisper-base decoder step at 2 threads: turning off intra-op spinning (within
+ * runs too) cost 15–30 %, one thread instead of two 25–40 %, and 'extended' optimisation or other
+ * block sizes changed nothing measurable, so these stay at ORT's fastest defaults.
+ *
+ * Memory patterns are off: onnxruntime plans and keeps one per input shape, and the encoder sees
+ * many (short windows) and the decoder a new one every step. Measured on the whisper-base encoder
+ * after 14 passes: 463 → 304 MiB RSS at 30 s windows only, 519 → 359 MiB at mixed lengths, at the
+ * same speed; decoder steps were no slower. (The CPU arena stays on: without it the encoder was
+ * 43 % slower.)
+ */
 function sessionOptions(device: Device, options: OnnxSessionOptions): ort.InferenceSession.SessionOptions {
   return {
     intraOpNumThreads: options.intraOpThreads,
