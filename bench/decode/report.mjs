@@ -104,6 +104,9 @@ export function scoreRun({ clips, results, normalize, wordErrors }) {
   return { groups, total: { decodeMs, audioInS, rtf: audioInS > 0 ? decodeMs / (audioInS * 1000) : null } };
 }
 
+/** A run's decode time in one group, or over all clips ('total'); undefined when the group did not run. */
+const decodeMsOf = (run, g) => (g === 'total' ? run.score.total.decodeMs : run.score.groups[g]?.decodeMs);
+
 /**
  * Our decode time over the peer's at the same config, per group and in total (null when either is missing).
  * @param {any[]} runs
@@ -115,8 +118,8 @@ export function ratios(runs, ours = 'ours', peer = 'faster-whisper') {
     if (theirs === undefined) continue;
     const per = {};
     for (const g of [...GROUPS, 'total']) {
-      const a = g === 'total' ? mine.score.total.decodeMs : mine.score.groups[g]?.decodeMs;
-      const b = g === 'total' ? theirs.score.total.decodeMs : theirs.score.groups[g]?.decodeMs;
+      const a = decodeMsOf(mine, g);
+      const b = decodeMsOf(theirs, g);
       per[g] = a !== undefined && b !== undefined && b > 0 ? a / b : null;
     }
     out[mine.config] = per;
@@ -142,8 +145,8 @@ export function roundRatios(runs, ours = 'ours', peer = 'faster-whisper') {
       if (theirs === undefined) continue;
       perRound.push({ round: run.round ?? 1, total: run.score.total.decodeMs / theirs.score.total.decodeMs });
       for (const g of [...GROUPS, 'total']) {
-        const a = g === 'total' ? run.score.total.decodeMs : run.score.groups[g]?.decodeMs;
-        const b = g === 'total' ? theirs.score.total.decodeMs : theirs.score.groups[g]?.decodeMs;
+        const a = decodeMsOf(run, g);
+        const b = decodeMsOf(theirs, g);
         if (a === undefined || b === undefined) continue;
         sums.mine[g] = (sums.mine[g] ?? 0) + a;
         sums.theirs[g] = (sums.theirs[g] ?? 0) + b;

@@ -162,7 +162,7 @@ async function main() {
 
   const runs = [];
   const skipped = [];
-  const runOne = async (system, configName, configFile, round) => {
+  const runOne = async (system, configName, settings, configFile, round) => {
     const spec = SYSTEMS[system];
     const base = path.join(runDir, `${system}-${configName}-r${round}`);
     process.stderr.write(`bench:decode: ${system} ${configName}${flags.rounds > 1 ? ` (round ${round}/${flags.rounds})` : ''}…\n`);
@@ -175,20 +175,20 @@ async function main() {
     const results = readJsonl(`${base}.jsonl`);
     const summary = JSON.parse(readFileSync(`${base}.summary.json`, 'utf8'));
     const score = scoreRun({ clips, results, normalize, wordErrors });
-    const settings = JSON.parse(readFileSync(configFile, 'utf8'));
     runs.push({ system, config: configName, round, settings, summary, score, wallMs: Date.now() - started, results });
   };
   // Config-major order: ours and its peers run back to back at each setting, under similar machine load.
   for (const configName of flags.configs) {
+    const settings = { ...CONFIGS[configName], ...COMMON };
     const configFile = path.join(runDir, `config-${configName}.json`);
-    writeFileSync(configFile, JSON.stringify({ ...CONFIGS[configName], ...COMMON }));
+    writeFileSync(configFile, JSON.stringify(settings));
     const supported = flags.systems.filter((system) => SYSTEMS[system].configs.includes(configName));
     for (const system of flags.systems.filter((s) => !supported.includes(s))) {
       skipped.push({ system, config: configName, reason: 'not supported by this system' });
     }
     for (let round = 1; round <= flags.rounds; round++) {
       // Every other round in reverse: no system always runs first, nor always right after the same one.
-      for (const system of round % 2 === 1 ? supported : [...supported].reverse()) await runOne(system, configName, configFile, round);
+      for (const system of round % 2 === 1 ? supported : [...supported].reverse()) await runOne(system, configName, settings, configFile, round);
     }
   }
 
