@@ -6,7 +6,7 @@
  * decides whether to restart the worker.
  */
 import { parentPort } from 'node:worker_threads';
-import { SileroVad, measureMsPerWindow } from '../actors/vad/silero.js';
+import { SILERO_MAX_RUN_WINDOWS, SileroVad, measureMsPerWindow } from '../actors/vad/silero.js';
 import { VadActor } from '../actors/vad/vad.js';
 import type { VadCommand, VadMessage } from '../actors/vad/vad.protocol.js';
 import { serializeError } from '../errors.js';
@@ -17,8 +17,8 @@ import { obeyControl } from './control.js';
 const port = parentPort;
 if (!port) throw new Error('vad.worker.ts must run as a worker thread');
 
-/** Silent windows timed before `ready`: enough to get past ORT's first-run allocations. */
-const WARM_UP_WINDOWS = 16;
+/** Silent windows timed before `ready`, after one run of as many: past ORT's first-run allocations for both lengths. */
+const WARM_UP_WINDOWS = SILERO_MAX_RUN_WINDOWS;
 
 const post = (message: VadMessage): void => port.postMessage(message);
 let model: SileroVad | null = null;
@@ -35,7 +35,7 @@ async function start(command: Extract<VadCommand, { type: 'start' }>): Promise<v
   const msPerWindow = await measureMsPerWindow(model, command.options.windowSamples, WARM_UP_WINDOWS);
   // A restarted worker carries on where its predecessor's reads ended: the arena's head.
   const resume = { positionSamples: arena.headSamples, firstUtteranceId: command.firstUtteranceId };
-  actor = new VadActor({ source, arena, model, post, options: command.options, resume });
+  actor = new VadActor({ source, arena, model, post, options: command.options, resume, maxRunWindows: SILERO_MAX_RUN_WINDOWS });
   post({
     type: 'ready',
     info: {

@@ -3,7 +3,8 @@
  * answered by the same Silero model the VAD actor runs. Loaded on first use: most files never ask.
  * Calls are serialised, since the model carries its recurrent state from window to window.
  */
-import { SILERO_SAMPLE_RATE, SILERO_WINDOW_SAMPLES, SileroVad, sileroModelPath } from './silero.js';
+import { SILERO_MAX_RUN_WINDOWS, SILERO_SAMPLE_RATE, SILERO_WINDOW_SAMPLES, SileroVad, sileroModelPath } from './silero.js';
+import type { SpeechProbabilityModel } from './vad.js';
 
 /** Silero's speech threshold, as the VAD actor's default positive threshold. */
 const SPEECH_PROBABILITY = 0.5;
@@ -11,11 +12,7 @@ const SPEECH_PROBABILITY = 0.5;
 const MIN_SPEECH_MS = 250;
 
 /** What the probe needs of Silero (SileroVad): windows in order, a state reset, a release. */
-export interface WindowedSpeechModel {
-  probability(window: Float32Array): Promise<number>;
-  reset(): void;
-  close(): Promise<void>;
-}
+export type WindowedSpeechModel = SpeechProbabilityModel;
 
 export interface SpeechProbe {
   hasSpeech(samples: Float32Array, startSample: number, endSample: number): Promise<boolean>;
@@ -27,7 +24,8 @@ export function createSileroSpeechProbe(
 ): SpeechProbe {
   let vad: Promise<WindowedSpeechModel> | null = null;
   let queue: Promise<unknown> = Promise.resolve();
-  const window = new Float32Array(SILERO_WINDOW_SAMPLES);
+  /** One run of windows; the stretch's last one zero-padded. */
+  const run = new Float32Array(SILERO_MAX_RUN_WINDOWS * SILERO_WINDOW_SAMPLES);
   const minWindows = Math.ceil((MIN_SPEECH_MS * SILERO_SAMPLE_RATE) / 1000 / SILERO_WINDOW_SAMPLES);
 
   async function probe(samples: Float32Array, startSample: number, endSample: number): Promise<boolean> {
@@ -35,11 +33,13 @@ export function createSileroSpeechProbe(
     const model = await vad;
     model.reset();
     let speech = 0;
-    for (let at = Math.max(0, startSample); at < Math.min(endSample, samples.length); at += SILERO_WINDOW_SAMPLES) {
-      const chunk = samples.subarray(at, Math.min(at + SILERO_WINDOW_SAMPLES, endSample));
-      window.set(chunk);
-      window.fill(0, chunk.length);
-      if ((await model.probability(window)) >= SPEECH_PROBABILITY && ++speech >= minWindows) return true;
+    const end = Math.min(endSample, samples.length);
+    for (let at = Math.max(0, startSample); at < end; at += run.length) {
+      const chunk = samples.subarray(at, Math.min(at + run.length, end));
+      run.set(chunk);
+      const windows = Math.ceil(chunk.length / SILERO_WINDOW_SAMPLES);
+      run.fill(0, chunk.length, windows * SILERO_WINDOW_SAMPLES);
+      for (const p of await model.probabilities(run, windows)) if (p >= SPEECH_PROBABILITY && ++speech >= minWindows) return true;
     }
     return false;
   }

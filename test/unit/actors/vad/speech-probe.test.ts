@@ -6,10 +6,16 @@ class FirstSampleModel implements WindowedSpeechModel {
   windows = 0;
   resets = 0;
   closed = false;
-  async probability(window: Float32Array): Promise<number> {
-    this.windows++;
+  /** Windows per call. */
+  readonly runs: number[] = [];
+  /** The samples of the last window of the last call. */
+  lastWindow = new Float32Array(0);
+  async probabilities(windows: Float32Array, count: number): Promise<Float32Array> {
+    this.windows += count;
+    this.runs.push(count);
+    this.lastWindow = windows.slice((count - 1) * 512, count * 512);
     await Promise.resolve();
-    return window[0] ?? 0;
+    return Float32Array.from({ length: count }, (_, i) => windows[i * 512] ?? 0);
   }
   reset(): void {
     this.resets++;
@@ -47,6 +53,21 @@ describe('Silero speech probe', () => {
     expect(await probe.hasSpeech(samples, 512 * 15, 512 * 20)).toBe(false);
     expect(model.windows).toBe(5);
     expect(await probe.hasSpeech(samples, 512 * 10, 512 * 18 + 100)).toBe(true);
+    // 8 whole windows and 100 samples: the 9th window holds those, then zeros (not the audio after `end`).
+    expect(model.runs.at(-1)).toBe(9);
+    expect(model.lastWindow.subarray(0, 100).every((x, i) => x === (i === 0 ? Math.fround(0.9) : 0))).toBe(true);
+    expect(model.lastWindow.subarray(100).every((x) => x === 0)).toBe(true);
+  });
+
+  it('scores a long stretch in runs of 32 windows and stops after the run where speech adds up', async () => {
+    const model = new FirstSampleModel();
+    const probe = createSileroSpeechProbe(async () => model);
+    const probs = new Array<number>(100).fill(0);
+    for (let i = 40; i < 48; i++) probs[i] = 0.9;
+    expect(await probe.hasSpeech(audio(probs), 0, 100 * 512)).toBe(true);
+    expect(model.runs).toEqual([32, 32]);
+    expect(await probe.hasSpeech(audio(new Array<number>(100).fill(0)), 0, 100 * 512)).toBe(false);
+    expect(model.runs.slice(2)).toEqual([32, 32, 32, 4]);
   });
 
   it('loads the model once, on the first question, and answers questions in order', async () => {

@@ -30,12 +30,17 @@ class ScriptedModel implements SpeechProbabilityModel {
   /** How many windows the model had seen at each reset. */
   readonly resetAt: number[] = [];
   closed = false;
-  readonly inputs: number[] = [];
-  async probability(window: Float32Array): Promise<number> {
-    expect(window.length).toBe(W);
-    this.calls++;
-    this.inputs.push(window.length);
-    return Math.abs(window[0] ?? 0) >= 0.5 ? 0.9 : 0.05;
+  /** Windows per model run. */
+  readonly runs: number[] = [];
+  async probabilities(windows: Float32Array, count: number): Promise<Float32Array> {
+    expect(windows.length).toBe(count * W);
+    this.runs.push(count);
+    const out = new Float32Array(count);
+    for (let i = 0; i < count; i++) {
+      this.calls++;
+      out[i] = Math.abs(windows[i * W] ?? 0) >= 0.5 ? 0.9 : 0.05;
+    }
+    return out;
   }
   reset(): void {
     this.resets++;
@@ -44,6 +49,35 @@ class ScriptedModel implements SpeechProbabilityModel {
   async close(): Promise<void> {
     this.closed = true;
   }
+}
+
+/**
+ * A model with state: a loud window after a quiet one (an onset) scores 0.9 within 16 windows of a
+ * reset and 0.3 later, as if its recurrent state had gone stale; speech that goes on scores 0.9.
+ * Windows scored without the reset that follows an utterance ending in silence would miss the
+ * next utterance.
+ */
+class TiringModel implements SpeechProbabilityModel {
+  calls = 0;
+  readonly runs: number[] = [];
+  #sinceReset = 0;
+  #previousLoud = false;
+  async probabilities(windows: Float32Array, count: number): Promise<Float32Array> {
+    this.runs.push(count);
+    const out = new Float32Array(count);
+    for (let i = 0; i < count; i++, this.#sinceReset++) {
+      this.calls++;
+      const loud = Math.abs(windows[i * W] ?? 0) >= 0.5;
+      out[i] = !loud ? 0.05 : this.#previousLoud || this.#sinceReset < 16 ? 0.9 : 0.3;
+      this.#previousLoud = loud;
+    }
+    return out;
+  }
+  reset(): void {
+    this.#sinceReset = 0;
+    this.#previousLoud = false;
+  }
+  async close(): Promise<void> {}
 }
 
 /** Seeded, as the decoder's sampling is: deterministic noise and chunk sizes. */
@@ -68,7 +102,8 @@ interface Harness {
   readonly arena: UtteranceArenaReader;
 }
 
-function harness(progressEveryWindows = 4, ringCapacity = 4096, options: Partial<VadOptions> = OPTIONS): Harness {
+/** `maxRunWindows` 1: window at a time, so the model's count of windows scored is the stream position. */
+function harness(progressEveryWindows = 4, ringCapacity = 4096, options: Partial<VadOptions> = OPTIONS, maxRunWindows?: number): Harness {
   const ring = createAudioRing(ringCapacity);
   const shared = createUtteranceArena(1 << 20);
   const messages: VadMessage[] = [];
@@ -80,6 +115,7 @@ function harness(progressEveryWindows = 4, ringCapacity = 4096, options: Partial
     model,
     options,
     progressEveryWindows,
+    ...(maxRunWindows !== undefined ? { maxRunWindows } : {}),
     post: (m) => {
       // Every range an event names must already be readable when it is posted.
       if (m.type === 'vad' && (m.event.type === 'speechEnd' || m.event.type === 'misfire')) {
@@ -112,7 +148,7 @@ describe('VadActor', () => {
   it('finds utterance boundaries, copies every sample to the arena in order, and ends when the ring closes', async () => {
     const script = '..........SSSSSS..........SSSSSSSS.........';
     const audio = audioFor(script);
-    const h = harness();
+    const h = harness(4, 4096, OPTIONS, 1);
     const running = h.actor.run();
     await feed(h.writer, audio);
     h.writer.close();
@@ -137,10 +173,46 @@ describe('VadActor', () => {
     expect(h.actor.stats()).toMatchObject({ windows: script.length, positionSamples: audio.length, nonFiniteSamples: 0 });
   });
 
+  it('scores a backlog in runs, and after an utterance ends mid-run scores the rest again from a fresh state: the same messages as window at a time', async () => {
+    // Speech twice (the second after the first ended in silence), a misfire, speech past the
+    // maximum length (split), then quiet and a partial last window.
+    const script = `..SSSSSS........SSSSSS........SS.........${'S'.repeat(110)}........`;
+    const audio = audioFor(script, 300, 5);
+    const run = async (maxRunWindows: number): Promise<{ messages: VadMessage[]; model: TiringModel }> => {
+      const ring = createAudioRing(audio.length + W);
+      const messages: VadMessage[] = [];
+      const model = new TiringModel();
+      const actor = new VadActor({
+        source: new AudioRingReader(ring),
+        arena: new UtteranceArenaWriter(createUtteranceArena(1 << 20)),
+        model,
+        options: { ...OPTIONS, maxUtteranceMs: 3200 },
+        maxRunWindows,
+        post: (m) => messages.push(m),
+      });
+      // All of it in the ring before the actor reads: a backlog, as a request sent whole.
+      expect(new AudioRingWriter(ring).write(audio)).toBe(audio.length);
+      const running = actor.run();
+      actor.flush();
+      await running;
+      return { messages, model };
+    };
+    const one = await run(1);
+    const runs = await run(32);
+    expect(runs.messages).toEqual(one.messages);
+    const ends = events(one.messages).filter((e) => e.type === 'speechEnd' || e.type === 'misfire');
+    expect(ends.map((e) => (e.type === 'speechEnd' ? e.reason : e.type))).toEqual(['silence', 'silence', 'misfire', 'max-length', 'silence']);
+    expect(one.model.runs.every((n) => n === 1)).toBe(true);
+    expect(runs.model.runs[0]).toBe(32);
+    // Windows after each end in silence (and the misfire) were scored twice.
+    expect(runs.model.calls).toBeGreaterThan(script.length + 1);
+    expect(one.model.calls).toBe(script.length + 1);
+  });
+
   it('starts Silero fresh after a misfire, and keeps its state across a split at the maximum length', async () => {
     // A 2-window blip (a misfire: under minSpeechMs), then speech longer than maxUtteranceMs (100 windows).
     const script = `.....SS........${'S'.repeat(110)}......`;
-    const h = harness(4, 4096, { ...OPTIONS, maxUtteranceMs: 3200 });
+    const h = harness(4, 4096, { ...OPTIONS, maxUtteranceMs: 3200 }, 1);
     const running = h.actor.run();
     await feed(h.writer, audioFor(script));
     h.writer.close();
@@ -166,7 +238,7 @@ describe('VadActor', () => {
     // utterance, whose pause was still shorter than the endpoint at window 16).
     expect(progress.map((p) => p.positionSamples)).toEqual([4 * W, 8 * W, 12 * W, 16 * W, 16 * W]);
     expect(progress.map((p) => p.inUtterance)).toEqual([false, true, true, true, false]);
-    expect(progress.map((p) => p.probability)).toEqual([0.05, 0.9, 0.9, 0.05, 0.05]);
+    expect(progress.map((p) => p.probability)).toEqual([0.05, 0.9, 0.9, 0.05, 0.05].map(Math.fround));
     for (const p of progress) {
       expect(p.levelDbfs).toBeGreaterThan(-60);
       expect(p.levelDbfs).toBeLessThan(0);
