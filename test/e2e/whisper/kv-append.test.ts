@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { loadAudioFile } from '../../../src/audio/load.js';
 import { appendOnlySelfAttentionCache } from '../../../src/onnx/kv-append.js';
+import { constantReshapeTargets } from '../../../src/onnx/reshape-targets.js';
 import { quantizeActivationsPerRow } from '../../../src/onnx/row-quant.js';
 import { loadWhisperConfig } from '../../../src/whisper/config.js';
 import { prepareWhisperGraphs } from '../../../src/whisper/graphs.js';
@@ -14,9 +15,10 @@ const OPEN = { device: { kind: 'cpu' as const }, strictDevice: false, intraOpThr
 
 /**
  * The decoder rewritten to return only new self-attention rows (src/onnx/kv-append.ts), its cache
- * kept in src/whisper/kv-cache.ts, against the same decoder as exported: a beam-shaped walk through a
- * real French clip — first pass, batch 1 → 4, forks, a beam dropped, 60 steps (past the cache's
- * first capacity step and a doubling) — must give bit-identical logits at every step.
+ * kept in src/whisper/kv-cache.ts, and its Reshape targets made constant (src/onnx/reshape-targets.ts),
+ * against the same decoder as exported: a beam-shaped walk through a real French clip — first pass,
+ * batch 1 → 4, forks, a beam dropped, 60 steps (past the cache's first capacity step and a
+ * doubling) — must give bit-identical logits at every step.
  */
 describe('whisper-base with the self-attention cache kept by the caller', () => {
   it('loads the rewritten decoder by default and decodes bit-identically to the graph as exported', async () => {
@@ -25,6 +27,8 @@ describe('whisper-base with the self-attention cache kept by the caller', () => 
     const exported = quantizeActivationsPerRow(await readFile(BASE_MODEL.decoderPath), (input) => input === 'encoder_hidden_states');
     const appended = appendOnlySelfAttentionCache(exported.bytes, (input) => /^past_key_values\.\d+\.decoder\.(key|value)$/.test(input));
     expect(appended.appended).toBe(true);
+    // The prepared decoder has the Reshape targets rewritten as well: the graph as exported computes them.
+    expect(constantReshapeTargets(appended.bytes).rewritten).toBeGreaterThan(50);
 
     const plain = await WhisperOrt.open(graphs.encoder, { path: BASE_MODEL.decoderPath, bytes: exported.bytes }, OPEN);
     const kept = await WhisperOrt.open(graphs.encoder, graphs.decoder, OPEN);
