@@ -8,8 +8,11 @@
  *   rows; the cache lives in buffers with spare capacity, [batch, heads, capacity, headDim], fed
  *   whole with the valid length (`past_sequence_length`), and the new rows are written after it.
  *   Nothing is reallocated per step; capacity doubles when it runs out.
+ * - SequenceMajorCache, for a kv-append graph laid out by src/onnx/kv-sequence-major.ts: the same,
+ *   in buffers [capacity, batch, heads, headDim], so that the valid rows are the buffer's prefix and
+ *   are fed as a view of exactly those (the graph copies no cache to cut them out).
  *
- * Both give the decoder bit-identical logits (the rewrite's attention reads the same values).
+ * All three give the decoder bit-identical logits (the rewrite's attention reads the same values).
  */
 import { DecodeFailedError } from '../errors.js';
 import { PAST_LENGTH_INPUT } from '../onnx/kv-append.js';
@@ -166,5 +169,92 @@ export class AppendCache implements SelfCache {
     this.batch = batch;
     this.#capacity = newCapacity;
     this.#tensors = this.#wrap();
+  }
+}
+
+/**
+ * Sequence-major: position p of row b, head h lives at ((p * batch + b) * nHeads + h) * headDim.
+ * A batch change relays the buffer out (as AppendCache's does); a step writes its rows after the
+ * valid ones and feeds a view of the prefix, which is a new tensor object over the same memory.
+ */
+export class SequenceMajorCache implements SelfCache {
+  batch = 1;
+  length = 0;
+  #capacity = 0;
+  #buffers: Float32Array[];
+  readonly #lengthData = new BigInt64Array(1);
+  readonly #lengthTensor = int64Tensor(this.#lengthData, [1]);
+
+  constructor(private readonly shape: CacheShape) {
+    this.#buffers = shape.pastNames.map(() => new Float32Array(0));
+  }
+
+  feed(feeds: Record<string, Tensor>): void {
+    const { nHeads, headDim } = this.shape;
+    const used = this.length * this.batch * nHeads * headDim;
+    this.#lengthData[0] = BigInt(this.length);
+    this.shape.pastNames.forEach((name, i) => {
+      feeds[name] = float32Tensor((this.#buffers[i] as Float32Array).subarray(0, used), [this.length, this.batch, nHeads, headDim]);
+    });
+    feeds[PAST_LENGTH_INPUT] = this.#lengthTensor;
+  }
+
+  absorb(present: readonly Tensor[], seqLen: number): void {
+    const needed = this.length + seqLen;
+    if (needed > this.#capacity) this.#resize(this.batch, Math.max(needed, 2 * this.#capacity), null);
+    const { nHeads, headDim } = this.shape;
+    const rows = this.batch * nHeads;
+    present.forEach((t, i) => {
+      const data = float32Data(t, 'present key/value');
+      if (data.length !== rows * seqLen * headDim) {
+        const expected = `${rows * seqLen * headDim} (${this.batch} rows × ${seqLen} tokens)`;
+        throw new DecodeFailedError(`present key/value holds ${data.length} values, expected ${expected}`, {});
+      }
+      const buffer = this.#buffers[i] as Float32Array;
+      // present is [batch, heads, seqLen, headDim]: row r = b * nHeads + h, token s.
+      for (let r = 0; r < rows; r++) {
+        for (let s = 0; s < seqLen; s++) {
+          const src = (r * seqLen + s) * headDim;
+          buffer.set(data.subarray(src, src + headDim), ((this.length + s) * rows + r) * headDim);
+        }
+      }
+    });
+    this.length = needed;
+  }
+
+  copyRow(from: number, to: number): void {
+    const { nHeads, headDim } = this.shape;
+    const slot = nHeads * headDim;
+    const stride = this.batch * slot;
+    for (const buffer of this.#buffers) {
+      for (let p = 0; p < this.length; p++) buffer.copyWithin(p * stride + to * slot, p * stride + from * slot, p * stride + (from + 1) * slot);
+    }
+  }
+
+  gather(rows: Int32Array): void {
+    this.#resize(rows.length, this.#capacity, rows);
+  }
+
+  /** New buffers of `batch` rows and at least `capacity` positions, holding rows[b] (or row b) of the old. */
+  #resize(batch: number, capacity: number, rows: Int32Array | null): void {
+    const { nHeads, headDim } = this.shape;
+    const newCapacity = Math.ceil(capacity / CAPACITY_STEP) * CAPACITY_STEP;
+    const slot = nHeads * headDim;
+    this.#buffers = this.#buffers.map((old) => {
+      const buffer = new Float32Array(newCapacity * batch * slot);
+      if (rows === null && batch === this.batch) {
+        buffer.set(old.subarray(0, this.length * batch * slot));
+        return buffer;
+      }
+      for (let p = 0; p < this.length; p++) {
+        for (let b = 0; b < batch; b++) {
+          const src = (p * this.batch + (rows === null ? b : (rows[b] as number))) * slot;
+          buffer.set(old.subarray(src, src + slot), (p * batch + b) * slot);
+        }
+      }
+      return buffer;
+    });
+    this.batch = batch;
+    this.#capacity = newCapacity;
   }
 }

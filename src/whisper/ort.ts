@@ -20,7 +20,7 @@ import {
   type OnnxTensor,
 } from '../onnx/runtime.js';
 import { PAST_LENGTH_INPUT } from '../onnx/kv-append.js';
-import { AppendCache, ConcatCache, type CacheShape } from './kv-cache.js';
+import { AppendCache, ConcatCache, SequenceMajorCache, type CacheShape } from './kv-cache.js';
 import { KvDecoder, required, type DecoderLayout, type StartSlot, type StartState } from './kv-decoder.js';
 import type { DecoderModel } from './search.js';
 import type { Device, EngineWarning } from './types.js';
@@ -70,6 +70,11 @@ export class WhisperOrt {
    * it has a `past_sequence_length` input) and the cache is kept here (kv-cache.ts AppendCache).
    */
   readonly appendsKv: boolean;
+  /**
+   * Whether that cache is laid out [positions, batch, heads, headDim] (src/onnx/kv-sequence-major.ts:
+   * the past inputs' second dimension is the symbolic batch) and kept in kv-cache.ts SequenceMajorCache.
+   */
+  readonly sequenceMajorKv: boolean;
   readonly #encoder: OnnxSession;
   readonly #decoder: OnnxSession;
   readonly #selfNames: { past: string[]; present: string[] };
@@ -94,7 +99,9 @@ export class WhisperOrt {
     this.nLayers = layers.length;
     const meta = decoder.inputs.find((m) => m.name === 'past_key_values.0.decoder.key');
     const hiddenMeta = decoder.inputs.find((m) => m.name === 'encoder_hidden_states');
-    const heads = meta?.shape?.[1];
+    // [batch, heads, positions, headDim] as exported; [positions, batch, heads, headDim] sequence-major.
+    this.sequenceMajorKv = typeof meta?.shape?.[1] !== 'number' && typeof meta?.shape?.[2] === 'number';
+    const heads = meta?.shape?.[this.sequenceMajorKv ? 2 : 1];
     const headDim = meta?.shape?.[3];
     const dModel = hiddenMeta?.shape?.[2];
     if (this.nLayers === 0 || typeof heads !== 'number' || typeof headDim !== 'number' || typeof dModel !== 'number') {
@@ -110,6 +117,9 @@ export class WhisperOrt {
     this.#stepFetches = ['logits', ...this.#selfNames.present];
     this.#useCacheFalse = boolTensor(new Uint8Array([0]), [1]);
     this.appendsKv = decoder.inputNames.includes(PAST_LENGTH_INPUT);
+    if (this.sequenceMajorKv && !this.appendsKv) {
+      throw new ModelCorruptError('The decoder lays its self-attention past out sequence-major without a past_sequence_length input', {});
+    }
     this.#layout = {
       selfPresent: this.#selfNames.present,
       useCache: boolTensor(new Uint8Array([1]), [1]),
@@ -128,8 +138,9 @@ export class WhisperOrt {
     return new WhisperOrt(encoder, decoder, decoder.device);
   }
 
-  #emptyPast(batch: number): Tensor {
-    return float32Tensor(new Float32Array(0), [batch, this.nHeads, 0, this.headDim]);
+  #emptyPast(batch: number, sequenceMajor: boolean): Tensor {
+    const dims = sequenceMajor ? [0, batch, this.nHeads, this.headDim] : [batch, this.nHeads, 0, this.headDim];
+    return float32Tensor(new Float32Array(0), dims);
   }
 
   #hiddenStandIn(batch: number): Tensor {
@@ -151,9 +162,10 @@ export class WhisperOrt {
       encoder_hidden_states: hidden,
       use_cache_branch: this.#useCacheFalse,
     };
-    const empty = this.#emptyPast(1);
-    for (const name of this.#selfNames.past) feeds[name] = empty;
-    for (const name of this.#crossNames.past) feeds[name] = empty;
+    const emptySelf = this.#emptyPast(1, this.sequenceMajorKv);
+    const emptyCross = this.#emptyPast(1, false);
+    for (const name of this.#selfNames.past) feeds[name] = emptySelf;
+    for (const name of this.#crossNames.past) feeds[name] = emptyCross;
     if (this.appendsKv) feeds[PAST_LENGTH_INPUT] = this.#noPastLength;
     const out = await this.#decoder.run(feeds, ['logits', ...this.#crossNames.present]);
     hidden.dispose();
@@ -164,7 +176,8 @@ export class WhisperOrt {
   /** A decoder over this window, with its own self-attention cache (one per decode call). */
   decoder(cross: CrossAttention): DecoderModel {
     const state = asCross(cross);
-    const cache = this.appendsKv ? new AppendCache(this.#cacheShape) : new ConcatCache(this.#cacheShape);
+    const shape = this.#cacheShape;
+    const cache = this.sequenceMajorKv ? new SequenceMajorCache(shape) : this.appendsKv ? new AppendCache(shape) : new ConcatCache(shape);
     return new KvDecoder(this.#layout, cache, state, (feeds, batch) => this.#runStep(state, feeds, batch));
   }
 

@@ -15,8 +15,8 @@ const OPEN = { device: { kind: 'cpu' as const }, strictDevice: false, intraOpThr
 
 /**
  * The decoder rewritten to return only new self-attention rows (src/onnx/kv-append.ts), its cache
- * kept in src/whisper/kv-cache.ts, and its Reshape targets made constant (src/onnx/reshape-targets.ts),
- * against the same decoder as exported: a beam-shaped walk through a real French clip — first pass,
+ * kept in src/whisper/kv-cache.ts, its Reshape targets made constant (src/onnx/reshape-targets.ts)
+ * and that cache laid out sequence-major (src/onnx/kv-sequence-major.ts), against the same decoder as exported: a beam-shaped walk through a real French clip — first pass,
  * batch 1 → 4, forks, a beam dropped, 60 steps (past the cache's first capacity step and a
  * doubling) — must give bit-identical logits at every step.
  */
@@ -35,6 +35,8 @@ describe('whisper-base with the self-attention cache kept by the caller', () => 
     try {
       expect(plain.appendsKv).toBe(false);
       expect(kept.appendsKv).toBe(true);
+      expect(plain.sequenceMajorKv).toBe(false);
+      expect(kept.sequenceMajorKv).toBe(true);
       const audio = await loadAudioFile(corpusPath('fr/fr_fleurs_001.wav'));
       const { nMels, nFft, hopLength, sampleRate, nSamples, nFrames } = config;
       const mel = logMelSpectrogram(padOrTrimAudio(audio.samples, nSamples), { nMels, nFft, hopLength, sampleRate }).data;

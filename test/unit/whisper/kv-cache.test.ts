@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PAST_LENGTH_INPUT } from '../../../src/onnx/kv-append.js';
 import { float32Data, float32Tensor, type OnnxTensor } from '../../../src/onnx/runtime.js';
-import { AppendCache, ConcatCache, type SelfCache } from '../../../src/whisper/kv-cache.js';
+import { AppendCache, ConcatCache, SequenceMajorCache, type SelfCache } from '../../../src/whisper/kv-cache.js';
 import { seededRandom } from '../../../src/whisper/random.js';
 
 const H = 2;
@@ -15,10 +15,23 @@ function contents(cache: SelfCache): number[][][][][] {
   cache.feed(feeds);
   return NAMES.map((name) => {
     const t = feeds[name]!;
+    const data = float32Data(t, name);
+    if (cache instanceof SequenceMajorCache) {
+      // Fed as exactly the valid positions, [positions, batch, heads, dim].
+      expect(t.dims).toEqual([cache.length, cache.batch, H, D]);
+      expect(data.length).toBe(cache.length * cache.batch * H * D);
+      return Array.from({ length: cache.batch }, (_, b) =>
+        Array.from({ length: H }, (_, h) =>
+          Array.from({ length: cache.length }, (_, p) => {
+            const at = ((p * cache.batch + b) * H + h) * D;
+            return Array.from(data.subarray(at, at + D));
+          }),
+        ),
+      );
+    }
     const [batch, heads, capacity, dim] = t.dims as [number, number, number, number];
     expect([batch, heads, dim]).toEqual([cache.batch, H, D]);
     expect(capacity).toBeGreaterThanOrEqual(cache.length);
-    const data = float32Data(t, name);
     return Array.from({ length: batch }, (_, b) =>
       Array.from({ length: heads }, (_, h) =>
         Array.from({ length: cache.length }, (_, p) => {
@@ -52,12 +65,15 @@ function pass(concat: SelfCache, batch: number, seqLen: number, next: () => numb
   return { rows: rows.map((r) => float32Tensor(r, [batch, H, seqLen, D])), whole };
 }
 
-describe('the self-attention cache kept by the caller (AppendCache) against the graph-kept one (ConcatCache)', () => {
-  it('holds the same rows through a first pass, batch changes, forks and capacity growth', () => {
+describe('the self-attention caches kept by the caller (AppendCache, SequenceMajorCache) against the graph-kept one (ConcatCache)', () => {
+  it.each([
+    ['AppendCache', (): SelfCache => new AppendCache(shape)],
+    ['SequenceMajorCache', (): SelfCache => new SequenceMajorCache(shape)],
+  ])('%s holds the same rows through a first pass, batch changes, forks and capacity growth', (_name, make) => {
     const random = seededRandom(5);
     let counter = 0;
     const next = (): number => ++counter;
-    const append = new AppendCache(shape);
+    const append = make();
     const concat = new ConcatCache(shape);
     const both = [append, concat];
 
@@ -84,13 +100,16 @@ describe('the self-attention cache kept by the caller (AppendCache) against the 
     expect(append.batch).toBe(2);
   });
 
-  it('feeds the valid length with the buffers', () => {
-    const cache = new AppendCache(shape);
+  it.each([
+    ['AppendCache', (): SelfCache => new AppendCache(shape), [1, H, 32, D]],
+    ['SequenceMajorCache', (): SelfCache => new SequenceMajorCache(shape), [5, 1, H, D]],
+  ])('%s feeds the valid length with the buffers', (_name, make, dims) => {
+    const cache = make();
     cache.absorb(NAMES.map(() => float32Tensor(new Float32Array(H * 5 * D), [1, H, 5, D])), 5);
     const feeds: Record<string, OnnxTensor> = {};
     cache.feed(feeds);
     expect(Array.from(feeds[PAST_LENGTH_INPUT]!.data as BigInt64Array)).toEqual([5n]);
-    expect(feeds[NAMES[0]!]!.dims).toEqual([1, H, 32, D]);
+    expect(feeds[NAMES[0]!]!.dims).toEqual(dims);
     // Outputs of another shape (a graph not rewritten, a batch mismatch) are refused, not misplaced.
     expect(() => cache.absorb(NAMES.map(() => float32Tensor(new Float32Array(H * 6 * D), [1, H, 6, D])), 1)).toThrow(
       expect.objectContaining({ code: 'STT_DECODE_FAILED' }),
