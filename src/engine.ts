@@ -310,6 +310,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     partialMaxInputSpeed: resolved.partialMaxInputSpeed,
     partialMaxDecodeShare: resolved.partialMaxDecodeShare,
     maxPendingPartials: resolved.maxPendingPartials,
+    partialMinSpeechProbability: resolved.vad.positiveThreshold,
     postRollMs: resolved.vad.postRollMs,
     endpointSilenceMs: resolved.vad.endpointSilenceMs,
   };

@@ -29,6 +29,13 @@ export interface PipelineOptions extends DecodeSettings {
    * partialIntervalMs alone.
    */
   readonly partialMaxDecodeShare?: number | null;
+  /**
+   * A partial due is started only when the VAD's last window was at least this likely speech (the
+   * VAD's positive threshold); otherwise it waits for the next progress report. Speech fading below
+   * it is often a pause beginning, and a partial cannot be stopped inside its encoder pass: the
+   * speculative final queued at that pause would wait for it. Absent (an older trace): no such rule.
+   */
+  readonly partialMinSpeechProbability?: number;
   readonly maxPendingPartials: number;
   /** Audio after the last speech window inside an utterance's end (VAD post-roll). */
   readonly postRollMs: number;

@@ -5,8 +5,10 @@
  *
  * Each utterance goes idle → speech ⇄ endpointing → decoding → postprocessing → emitted | rejected.
  * - Partials: every `partialIntervalMs` of NEW audio (VAD progress positions, never wall time) a
- *   partial of [start, position) is queued; LocalAgreement-2 splits successive texts into stable
- *   and unstable words.
+ *   partial of [start, position) is queued, once the VAD's last window is confident speech
+ *   (partialMinSpeechProbability: fading speech may be a pause starting, whose final would wait
+ *   for the partial's encoder pass); LocalAgreement-2 splits successive texts into stable and
+ *   unstable words.
  * - Speculative final: at pauseStart a final of [start, pauseEnd) is queued, unless the audio that
  *   settles the pause has already arrived (endpointSilenceMs). speechResumed voids it (counted); a
  *   speechEnd with the same end adopts it (its result, or its job still queued or in flight) so the
@@ -181,17 +183,23 @@ export class Pipeline {
     }
   }
 
-  /** VAD progress: how far the arena is written. Partials follow audio positions, not wall time. */
-  onVadProgress(positionSamples: number): void {
+  /**
+   * VAD progress: how far the arena is written, and the last window's speech probability. Partials
+   * follow audio positions, not wall time.
+   */
+  onVadProgress(positionSamples: number, probability?: number): void {
     this.#vadPosition = Math.max(this.#vadPosition, positionSamples);
     if (!this.#options.partialsEnabled) return;
     const first = this.#samples(this.#options.partialIntervalMs);
     const share = this.#options.partialMaxDecodeShare ?? null;
     const paced = share === null ? first : Math.max(first, this.#samples(this.#lastPartialDecodeMs / share));
+    const minProbability = this.#options.partialMinSpeechProbability;
     for (const u of this.#utterances.values()) {
       // The first partial of an utterance comes as soon as it can: the decoder has usually been idle.
       const interval = u.lastPartialEndSamples === u.startSamples ? first : paced;
       if (u.state !== 'speech' || positionSamples - u.lastPartialEndSamples < interval) continue;
+      // Fading speech: the partial waits for the next report (a pause may be starting).
+      if (minProbability !== undefined && probability !== undefined && probability < minProbability) continue;
       u.lastPartialEndSamples = positionSamples;
       if (this.#fasterThanRealTime(u.startSamples, positionSamples)) {
         this.#counters.partialDrops['fast-input']++;

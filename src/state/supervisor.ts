@@ -112,7 +112,7 @@ function route(ctx: SupervisorContext, e: SupervisorEvent): void {
       pipeline.onVadEvent(m.event);
       break;
     case 'progress':
-      if ('positionSamples' in m) pipeline.onVadProgress(m.positionSamples);
+      if ('positionSamples' in m) pipeline.onVadProgress(m.positionSamples, 'probability' in m ? m.probability : undefined);
       else host.captureProgress(m.writtenSamples, m.atMs);
       break;
     case 'overrun':

@@ -20,6 +20,7 @@ import {
   type OnnxTensor,
 } from '../onnx/runtime.js';
 import { PAST_LENGTH_INPUT } from '../onnx/kv-append.js';
+import { throwIfCancelled } from './decoder.js';
 import { AppendCache, ConcatCache, SequenceMajorCache, type CacheShape } from './kv-cache.js';
 import { KvDecoder, required, type DecoderLayout, type StartSlot, type StartState } from './kv-decoder.js';
 import type { DecoderModel } from './search.js';
@@ -152,11 +153,24 @@ export class WhisperOrt {
     return t;
   }
 
-  /** Runs the encoder on one window (row-major [nMels][nFrames]) and derives its cross-attention KV. */
-  async encode(mel: Float32Array, nMels: number, nFrames: number, sot: number): Promise<CrossAttention> {
+  /**
+   * Runs the encoder on one window (row-major [nMels][nFrames]) and derives its cross-attention KV.
+   * `signal` is checked between the two runs: a partial cancelled during the encoder pass (a final
+   * was queued behind it) does not also pay the cross-attention pass (~10–25 ms).
+   */
+  async encode(mel: Float32Array, nMels: number, nFrames: number, sot: number, signal?: AbortSignal): Promise<CrossAttention> {
     const encoded = await this.#encoder.run({ input_features: float32Tensor(mel, [1, nMels, nFrames]) }, ['last_hidden_state']);
     const hidden = encoded['last_hidden_state'];
     if (!hidden) throw new DecodeFailedError('The encoder returned no last_hidden_state', {});
+    // onnxruntime-node settles a run from a setImmediate callback, so this continuation runs before the
+    // event loop has polled the worker's messages: a `cancel` sent during the encoder run would not
+    // have aborted the signal yet. One turn of the loop (an immediate queued now runs after the poll)
+    // lets it through.
+    await yieldToEventLoop();
+    if (signal?.aborted === true) {
+      hidden.dispose();
+      throwIfCancelled(signal);
+    }
     const feeds: Record<string, Tensor> = {
       input_ids: int64Tensor(BigInt64Array.of(BigInt(sot)), [1, 1]),
       encoder_hidden_states: hidden,
@@ -230,4 +244,9 @@ function tiledCross(state: CrossState, tensors: readonly Tensor[], batch: number
     state.tiled.set(batch, tiled);
   }
   return tiled;
+}
+
+/** Lets the event loop run its phases once (messages included) before the caller goes on. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

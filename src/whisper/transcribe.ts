@@ -241,7 +241,7 @@ export async function transcribe(
       }
       throwIfCancelled(signal);
       t = now();
-      const encoded = await coded('encoding', backend.encode(window, frames));
+      const encoded = await coded('encoding', backend.encode(window, frames, signal));
       clock.encodeMs += now() - t;
       t = now();
       try {

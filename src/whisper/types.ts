@@ -248,9 +248,10 @@ export interface WhisperBackend {
   readonly shortWindows: boolean;
   /**
    * mel: row-major [nMels][frames] of one window; `frames` defaults to nFrames and may be less
-   * (an even number) only when shortWindows.
+   * (an even number) only when shortWindows. `signal`: a backend whose encoding takes several runs
+   * stops between them once it fires (DecodeCancelledError); a run in progress cannot be stopped.
    */
-  encode(mel: Float32Array, frames?: number): Promise<EncodedAudio>;
+  encode(mel: Float32Array, frames?: number, signal?: AbortSignal): Promise<EncodedAudio>;
   detectLanguage(audio: EncodedAudio): Promise<LanguageDetection>;
   decode(audio: EncodedAudio, options: DecodeOptions): Promise<DecodingResult>;
   release(audio: EncodedAudio): void;

@@ -126,7 +126,7 @@ export class Whisper implements WhisperBackend {
     return this.config.suppressTokens;
   }
 
-  async encode(mel: Float32Array, frames: number = this.config.nFrames): Promise<EncodedAudio> {
+  async encode(mel: Float32Array, frames: number = this.config.nFrames, signal?: AbortSignal): Promise<EncodedAudio> {
     this.#checkOpen();
     const { nFrames } = this.config;
     if (frames !== nFrames && !(this.shortWindows && Number.isInteger(frames) && frames > 0 && frames < nFrames && frames % 2 === 0)) {
@@ -144,7 +144,7 @@ export class Whisper implements WhisperBackend {
         throw new InvalidOptionError(`The mel spectrogram holds a non-finite value at index ${i}`, { option: 'mel' });
       }
     }
-    const cross = await this.#ort.encode(mel, this.config.nMels, frames, this.config.sot);
+    const cross = await this.#ort.encode(mel, this.config.nMels, frames, this.config.sot, signal);
     return new Encoded(cross);
   }
 

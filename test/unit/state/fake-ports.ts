@@ -66,8 +66,8 @@ export function vad(ports: FakePorts, event: VadEvent): void {
   ports.vad.deliver({ type: 'vad', event });
 }
 
-export function progress(ports: FakePorts, positionSamples: number): void {
-  ports.vad.deliver({ type: 'progress', positionSamples, probability: 0.9, levelDbfs: -20, inUtterance: true });
+export function progress(ports: FakePorts, positionSamples: number, probability = 0.9): void {
+  ports.vad.deliver({ type: 'progress', positionSamples, probability, levelDbfs: -20, inUtterance: true });
 }
 
 export function jobs(ports: FakePorts): DecodeJobSpec[] {

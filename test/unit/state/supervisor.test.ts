@@ -274,6 +274,27 @@ describe('partials', () => {
     ]);
   });
 
+  it('starts a partial due only while the last window is confident speech (partialMinSpeechProbability)', async () => {
+    const h = await harness({ partialMinSpeechProbability: 0.5 });
+    vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    progress(h.ports, 8192, 0.4); // due, but speech is fading: a pause may be starting
+    expect(jobs(h.ports)).toHaveLength(0);
+    // The pause comes: its speculative final has the decoder to itself.
+    vad(h.ports, { type: 'pauseStart', utteranceId: 1, endSamples: 8192 });
+    expect(jobs(h.ports).map((j) => j.kind)).toEqual(['final']);
+    answer(h.ports, jobs(h.ports)[0]!, 'allume');
+    vad(h.ports, { type: 'speechResumed', utteranceId: 1 });
+    progress(h.ports, 12_288, 0.45);
+    expect(jobs(h.ports)).toHaveLength(1);
+    progress(h.ports, 16_384, 0.8); // confident again: the partial that was due starts, up to here
+    expect(jobs(h.ports)[1]).toMatchObject({ kind: 'partial', startSamples: 0, endSamples: 16_384 });
+    // Without the option (an older trace), the probability does not matter.
+    const any = await harness();
+    vad(any.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    progress(any.ports, 8192, 0.4);
+    expect(jobs(any.ports)).toEqual([expect.objectContaining({ kind: 'partial', endSamples: 8192 })]);
+  });
+
   it('paces partials after the first so they take at most partialMaxDecodeShare of the decoder', async () => {
     const h = await harness({ partialMaxDecodeShare: 0.5 });
     vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
