@@ -310,7 +310,9 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     partialMaxInputSpeed: resolved.partialMaxInputSpeed,
     partialMaxDecodeShare: resolved.partialMaxDecodeShare,
     maxPendingPartials: resolved.maxPendingPartials,
-    partialMinSpeechProbability: resolved.vad.positiveThreshold,
+    // With the VAD's own endpoints only: with external segmentation (a Wyoming client's request) no pause
+    // starts a final, and the request's leading silence would only hold its first partial back.
+    ...(resolved.vad.segmentation === 'external' ? {} : { partialMinSpeechProbability: resolved.vad.positiveThreshold }),
     postRollMs: resolved.vad.postRollMs,
     endpointSilenceMs: resolved.vad.endpointSilenceMs,
   };

@@ -33,7 +33,8 @@ export interface PipelineOptions extends DecodeSettings {
    * A partial due is started only when the VAD's last window was at least this likely speech (the
    * VAD's positive threshold); otherwise it waits for the next progress report. Speech fading below
    * it is often a pause beginning, and a partial cannot be stopped inside its encoder pass: the
-   * speculative final queued at that pause would wait for it. Absent (an older trace): no such rule.
+   * speculative final queued at that pause would wait for it. Absent (an older trace, or external
+   * segmentation, where no pause starts a final): no such rule.
    */
   readonly partialMinSpeechProbability?: number;
   readonly maxPendingPartials: number;
