@@ -23,28 +23,28 @@
  * search through it). Measured on whisper-base, 5 beams, 2 threads: a step at 30 cached tokens
  * 5.6 → 5.3 ms, at 90 tokens 7.6 → 6.9 ms.
  */
-import { bytesField, findField, messageField, readFields, stringField, stringValue, varintValue, writeFields, type Field } from './protobuf.js';
+import { bytesField, findField, messageField, readFields, stringField, writeFields, type Field } from './protobuf.js';
 import { PAST_LENGTH_INPUT } from './kv-append.js';
 import {
+  addInitializerValues,
   ATTR,
+  constantNodeValue,
   DTYPE,
   floatAttribute,
   GRAPH,
   initializerField,
   intAttribute,
   intAttributeValue,
+  intsAttributeValue,
   intsAttribute,
   MODEL,
   MS_DOMAIN,
   NODE,
   nodeAttribute,
   nodeFields,
-  packedVarints,
   parseNode,
   SHAPE,
-  TENSOR,
   TENSOR_TYPE,
-  tensorValues,
   TYPE,
   VALUE_INFO,
   valueInfoName,
@@ -61,12 +61,6 @@ export interface KvSequenceMajorResult {
 
 const PREFIX = 'kv_sequence_major';
 const ZERO = `${PREFIX}/zero`;
-
-function intsAttributeValue(n: OnnxNode, name: string): number[] | null {
-  const attr = nodeAttribute(n, name);
-  if (attr === undefined) return null;
-  return attr.flatMap((a) => (a.no !== ATTR.ints ? [] : a.wire === 0 ? [Number(varintValue(a))] : packedVarints(a.data)));
-}
 
 function node(opType: string, inputs: readonly string[], outputs: readonly string[], attributes: readonly Field[] = [], domain = ''): Field {
   return messageField(GRAPH.node, nodeFields(opType, inputs, outputs, `${PREFIX}/${outputs[0] ?? opType}`, attributes, domain));
@@ -112,26 +106,18 @@ function floatConstant(name: string, constants: ReadonlyMap<string, ConstantValu
 /** The branch rewritten, or null when it does not read the pasts as kv-append leaves them. */
 function rewriteBranch(graph: Uint8Array, pasts: ReadonlySet<string>, outer: ReadonlyMap<string, ConstantValues>): Uint8Array | null {
   const fields = readFields(graph);
-  const constants = new Map(outer);
-  const nodes: { field: Field; node: OnnxNode }[] = [];
+  const constants = addInitializerValues(fields, new Map(outer));
+  const nodes = new Map<Field, OnnxNode>();
   for (const f of fields) {
-    if (f.no === GRAPH.initializer) {
-      const name = findField(readFields(f.data), TENSOR.name);
-      const value = name ? tensorValues(f.data) : null;
-      if (name && value) constants.set(stringValue(name), value);
-    }
     if (f.no !== GRAPH.node) continue;
     const n = parseNode(f.data);
-    nodes.push({ field: f, node: n });
-    if (n.opType === 'Constant' && n.outputs[0] !== undefined) {
-      const value = findField(nodeAttribute(n, 'value') ?? [], ATTR.t);
-      const parsed = value ? tensorValues(value.data) : null;
-      if (parsed) constants.set(n.outputs[0], parsed);
-    }
+    nodes.set(f, n);
+    const value = constantNodeValue(n);
+    if (value && n.outputs[0] !== undefined) constants.set(n.outputs[0], value);
   }
   const outputs = new Set(fields.filter((f) => f.no === GRAPH.output).map((f) => valueInfoName(f.data)));
   const consumers = new Map<string, OnnxNode[]>();
-  for (const { node: n } of nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  for (const n of nodes.values()) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n]);
   const only = (name: string): OnnxNode | null => {
     const c = consumers.get(name) ?? [];
     return c.length === 1 && !outputs.has(name) ? (c[0] ?? null) : null;
@@ -208,7 +194,7 @@ function rewriteBranch(graph: Uint8Array, pasts: ReadonlySet<string>, outer: Rea
       out.push(f);
       continue;
     }
-    const n = nodes.find((x) => x.field === f)?.node;
+    const n = nodes.get(f);
     if (n && drop.has(n)) continue;
     out.push(...(n ? (replace.get(n) ?? [f]) : [f]));
   }
@@ -229,13 +215,7 @@ export function sequenceMajorSelfAttentionCache(model: Uint8Array, isPast: (inpu
   const inputs = graph.filter((f) => f.no === GRAPH.input).map((f) => valueInfoName(f.data));
   const pasts = new Set(inputs.filter(isPast));
   if (pasts.size === 0 || !inputs.includes(PAST_LENGTH_INPUT)) return unchanged;
-  const outer = new Map<string, ConstantValues>();
-  for (const f of graph) {
-    if (f.no !== GRAPH.initializer) continue;
-    const name = findField(readFields(f.data), TENSOR.name);
-    const value = name ? tensorValues(f.data) : null;
-    if (name && value) outer.set(stringValue(name), value);
-  }
+  const outer = addInitializerValues(graph, new Map());
 
   let done = false;
   const out: Field[] = [];

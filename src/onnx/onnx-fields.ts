@@ -220,6 +220,31 @@ export function tensorValues(tensor: Uint8Array, limit = 64): ConstantValues | n
   return values.length === count ? { dataType, dims, values } : null;
 }
 
+/** A node's ints attribute (int64 elements, written packed or one by one); null if absent. */
+export function intsAttributeValue(n: OnnxNode, name: string): number[] | null {
+  const attr = nodeAttribute(n, name);
+  if (attr === undefined) return null;
+  return attr.flatMap((a) => (a.no !== ATTR.ints ? [] : a.wire === 0 ? [Number(BigInt.asIntN(64, varintValue(a)))] : packedVarints(a.data)));
+}
+
+/** A Constant node's small value (tensorValues), or null. */
+export function constantNodeValue(n: OnnxNode): ConstantValues | null {
+  if (n.opType !== 'Constant' || n.domain !== '') return null;
+  const value = findField(nodeAttribute(n, 'value') ?? [], ATTR.t);
+  return value === undefined ? null : tensorValues(value.data);
+}
+
+/** Adds the small initializers of a graph (its fields) to `into`, by name. */
+export function addInitializerValues(graph: readonly Field[], into: Map<string, ConstantValues>): Map<string, ConstantValues> {
+  for (const f of graph) {
+    if (f.no !== GRAPH.initializer) continue;
+    const name = findField(readFields(f.data), TENSOR.name);
+    const value = name ? tensorValues(f.data) : null;
+    if (name && value) into.set(stringValue(name), value);
+  }
+  return into;
+}
+
 /** The model's opset imports: domain ('' for ai.onnx) → version. */
 export function opsetImports(model: readonly Field[]): Map<string, number> {
   const imports = new Map<string, number>();

@@ -22,22 +22,22 @@
  * Measured on whisper-base's decoder (5 beams, 2 threads): 37 targets, 146 kernels fewer a step,
  * 6.4 → 6.0 ms a step (Python onnxruntime, alternating), logits bit-identical.
  */
-import { bytesField, findField, messageField, readFields, stringField, stringValue, varintValue, writeFields, type Field } from './protobuf.js';
+import { bytesField, findField, messageField, readFields, stringField, writeFields, type Field } from './protobuf.js';
 import {
+  addInitializerValues,
   ATTR,
+  constantNodeValue,
   DTYPE,
   GRAPH,
   hasSubgraph,
   initializerField,
   intAttributeValue,
+  intsAttributeValue,
   MODEL,
   NODE,
   nodeAttribute,
-  packedVarints,
   parseNode,
   rewriteNodeSubgraphs,
-  TENSOR,
-  tensorValues,
   valueInfoName,
   type ConstantValues,
   type OnnxNode,
@@ -56,18 +56,6 @@ type Constants = ReadonlyMap<string, ConstantValues>;
 
 function int64Raw(values: readonly number[]): Uint8Array {
   return new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer);
-}
-
-function constantNodeValue(n: OnnxNode): ConstantValues | null {
-  if (n.opType !== 'Constant' || n.domain !== '') return null;
-  const value = findField(nodeAttribute(n, 'value') ?? [], ATTR.t);
-  return value === undefined ? null : tensorValues(value.data);
-}
-
-function intsAttributeValue(n: OnnxNode, name: string): number[] | null {
-  const attr = nodeAttribute(n, name);
-  if (attr === undefined) return null;
-  return attr.flatMap((a) => (a.no !== ATTR.ints ? [] : a.wire === 0 ? [Number(BigInt.asIntN(64, varintValue(a)))] : packedVarints(a.data)));
 }
 
 /** Every name a node reads: its inputs, and what the nodes of its subgraphs read. */
@@ -118,13 +106,7 @@ function constantTarget(shapeInput: string, producers: ReadonlyMap<string, OnnxN
 /** Rewrites one graph (and the graphs nested in its nodes); `outer`: the constants its subgraphs may read. */
 function rewriteGraph(graphBytes: Uint8Array, outer: Constants): { bytes: Uint8Array; rewritten: number } {
   const fields = readFields(graphBytes);
-  const constants = new Map(outer);
-  for (const f of fields) {
-    if (f.no !== GRAPH.initializer) continue;
-    const name = findField(readFields(f.data), TENSOR.name);
-    const value = name ? tensorValues(f.data) : null;
-    if (name && value) constants.set(stringValue(name), value);
-  }
+  const constants = addInitializerValues(fields, new Map(outer));
   const nodes = new Map<Field, OnnxNode>();
   const producers = new Map<string, OnnxNode>();
   for (const f of fields) {

@@ -89,6 +89,18 @@ export class ConcatCache implements SelfCache {
   }
 }
 
+/**
+ * A pass's new rows for one past input, refused when they are not `values` long (a graph not
+ * rewritten, a batch mismatch): written at the wrong place, they would corrupt the cache silently.
+ */
+function presentData(t: Tensor, batch: number, values: number, seqLen: number): Float32Array {
+  const data = float32Data(t, 'present key/value');
+  if (data.length !== values) {
+    throw new DecodeFailedError(`present key/value holds ${data.length} values, expected ${values} (${batch} rows × ${seqLen} tokens)`, {});
+  }
+  return data;
+}
+
 /** Rows of capacity are added in steps of this many (and at least doubled). */
 const CAPACITY_STEP = 32;
 
@@ -124,11 +136,7 @@ export class AppendCache implements SelfCache {
     const rows = this.batch * nHeads;
     const chunk = seqLen * headDim;
     present.forEach((t, i) => {
-      const data = float32Data(t, 'present key/value');
-      if (data.length !== rows * chunk) {
-        const expected = `${rows * chunk} (${this.batch} rows × ${seqLen} tokens)`;
-        throw new DecodeFailedError(`present key/value holds ${data.length} values, expected ${expected}`, {});
-      }
+      const data = presentData(t, this.batch, rows * chunk, seqLen);
       const buffer = this.#buffers[i] as Float32Array;
       for (let r = 0; r < rows; r++) buffer.set(data.subarray(r * chunk, (r + 1) * chunk), (r * this.#capacity + this.length) * headDim);
     });
@@ -205,11 +213,7 @@ export class SequenceMajorCache implements SelfCache {
     const { nHeads, headDim } = this.shape;
     const rows = this.batch * nHeads;
     present.forEach((t, i) => {
-      const data = float32Data(t, 'present key/value');
-      if (data.length !== rows * seqLen * headDim) {
-        const expected = `${rows * seqLen * headDim} (${this.batch} rows × ${seqLen} tokens)`;
-        throw new DecodeFailedError(`present key/value holds ${data.length} values, expected ${expected}`, {});
-      }
+      const data = presentData(t, this.batch, rows * seqLen * headDim, seqLen);
       const buffer = this.#buffers[i] as Float32Array;
       // present is [batch, heads, seqLen, headDim]: row r = b * nHeads + h, token s.
       for (let r = 0; r < rows; r++) {

@@ -166,10 +166,12 @@ export class WhisperOrt {
     // event loop has polled the worker's messages: a `cancel` sent during the encoder run would not
     // have aborted the signal yet. One turn of the loop (an immediate queued now runs after the poll)
     // lets it through.
-    await yieldToEventLoop();
-    if (signal?.aborted === true) {
-      hidden.dispose();
-      throwIfCancelled(signal);
+    if (signal !== undefined) {
+      await yieldToEventLoop();
+      if (signal.aborted) {
+        hidden.dispose();
+        throwIfCancelled(signal);
+      }
     }
     const feeds: Record<string, Tensor> = {
       input_ids: int64Tensor(BigInt64Array.of(BigInt(sot)), [1, 1]),
