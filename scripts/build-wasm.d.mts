@@ -2,5 +2,5 @@
 
 /** The WebAssembly module's bytes for a .wat source (wabt, SIMD enabled), validated. */
 export function assemble(source: string): Promise<Buffer>;
-/** The generated sum-exp.wasm.ts for those bytes. */
+/** The generated row-kernels.wasm.ts for those bytes. */
 export function render(bytes: Buffer): string;

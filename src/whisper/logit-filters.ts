@@ -4,7 +4,8 @@
  * (log-normaliser, argmax, top-k). Everything works on a Float32Array view without allocating, so the
  * decode loop can run them per step and per beam.
  */
-import { expNonPositive, sumExpBelow } from './fast-exp.js';
+import { SIMD_MIN_ENTRIES, expNonPositive, sumExpBelow } from './fast-exp.js';
+import { MAX_LANES, rowKernels } from './row-kernels.js';
 
 export interface LogitFilterOptions {
   readonly eot: number;
@@ -95,16 +96,19 @@ export function applyTimestampRules(
   // If the timestamps together outweigh the best text token, force a timestamp. Both sides share the
   // row's log-normaliser, so comparing logsumexp(timestamps) with max(text) needs no full softmax.
   const timestampMass = logSumExp(row, begin, vocab);
-  let maxText = -Infinity;
-  for (let i = 0; i < begin; i++) {
-    const v = row[i] as number;
-    if (v > maxText) maxText = v;
-  }
-  if (timestampMass > maxText) row.fill(-Infinity, 0, begin);
+  if (timestampMass > rangeMax(row, 0, begin)) row.fill(-Infinity, 0, begin);
 }
 
-/** The largest entry of row[from..to); -Infinity for an empty or fully suppressed range. */
+/** The largest entry of row[from..to), NaN entries ignored; -Infinity for an empty or fully suppressed range. */
 export function rangeMax(row: Float32Array, from = 0, to = row.length): number {
+  const simd = rowKernels();
+  const lanes = Math.max(0, to - from) & -MAX_LANES;
+  if (simd === null || lanes < SIMD_MIN_ENTRIES) return rangeMaxScalar(row, from, to);
+  return Math.max(simd.max(row, from, lanes), rangeMaxScalar(row, from + lanes, to));
+}
+
+/** rangeMax's scalar loop. */
+export function rangeMaxScalar(row: Float32Array, from = 0, to = row.length): number {
   let max = -Infinity;
   for (let i = from; i < to; i++) {
     const v = row[i] as number;
@@ -123,32 +127,43 @@ export function logSumExp(row: Float32Array, from = 0, to = row.length, max = ra
   return max + Math.log(sumExpBelow(row, from, to, max));
 }
 
+const argmaxId = new Int32Array(1);
+const argmaxValue = new Float64Array(1);
+
+/** The index of the row's largest entry, the first one on ties, NaN entries ignored (0 for an all-NaN row). */
 export function argmax(row: Float32Array): number {
-  let best = 0;
-  let bestValue = row[0] as number;
-  for (let i = 1; i < row.length; i++) {
-    const v = row[i] as number;
-    if (v > bestValue) {
-      bestValue = v;
-      best = i;
-    }
-  }
-  return best;
+  topK(row, 1, argmaxId, argmaxValue);
+  return Math.max(0, argmaxId[0] as number);
 }
 
 /**
  * The k largest entries, best first, into outIds/outValues (length ≥ k). Ties keep the lower id
- * first, as a stable sort would. Insertion into a k-long list: O(V·k) worst case but k ≤ ~6 and most
- * entries fail the first comparison.
+ * first, as a stable sort would; NaN entries are skipped; when fewer than k entries remain, the rest
+ * is padded with id -1 and -Infinity. WebAssembly SIMD (row-kernels.wat) where available.
  */
 export function topK(row: Float32Array, k: number, outIds: Int32Array, outValues: Float64Array): void {
+  if (k < 1) return;
+  const simd = rowKernels();
+  if (simd === null || row.length < SIMD_MIN_ENTRIES) {
+    topKScalar(row, k, outIds, outValues);
+    return;
+  }
+  padTopK(simd.topK(row, 0, row.length, k, outIds, outValues), k, outIds, outValues);
+}
+
+/**
+ * topK's scalar loop: insertion into a k-long list, O(V·k) worst case but k ≤ ~6 and most entries
+ * fail the first comparison.
+ */
+export function topKScalar(row: Float32Array, k: number, outIds: Int32Array, outValues: Float64Array): void {
+  if (k < 1) return;
   let filled = 0;
   // The k-th best so far, in a local: the one comparison most entries get. NaN until the list is
   // full, since nothing compares <= NaN.
   let floor = Number.NaN;
   for (let i = 0; i < row.length; i++) {
     const v = row[i] as number;
-    if (v <= floor) continue;
+    if (v <= floor || v !== v) continue;
     let pos = filled < k ? filled : k - 1;
     while (pos > 0 && v > (outValues[pos - 1] as number)) {
       outValues[pos] = outValues[pos - 1] as number;
@@ -160,6 +175,10 @@ export function topK(row: Float32Array, k: number, outIds: Int32Array, outValues
     if (filled < k) filled++;
     if (filled === k) floor = outValues[k - 1] as number;
   }
+  padTopK(filled, k, outIds, outValues);
+}
+
+function padTopK(filled: number, k: number, outIds: Int32Array, outValues: Float64Array): void {
   for (let j = filled; j < k; j++) {
     outValues[j] = -Infinity;
     outIds[j] = -1;
