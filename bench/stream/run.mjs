@@ -23,6 +23,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createEngine } from '../../dist/engine.js';
+import { TraceWriter } from '../../dist/observe/trace-writer.js';
 import { countMessageTraffic, messageTraffic } from '../../dist/engine/worker-bridge.js';
 import { DEFAULT_VAD_OPTIONS } from '../../dist/actors/vad/vad.protocol.js';
 import { normalizeFor } from '../../dist/eval/normalize.js';
@@ -75,6 +76,7 @@ function parseFlags() {
         'skip-one-by-one': { type: 'boolean', default: false },
         'float-weights': { type: 'string' },
         out: { type: 'string' },
+        trace: { type: 'string' },
       },
     }).values;
   } catch (err) {
@@ -100,6 +102,8 @@ function parseFlags() {
     skipOneByOne: v['skip-one-by-one'],
     floatWeights: v['float-weights'] === 'none' ? null : path.resolve(v['float-weights'] ?? DEFAULT_FLOAT_WEIGHTS),
     full: limit === null && speed === 1 && !v['skip-one-by-one'],
+    /** A JSONL trace of each language's run (`<file>` for one language, `<file>.<lang>` for several): `node dist/main.js replay` and the inspector read it. */
+    trace: v.trace === undefined ? null : path.resolve(v.trace),
   };
   const outDir = path.resolve(v.out ?? path.join(REPO_ROOT, 'bench', flags.full ? 'results' : path.join('.work', 'results')));
   return { ...flags, outDir };
@@ -125,13 +129,16 @@ async function streamRun(lang, flags) {
   log(`${lang}: ${clips.length} clips × ${flags.repeat}, ${audioInS.toFixed(1)} s of stream at ${flags.speed}× real time`);
 
   const model = { modelDir: MODEL_DIR, dtype: 'q8', device: 'cpu', allowDownload: false, floatWeights: flags.floatWeights };
+  const tracer = flags.trace === null ? null : new TraceWriter(flags.langs.length > 1 ? `${flags.trace}.${lang}` : flags.trace);
   const engine = await createEngine({
     ...model,
+    ...(tracer !== null ? { onTrace: tracer.onTrace } : {}),
     threads: flags.threads,
     language: lang,
     ...(flags.beam !== null ? { beamSize: flags.beam } : {}),
     input: { kind: 'push', sampleRate: SAMPLE_RATE },
   });
+  tracer?.attach(engine);
   const now = () => performance.now();
   const finals = [];
   const rejected = [];
@@ -181,6 +188,7 @@ async function streamRun(lang, flags) {
   countMessageTraffic(false);
   const wallS = (now() - t0) / 1000;
   await engine.close();
+  await tracer?.close();
 
   return {
     lang,
