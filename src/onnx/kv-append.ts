@@ -22,7 +22,6 @@
  */
 import {
   bytesField,
-  findField,
   messageField,
   readFields,
   stringField,
@@ -39,15 +38,16 @@ import {
   hasSubgraph,
   initializerField,
   intAttributeValue,
-  MODEL,
   NODE,
   nodeFields,
   parseNode,
+  readModelGraph,
   SHAPE,
   TENSOR_TYPE,
   TYPE,
   VALUE_INFO,
   valueInfoName,
+  withGraph,
 } from './onnx-fields.js';
 
 /** The input this rewrite adds: how many rows of each past buffer are valid (int64 [1]). */
@@ -161,11 +161,9 @@ function reads(graph: Uint8Array, names: ReadonlySet<string>): boolean {
  */
 export function appendOnlySelfAttentionCache(model: Uint8Array, isPast: (input: string) => boolean): KvAppendResult {
   const unchanged = { bytes: model, appended: false };
-  const fields = readFields(model);
-  const graphField = findField(fields, MODEL.graph);
-  if (graphField === undefined || graphField.wire !== 2) return unchanged;
-  const graph = readFields(graphField.data);
-  const inputs = graph.filter((f) => f.no === GRAPH.input).map((f) => valueInfoName(f.data));
+  const read = readModelGraph(model);
+  if (read === null) return unchanged;
+  const { graph, inputs } = read;
   const pasts = new Set(inputs.filter(isPast));
   if (pasts.size === 0 || inputs.includes(PAST_LENGTH_INPUT)) return unchanged;
 
@@ -215,5 +213,5 @@ export function appendOnlySelfAttentionCache(model: Uint8Array, isPast: (input: 
       );
     }
   }
-  return { bytes: writeFields(fields.map((f) => (f === graphField ? bytesField(MODEL.graph, writeFields(out)) : f))), appended: true };
+  return { bytes: writeFields(withGraph(read, out)), appended: true };
 }

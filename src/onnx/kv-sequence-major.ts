@@ -37,17 +37,18 @@ import {
   intAttributeValue,
   intsAttributeValue,
   intsAttribute,
-  MODEL,
   MS_DOMAIN,
   NODE,
   nodeAttribute,
   nodeFields,
   parseNode,
+  readModelGraph,
   SHAPE,
   TENSOR_TYPE,
   TYPE,
   VALUE_INFO,
   valueInfoName,
+  withGraph,
   withMsDomainImport,
   type ConstantValues,
   type OnnxNode,
@@ -208,11 +209,9 @@ function rewriteBranch(graph: Uint8Array, pasts: ReadonlySet<string>, outer: Rea
  */
 export function sequenceMajorSelfAttentionCache(model: Uint8Array, isPast: (input: string) => boolean): KvSequenceMajorResult {
   const unchanged = { bytes: model, rewritten: false };
-  const modelFields = readFields(model);
-  const graphField = findField(modelFields, MODEL.graph);
-  if (graphField === undefined || graphField.wire !== 2) return unchanged;
-  const graph = readFields(graphField.data);
-  const inputs = graph.filter((f) => f.no === GRAPH.input).map((f) => valueInfoName(f.data));
+  const read = readModelGraph(model);
+  if (read === null) return unchanged;
+  const { graph, inputs } = read;
   const pasts = new Set(inputs.filter(isPast));
   if (pasts.size === 0 || !inputs.includes(PAST_LENGTH_INPUT)) return unchanged;
   const outer = addInitializerValues(graph, new Map());
@@ -255,7 +254,7 @@ export function sequenceMajorSelfAttentionCache(model: Uint8Array, isPast: (inpu
     out.push(messageField(GRAPH.node, attrs as Field[]));
   }
   if (!done) return unchanged;
-  const fields = withMsDomainImport(modelFields.map((f) => (f === graphField ? bytesField(MODEL.graph, writeFields(out)) : f)));
+  const fields = withMsDomainImport(withGraph(read, out));
   return { bytes: writeFields(fields), rewritten: true };
 }
 

@@ -4,7 +4,7 @@
  * reader, a reader of small constant tensors, and the model's opset imports. Used by the graph rewrites (row-quant.ts,
  * kv-append.ts, position-slice.ts, attention-fusion.ts) and by tests that build small models.
  */
-import { bytesField, findField, messageField, readFields, stringField, stringValue, varintField, varintValue, type Field } from './protobuf.js';
+import { bytesField, findField, messageField, readFields, stringField, stringValue, varintField, varintValue, writeFields, type Field } from './protobuf.js';
 
 export const MODEL = { graph: 7, opsetImport: 8 } as const;
 export const OPSET = { domain: 1, version: 2 } as const;
@@ -243,6 +243,30 @@ export function addInitializerValues(graph: readonly Field[], into: Map<string, 
     if (name && value) into.set(stringValue(name), value);
   }
   return into;
+}
+
+/** A ModelProto read down to its top-level graph: the rewrites' common start. */
+export interface ModelGraph {
+  readonly model: readonly Field[];
+  readonly graphField: Field;
+  readonly graph: readonly Field[];
+  /** The graph's input names, in order. */
+  readonly inputs: readonly string[];
+}
+
+/** The model's graph and its input names; null when it has no graph message. */
+export function readModelGraph(model: Uint8Array): ModelGraph | null {
+  const fields = readFields(model);
+  const graphField = findField(fields, MODEL.graph);
+  if (graphField === undefined || graphField.wire !== 2) return null;
+  const graph = readFields(graphField.data);
+  const inputs = graph.filter((f) => f.no === GRAPH.input).map((f) => valueInfoName(f.data));
+  return { model: fields, graphField, graph, inputs };
+}
+
+/** The model's fields with its graph replaced by `graph` (other fields in their order). */
+export function withGraph(read: ModelGraph, graph: readonly Field[]): Field[] {
+  return read.model.map((f) => (f === read.graphField ? bytesField(MODEL.graph, writeFields(graph)) : f));
 }
 
 /** The model's opset imports: domain ('' for ai.onnx) → version. */
