@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DecodeActor, transcribeOptionsFor, type DecodeTranscriber } from '../../../../src/actors/decode/decode.js';
+import { DecodeActor, LONG_FINAL_MIN_SAMPLES, transcribeOptionsFor, type DecodeTranscriber } from '../../../../src/actors/decode/decode.js';
 import type { DecodeJobSpec, DecodeMessage } from '../../../../src/actors/decode/decode.protocol.js';
 import { DecodeCancelledError, DecodeFailedError } from '../../../../src/errors.js';
 import { UtteranceArenaReader, UtteranceArenaWriter, createUtteranceArena } from '../../../../src/shm/index.js';
@@ -259,6 +259,22 @@ describe('DecodeActor', () => {
     expect(transcribeOptionsFor(job({ jobId: 4, kind: 'partial', startSamples: 0, endSamples: 1, shortWindowMarginMs: 2000 }))).toMatchObject({
       shortWindowMarginMs: 2000,
     });
+  });
+
+  it('encodes a long final in its audio plus the margin, a shorter one with the transcriber’s minimum window', () => {
+    const at = 1_000_000;
+    // Just under 6 s: the default minimum (20 s) applies.
+    const short = transcribeOptionsFor(job({ jobId: 1, startSamples: at, endSamples: at + LONG_FINAL_MIN_SAMPLES - 1 }));
+    expect(short).not.toHaveProperty('shortWindowMinMs');
+    const long = transcribeOptionsFor(job({ jobId: 2, startSamples: at, endSamples: at + LONG_FINAL_MIN_SAMPLES }));
+    expect(long).toMatchObject({ shortWindowMinMs: 0 });
+    expect(LONG_FINAL_MIN_SAMPLES).toBe(6 * 16_000);
+    // Full windows, when asked for, stay full: the margin decides first.
+    expect(transcribeOptionsFor(job({ jobId: 3, startSamples: at, endSamples: at + 10 * 16_000, shortWindowMarginMs: null }))).toMatchObject({
+      shortWindowMarginMs: null,
+    });
+    // Partials always take the audio plus the margin, however short.
+    expect(transcribeOptionsFor(job({ jobId: 4, kind: 'partial', startSamples: at, endSamples: at + 16_000 }))).toMatchObject({ shortWindowMinMs: 0 });
   });
 
   it('reports wait, stage and total timings from its clock and the result', async () => {
