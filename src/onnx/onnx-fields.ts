@@ -16,7 +16,7 @@ export const TENSOR = { dims: 1, dataType: 2, floatData: 4, int32Data: 5, int64D
 /** onnxruntime's contrib operator domain (MatMulIntegerToFloat, MultiHeadAttention). */
 export const MS_DOMAIN = 'com.microsoft';
 /** TensorProto.DataType values. */
-export const DTYPE = { float: 1, uint8: 2, int8: 3, int64: 7, bool: 9 } as const;
+export const DTYPE = { float: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9 } as const;
 export const VALUE_INFO = { name: 1, type: 2 } as const;
 /** TypeProto → its tensor_type → TensorShapeProto → Dimension. */
 export const TYPE = { tensorType: 1 } as const;

@@ -236,6 +236,10 @@ export function int32Tensor(data: Int32Array, dims: readonly number[]): OnnxTens
   return new ort.Tensor('int32', data, dims) as unknown as OnnxTensor;
 }
 
+export function uint8Tensor(data: Uint8Array, dims: readonly number[]): OnnxTensor {
+  return new ort.Tensor('uint8', data, dims) as unknown as OnnxTensor;
+}
+
 /** ONNX bool: one byte per element, 0 or 1. */
 export function boolTensor(data: Uint8Array, dims: readonly number[]): OnnxTensor {
   return new ort.Tensor('bool', data, dims) as unknown as OnnxTensor;

@@ -39,6 +39,12 @@
  *    FusedMatMul's batch transposition. 5–9 % of a beam-5 step, logits bit-identical. Applied with
  *    'per-row' and to fp32 files (onnxruntime's CPU FusedMatMul is float32 only).
  *
+ * 8. Last, only where this CPU's int8 products saturate (src/onnx/saturation-probe.ts: x86 without
+ *    AVX-VNNI): the int8 MatMul weights stored as uint8 with zero point 128 (src/onnx/uint8-weights.ts),
+ *    so that onnxruntime takes its exact u8 × u8 kernel. Same numbers, no saturation; applied with
+ *    'per-row' (the rewrites' path) on the CPU device (a CUDA session that falls back to the CPU
+ *    keeps int8 weights), and part of the cache key.
+ *
  * The rewritten graphs are kept in the model cache (`<cache>/derived/`), keyed by the source file's
  * path, size and mtime, the rewrite's version and which rewrite it is: later loads hand onnxruntime that file, so they
  * pay neither the rewrite (~170 ms) nor a second in-memory copy of the model while the sessions load
@@ -57,6 +63,8 @@ import { sequenceMajorSelfAttentionCache } from '../onnx/kv-sequence-major.js';
 import { slicePositionalEmbedding } from '../onnx/position-slice.js';
 import { quantizeActivationsPerRow, type RowQuantSelector } from '../onnx/row-quant.js';
 import { requantizeWeightsPerChannel } from '../onnx/weight-requant.js';
+import { int8ProductsSaturate } from '../onnx/saturation-probe.js';
+import { shiftWeightsToUint8 } from '../onnx/uint8-weights.js';
 import type { OnnxModelSource } from '../onnx/runtime.js';
 import type { ModelDtype, ResolvedModel } from './types.js';
 
@@ -85,6 +93,8 @@ export interface WhisperGraphs {
   readonly weightQuant: WeightQuant;
   /** Whether the encoder accepts windows shorter than a full one. */
   readonly shortWindows: boolean;
+  /** Whether the int8 weights were stored as uint8 for this CPU (step 8). */
+  readonly uint8Weights: boolean;
 }
 
 /** What the rewrite of one file did (also kept beside a cached rewrite, as JSON). */
@@ -92,6 +102,8 @@ interface RewriteFlags {
   readonly perRow: boolean;
   readonly perChannel: boolean;
   readonly shortWindows: boolean;
+  /** Step 8: the int8 weights are stored as uint8. */
+  readonly uint8Weights: boolean;
 }
 
 interface Rewrite extends RewriteFlags {
@@ -154,8 +166,10 @@ async function readCachedFlags(cached: string): Promise<RewriteFlags | null> {
     await access(cached);
     const flags: unknown = JSON.parse(await readFile(flagsPath(cached), 'utf8'));
     if (typeof flags !== 'object' || flags === null) return null;
-    const { perRow, perChannel, shortWindows } = flags as Record<string, unknown>;
-    return typeof perRow === 'boolean' && typeof perChannel === 'boolean' && typeof shortWindows === 'boolean' ? { perRow, perChannel, shortWindows } : null;
+    const { perRow, perChannel, shortWindows, uint8Weights } = flags as Record<string, unknown>;
+    return typeof perRow === 'boolean' && typeof perChannel === 'boolean' && typeof shortWindows === 'boolean' && typeof uint8Weights === 'boolean'
+      ? { perRow, perChannel, shortWindows, uint8Weights }
+      : null;
   } catch {
     return null;
   }
@@ -177,7 +191,7 @@ async function rewrite(file: string, spec: RewriteSpec, cacheDir: string | null)
     bytes = await readFile(file);
   } catch {
     // Unreadable: onnxruntime reports it with the usual coded error when it opens the path.
-    return { source: file, perRow: false, perChannel: false, shortWindows: false };
+    return { source: file, perRow: false, perChannel: false, shortWindows: false, uint8Weights: false };
   }
   let result: Rewrite;
   try {
@@ -186,7 +200,7 @@ async function rewrite(file: string, spec: RewriteSpec, cacheDir: string | null)
     if (!(cause instanceof ProtobufError)) throw cause;
     throw new ModelCorruptError(`${file} is not a readable ONNX model: ${cause.message}`, { path: file }, { cause });
   }
-  const flags: RewriteFlags = { perRow: result.perRow, perChannel: result.perChannel, shortWindows: result.shortWindows };
+  const flags: RewriteFlags = { perRow: result.perRow, perChannel: result.perChannel, shortWindows: result.shortWindows, uint8Weights: result.uint8Weights };
   if (result.bytes === bytes) return { source: file, ...flags };
   if (cached !== null) {
     try {
@@ -210,7 +224,17 @@ interface FloatWeights {
   readonly matrices: () => Promise<readonly FloatMatrix[]>;
 }
 
-type Quantized = Omit<Rewrite, 'shortWindows'>;
+type Quantized = Omit<Rewrite, 'shortWindows' | 'uint8Weights'>;
+
+/** Step 8 on a rewritten graph; throws ModelCorruptError when the weights are not in a form it can shift. */
+function uint8WeightsRewrite(bytes: Uint8Array, file: string): { bytes: Uint8Array; uint8Weights: boolean } {
+  const shifted = shiftWeightsToUint8(bytes);
+  if (shifted.reason !== null) {
+    // A file in another layout: it would run with saturating products, which is wrong, not slower.
+    throw new ModelCorruptError(`${file}: its int8 weights cannot be stored as uint8 for this CPU (${shifted.reason})`, { path: file });
+  }
+  return { bytes: shifted.bytes, uint8Weights: shifted.shifted > 0 };
+}
 
 /** Step 5 then step 1 of the module comment, on one file. */
 async function quantizeRewrite(bytes: Uint8Array, file: string, select: RowQuantSelector, floatWeights: FloatWeights | null): Promise<Quantized> {
@@ -238,25 +262,26 @@ function floatTag(floatWeights: FloatWeights | null): string {
   return floatWeights === null ? '' : `:per-channel:${floatWeights.identity}`;
 }
 
-function encoderRewrite(file: string, quantize: boolean, fuseAttention: boolean, nFrames: number, floatWeights: FloatWeights | null): RewriteSpec {
+function encoderRewrite(file: string, quantize: boolean, fuseAttention: boolean, nFrames: number, floatWeights: FloatWeights | null, uint8: boolean): RewriteSpec {
   const shape = { positions: nFrames / 2, frames: nFrames };
   return {
-    tag: `encoder:${quantize ? 'per-row' : 'as-is'}:short-windows:${nFrames}${fuseAttention ? ':mha' : ''}${floatTag(floatWeights)}`,
+    tag: `encoder:${quantize ? 'per-row' : 'as-is'}:short-windows:${nFrames}${fuseAttention ? ':mha' : ''}${floatTag(floatWeights)}${uint8 ? ':u8-weights' : ''}`,
     kind: floatWeights === null ? 'rewritten' : 'per-channel',
     apply: async (bytes) => {
       const quantized = quantize ? await quantizeRewrite(bytes, file, () => true, floatWeights) : asIs(bytes);
       const sliced = slicePositionalEmbedding(quantized.bytes, shape);
       const fused = fuseAttention ? fuseSelfAttention(sliced.bytes).bytes : sliced.bytes;
-      return { bytes: fused, perRow: quantized.perRow, perChannel: quantized.perChannel, shortWindows: sliced.sliced };
+      const weights = uint8 ? uint8WeightsRewrite(fused, file) : { bytes: fused, uint8Weights: false };
+      return { bytes: weights.bytes, perRow: quantized.perRow, perChannel: quantized.perChannel, shortWindows: sliced.sliced, uint8Weights: weights.uint8Weights };
     },
   };
 }
 
 const SELF_ATTENTION_PAST = /^past_key_values\.\d+\.decoder\.(key|value)$/;
 
-function decoderRewrite(file: string, quantize: boolean, sequenceMajor: boolean, floatWeights: FloatWeights | null): RewriteSpec {
+function decoderRewrite(file: string, quantize: boolean, sequenceMajor: boolean, floatWeights: FloatWeights | null, uint8: boolean): RewriteSpec {
   return {
-    tag: `decoder:${quantize ? `per-row:${ENCODER_STATES}` : 'as-is'}:kv-append:reshape-targets${sequenceMajor ? ':seq-major' : ''}${floatTag(floatWeights)}`,
+    tag: `decoder:${quantize ? `per-row:${ENCODER_STATES}` : 'as-is'}:kv-append:reshape-targets${sequenceMajor ? ':seq-major' : ''}${floatTag(floatWeights)}${uint8 ? ':u8-weights' : ''}`,
     kind: floatWeights === null ? 'rewritten' : 'per-channel',
     apply: async (bytes) => {
       const quantized = quantize ? await quantizeRewrite(bytes, file, (input) => input === ENCODER_STATES, floatWeights) : asIs(bytes);
@@ -264,7 +289,8 @@ function decoderRewrite(file: string, quantize: boolean, sequenceMajor: boolean,
       const reshaped = constantReshapeTargets(appended.bytes);
       const isPast = (input: string): boolean => SELF_ATTENTION_PAST.test(input);
       const laidOut = sequenceMajor ? sequenceMajorSelfAttentionCache(reshaped.bytes, isPast).bytes : reshaped.bytes;
-      return { bytes: laidOut, perRow: quantized.perRow, perChannel: quantized.perChannel, shortWindows: false };
+      const weights = uint8 ? uint8WeightsRewrite(laidOut, file) : { bytes: laidOut, uint8Weights: false };
+      return { bytes: weights.bytes, perRow: quantized.perRow, perChannel: quantized.perChannel, shortWindows: false, uint8Weights: weights.uint8Weights };
     },
   };
 }
@@ -305,22 +331,26 @@ export async function prepareWhisperGraphs(
   cacheDir: string | null,
   nFrames: number,
   floatWeightsPath: string | null = null,
+  /** Whether the graphs run on the CPU, where step 8 may apply (CUDA's integer MatMul takes int8 weights only). */
+  onCpu = true,
 ): Promise<WhisperGraphs> {
   const quantized = model.dtype === 'q8';
   if (floatWeightsPath !== null) checkFloatWeightsApply(model.dtype, mode);
   if (quantized && mode === 'per-tensor') {
-    return { encoder: model.encoderPath, decoder: model.decoderPath, activationQuant: 'per-tensor', weightQuant: 'per-tensor', shortWindows: false };
+    return { encoder: model.encoderPath, decoder: model.decoderPath, activationQuant: 'per-tensor', weightQuant: 'per-tensor', shortWindows: false, uint8Weights: false };
   }
+  const uint8 = quantized && onCpu && (await int8ProductsSaturate());
   const floatWeights = floatWeightsPath === null ? null : await floatWeightsAt(floatWeightsPath);
   // One after the other: two models' bytes in memory at once would raise the peak for nothing.
   // onnxruntime's CPU MultiHeadAttention is float32 only: an fp16 encoder keeps its attention as exported.
-  const encoder = await rewrite(model.encoderPath, encoderRewrite(model.encoderPath, quantized, model.dtype !== 'fp16', nFrames, floatWeights), cacheDir);
-  const decoder = await rewrite(model.decoderPath, decoderRewrite(model.decoderPath, quantized, model.dtype !== 'fp16', floatWeights), cacheDir);
+  const encoder = await rewrite(model.encoderPath, encoderRewrite(model.encoderPath, quantized, model.dtype !== 'fp16', nFrames, floatWeights, uint8), cacheDir);
+  const decoder = await rewrite(model.decoderPath, decoderRewrite(model.decoderPath, quantized, model.dtype !== 'fp16', floatWeights, uint8), cacheDir);
   return {
     encoder: encoder.source,
     decoder: decoder.source,
     activationQuant: !quantized ? 'none' : encoder.perRow || decoder.perRow ? 'per-row' : 'per-tensor',
     weightQuant: !quantized ? 'none' : encoder.perChannel && decoder.perChannel ? 'per-channel' : 'per-tensor',
     shortWindows: encoder.shortWindows,
+    uint8Weights: encoder.uint8Weights && decoder.uint8Weights,
   };
 }

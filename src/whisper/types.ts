@@ -232,6 +232,8 @@ export interface WhisperBackend {
   readonly modelName: string;
   /** How the int8 MatMul weights are quantised (Whisper: 'per-channel' with floatWeights); absent for backends that do not say. */
   readonly weightQuant?: 'per-tensor' | 'per-channel' | 'none';
+  /** Whether the int8 weights run as uint8 because this CPU's int8 products saturate (src/whisper/graphs.ts step 8). */
+  readonly uint8Weights?: boolean;
   /** The device the sessions actually run on (after any CPU fallback). */
   readonly device: Device;
   readonly nMels: number;

@@ -49,6 +49,8 @@ export class Whisper implements WhisperBackend {
   /** 'per-channel' when the int8 weights were requantised from float weights (LoadWhisperOptions.floatWeights). */
   readonly weightQuant: WeightQuant;
   readonly shortWindows: boolean;
+  /** Whether the int8 weights were stored as uint8 for this CPU (graphs.ts step 8). */
+  readonly uint8Weights: boolean;
   readonly #ort: WhisperOrt;
   readonly #context: DecoderContext;
   #closed = false;
@@ -61,8 +63,10 @@ export class Whisper implements WhisperBackend {
     activationQuant: EffectiveActivationQuant,
     weightQuant: WeightQuant,
     shortWindows: boolean,
+    uint8Weights: boolean,
   ) {
     this.modelName = model.name;
+    this.uint8Weights = uint8Weights;
     this.activationQuant = activationQuant;
     this.weightQuant = weightQuant;
     this.shortWindows = shortWindows;
@@ -99,7 +103,8 @@ export class Whisper implements WhisperBackend {
       });
     }
     const cacheDir = options.derivedCacheDir === undefined ? defaultCacheDir() : options.derivedCacheDir;
-    const graphs = await prepareWhisperGraphs(model, activationQuant, cacheDir, config.nFrames, floatWeights);
+    // uint8 weights are a fix for the CPU's int8 kernel: CUDA's integer MatMul takes int8 weights only.
+    const graphs = await prepareWhisperGraphs(model, activationQuant, cacheDir, config.nFrames, floatWeights, device.kind === 'cpu');
     const ort = await WhisperOrt.open(graphs.encoder, graphs.decoder, {
       device,
       strictDevice: options.strictDevice ?? false,
@@ -107,7 +112,7 @@ export class Whisper implements WhisperBackend {
       interOpThreads,
       onWarning: options.onWarning,
     });
-    return new Whisper(model, config, tokenizer, ort, graphs.activationQuant, graphs.weightQuant, graphs.shortWindows);
+    return new Whisper(model, config, tokenizer, ort, graphs.activationQuant, graphs.weightQuant, graphs.shortWindows, graphs.uint8Weights);
   }
 
   get nMels(): number {

@@ -13,6 +13,7 @@ import type { PortEvent } from '../../../dist/engine/worker-bridge.js';
 import { UtteranceArenaWriter, createUtteranceArena } from '../../../dist/shm/index.js';
 import { normalizeFrench } from '../../../dist/eval/normalize-fr.js';
 import { errorRate, wordErrors } from '../../../dist/eval/wer.js';
+import { int8ProductsSaturate } from '../../../dist/onnx/saturation-probe.js';
 import { decodeJob } from '../../helpers/decode-job.js';
 import { corpusPath, hasShared, WHISPER_BASE_DIR } from '../../helpers/paths.js';
 
@@ -57,6 +58,8 @@ describe.skipIf(!hasShared())('shared decoder (one decode worker, two engines)',
     try {
       // Warmed up before ready (the default): one encode and two short decodes took some time.
       expect(decoder.info['warmUpMs']).toBeGreaterThan(0);
+      // The worker says whether its int8 weights run as uint8 (this CPU's int8 products saturate).
+      expect(decoder.info['uint8Weights']).toBe(await int8ProductsSaturate());
       const [allume, volets] = await Promise.all([
         clipWithSilence('fr/fr_cmd_allume_la_lumiere.wav'),
         clipWithSilence('fr/fr_cmd_ferme_tous_les_volets.wav'),

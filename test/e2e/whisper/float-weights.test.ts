@@ -8,6 +8,7 @@ import { runTranscribeCommand } from '../../../src/cli/transcribe.js';
 import { decodeModelOptions } from '../../../src/engine/shared-decoder.js';
 import { readCtranslate2Model } from '../../../src/models/ctranslate2.js';
 import { requantizeWeightsPerChannel } from '../../../src/onnx/weight-requant.js';
+import { int8ProductsSaturate } from '../../../src/onnx/saturation-probe.js';
 import { createTranscriber } from '../../../src/transcriber.js';
 import { prepareWhisperGraphs } from '../../../src/whisper/graphs.js';
 import { Whisper } from '../../../src/whisper/whisper.js';
@@ -122,6 +123,8 @@ describe('float weights: int8 MatMul weights requantised per output channel', ()
         perRow: true,
         perChannel: true,
         shortWindows: false,
+        // graphs.ts step 8: uint8 weights where this CPU's int8 products saturate.
+        uint8Weights: await int8ProductsSaturate(),
       });
       const writtenAt = (await stat(first.encoder as string)).mtimeMs;
       // The same source without float weights is another cache entry, per tensor, kept beside it:

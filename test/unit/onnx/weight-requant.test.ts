@@ -4,6 +4,8 @@ import { GRAPH, MODEL, TENSOR, tensorDims } from '../../../src/onnx/onnx-fields.
 import { findField, ProtobufError, readFields, stringValue } from '../../../src/onnx/protobuf.js';
 import { quantizeActivationsPerRow } from '../../../src/onnx/row-quant.js';
 import { createOnnxSession, boolTensor, float32Data, float32Tensor, type OnnxTensor } from '../../../src/onnx/runtime.js';
+import { int8ProductsSaturate } from '../../../src/onnx/saturation-probe.js';
+import { shiftWeightsToUint8 } from '../../../src/onnx/uint8-weights.js';
 import { requantizeWeightsPerChannel } from '../../../src/onnx/weight-requant.js';
 import { ELEM, f32, graph, graphAttr, intAttr, model, node, tensor, value } from '../../helpers/onnx-model.js';
 
@@ -65,7 +67,12 @@ function reference(a: readonly number[]): number[] {
   return Array.from({ length: N }, (_, n) => a.reduce((sum, x, k) => sum + x * (W[k]?.[n] as number), 0));
 }
 
+/**
+ * Runs the model as the engine would on this CPU: where onnxruntime's u8 × s8 products saturate
+ * (x86 without VNNI), graphs.ts stores the weights as uint8 first (src/onnx/uint8-weights.ts).
+ */
 async function run(bytes: Uint8Array, feeds: Record<string, OnnxTensor> = {}): Promise<number[]> {
+  if (await int8ProductsSaturate()) bytes = shiftWeightsToUint8(bytes).bytes;
   const session = await createOnnxSession({ path: 'test.onnx', bytes }, { device: { kind: 'cpu' }, intraOpThreads: 1, interOpThreads: 1 });
   try {
     const out = await session.run({ A: float32Tensor(Float32Array.from(A), [1, K]), ...feeds }, ['Y']);
