@@ -1,10 +1,10 @@
 /**
  * The onnx.proto field numbers this project reads or writes, and builders for the few messages it
  * writes (attributes, initializers), over the wire-format helpers of protobuf.ts, a NodeProto
- * reader, a reader of small constant tensors, and the model's opset imports. Used by the graph rewrites (row-quant.ts,
+ * reader, a reader of small constant tensors, the model's opset imports, and the read-edit-write of initializers across a model's graphs and subgraphs (IndexedGraph). Used by the graph rewrites (row-quant.ts,
  * kv-append.ts, position-slice.ts, attention-fusion.ts) and by tests that build small models.
  */
-import { bytesField, findField, messageField, readFields, stringField, stringValue, varintField, varintValue, writeFields, type Field } from './protobuf.js';
+import { bytesField, findField, messageField, ProtobufError, readFields, stringField, stringValue, varintField, varintValue, writeFields, type Field } from './protobuf.js';
 
 export const MODEL = { graph: 7, opsetImport: 8 } as const;
 export const OPSET = { domain: 1, version: 2 } as const;
@@ -287,4 +287,54 @@ export function opsetImports(model: readonly Field[]): Map<string, number> {
 export function withMsDomainImport(model: Field[]): Field[] {
   if (!opsetImports(model).has(MS_DOMAIN)) model.push(messageField(MODEL.opsetImport, [stringField(OPSET.domain, MS_DOMAIN), varintField(OPSET.version, 1)]));
   return model;
+}
+
+/**
+ * A graph of a model read for initializer edits: its fields, and its initializers by name. Graphs are
+ * numbered in pre-order (the main graph 0, then each node's subgraphs in file order, depth first),
+ * which is the order writeEditedGraphs visits them in.
+ */
+export interface IndexedGraph {
+  readonly id: number;
+  readonly fields: Field[];
+  /** Initializer name → index in `fields`. */
+  readonly initializers: Map<string, number>;
+}
+
+/** Reads one graph's fields and initializer names as graph number `id` (see IndexedGraph). */
+export function indexGraph(bytes: Uint8Array, id: number): IndexedGraph {
+  const fields = readFields(bytes);
+  const initializers = new Map<string, number>();
+  fields.forEach((f, index) => {
+    if (f.no !== GRAPH.initializer) return;
+    const name = findField(readFields(f.data), TENSOR.name);
+    if (name) initializers.set(stringValue(name), index);
+  });
+  return { id, fields, initializers };
+}
+
+/**
+ * The main graph written again with `edits` (graph id → field index → replacement field) applied in
+ * it and in its subgraphs; null when nothing in it changed. `graphs` must be every graph of the model
+ * in pre-order, as read.
+ */
+export function writeEditedGraphs(graphs: readonly IndexedGraph[], edits: ReadonlyMap<number, ReadonlyMap<number, Field>>): Uint8Array | null {
+  const next = { id: 0 };
+  const write = (): Uint8Array | null => {
+    const graph = graphs[next.id++];
+    if (graph === undefined) throw new ProtobufError('the model changed between reading and writing');
+    const own = edits.get(graph.id);
+    let changed = own !== undefined;
+    const out = graph.fields.map((f, index) => {
+      const edited = own?.get(index);
+      if (edited !== undefined) return edited;
+      if (f.no !== GRAPH.node) return f;
+      const nodeFields = rewriteNodeSubgraphs(parseNode(f.data).fields, write);
+      if (nodeFields === null) return f;
+      changed = true;
+      return messageField(GRAPH.node, nodeFields);
+    });
+    return changed ? writeFields(out) : null;
+  };
+  return write();
 }

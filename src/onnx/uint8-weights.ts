@@ -24,7 +24,7 @@
  * anything else reads, a weight without an explicit zero point, or a zero point that is not int8
  * leaves the model as it is, with the reason.
  */
-import { findField, messageField, ProtobufError, readFields, stringValue, varintValue, writeFields, type Field } from './protobuf.js';
+import { findField, ProtobufError, readFields, varintValue, writeFields, type Field } from './protobuf.js';
 import {
   ATTR,
   DTYPE,
@@ -35,9 +35,11 @@ import {
   packedVarints,
   parseNode,
   readModelGraph,
-  rewriteNodeSubgraphs,
+  indexGraph,
   tensorDims,
   withGraph,
+  writeEditedGraphs,
+  type IndexedGraph,
   type OnnxNode,
 } from './onnx-fields.js';
 
@@ -56,33 +58,23 @@ const WEIGHT_SLOTS: ReadonlyMap<string, { readonly weight: number; readonly zero
   ['com.microsoft:DynamicQuantizeMatMul', { weight: 1, zeroPoint: 3 }],
 ]);
 
-interface GraphInfo {
-  readonly id: number;
-  readonly fields: Field[];
-  readonly initializers: Map<string, number>;
-}
 
 interface Use {
   readonly role: 'weight' | 'zeroPoint' | 'other';
 }
 
 interface Analysis {
-  readonly graphs: GraphInfo[];
+  readonly graphs: IndexedGraph[];
   /** Initializer key (graph id / name) → how nodes read it. */
   readonly uses: Map<string, Use[]>;
-  readonly refs: Map<string, { graph: GraphInfo; index: number; name: string }>;
+  readonly refs: Map<string, { graph: IndexedGraph; index: number; name: string }>;
   problem: string | null;
 }
 
-function analyse(bytes: Uint8Array, outer: readonly GraphInfo[], analysis: Analysis): void {
-  const fields = readFields(bytes);
-  const graph: GraphInfo = { id: analysis.graphs.length, fields, initializers: new Map() };
+function analyse(bytes: Uint8Array, outer: readonly IndexedGraph[], analysis: Analysis): void {
+  const graph = indexGraph(bytes, analysis.graphs.length);
+  const { fields } = graph;
   analysis.graphs.push(graph);
-  fields.forEach((f, index) => {
-    if (f.no !== GRAPH.initializer) return;
-    const name = findField(readFields(f.data), TENSOR.name);
-    if (name) graph.initializers.set(stringValue(name), index);
-  });
   const scope = [graph, ...outer];
   /** Records how a node reads `name`; false when no initializer in scope has that name. */
   const note = (name: string | undefined, role: Use['role']): boolean => {
@@ -137,22 +129,6 @@ function int8Values(tensor: readonly Field[]): { dims: number[]; values: Int8Arr
   return ints.length === count ? { dims, values: Int8Array.from(ints) } : null;
 }
 
-function writeGraph(analysis: Analysis, edits: Map<number, Map<number, Field>>, next: { id: number }): Uint8Array | null {
-  const graph = analysis.graphs[next.id++];
-  if (graph === undefined) throw new ProtobufError('the model changed between reading and writing');
-  const own = edits.get(graph.id);
-  let changed = own !== undefined;
-  const out = graph.fields.map((f, index) => {
-    const edited = own?.get(index);
-    if (edited !== undefined) return edited;
-    if (f.no !== GRAPH.node) return f;
-    const nodeFields = rewriteNodeSubgraphs(parseNode(f.data).fields, () => writeGraph(analysis, edits, next));
-    if (nodeFields === null) return f;
-    changed = true;
-    return messageField(GRAPH.node, nodeFields);
-  });
-  return changed ? writeFields(out) : null;
-}
 
 /**
  * Rewrites the int8 weights of a serialized ModelProto's integer MatMuls as uint8 (module comment).
@@ -194,7 +170,7 @@ export function shiftWeightsToUint8(model: Uint8Array): Uint8WeightsResult {
   }
   if (shifted === 0) return { bytes: model, shifted: 0, reason: problem };
   if (problem !== null) return { bytes: model, shifted: 0, reason: problem };
-  const graph = writeGraph(analysis, edits, { id: 0 });
+  const graph = writeEditedGraphs(analysis.graphs, edits);
   if (graph === null) return { bytes: model, shifted: 0, reason: null };
   return { bytes: writeFields(withGraph(read, readFields(graph))), shifted, reason: null };
 }

@@ -25,8 +25,8 @@
  * reported; the caller decides whether that is acceptable (src/whisper/graphs.ts requires all).
  */
 import type { FloatMatrix } from '../models/ctranslate2.js';
-import { bytesField, findField, messageField, ProtobufError, readFields, stringValue, varintValue, writeFields, type Field } from './protobuf.js';
-import { ATTR, DTYPE, GRAPH, initializerField, MODEL, NODE, packedVarints, parseNode, rewriteNodeSubgraphs, TENSOR, tensorDims, tensorValues, type OnnxNode } from './onnx-fields.js';
+import { bytesField, findField, ProtobufError, readFields, varintValue, writeFields, type Field } from './protobuf.js';
+import { ATTR, DTYPE, GRAPH, indexGraph, initializerField, MODEL, NODE, packedVarints, parseNode, TENSOR, tensorDims, tensorValues, writeEditedGraphs, type IndexedGraph, type OnnxNode } from './onnx-fields.js';
 
 export interface WeightRequantResult {
   readonly bytes: Uint8Array;
@@ -40,15 +40,9 @@ export interface WeightRequantResult {
   readonly skipped: readonly string[];
 }
 
-interface GraphInfo {
-  readonly id: number;
-  readonly fields: Field[];
-  /** Initializer name → index in `fields`. */
-  readonly initializers: Map<string, number>;
-}
 
 interface InitializerRef {
-  readonly graph: GraphInfo;
+  readonly graph: IndexedGraph;
   readonly index: number;
   readonly name: string;
 }
@@ -63,7 +57,7 @@ interface Chain {
 }
 
 interface Analysis {
-  readonly graphs: GraphInfo[];
+  readonly graphs: IndexedGraph[];
   /** Every node input that names an initializer: initializer key → the reading nodes. */
   readonly readers: Map<string, OnnxNode[]>;
   readonly chains: Chain[];
@@ -82,15 +76,10 @@ function subgraphFields(node: OnnxNode): Uint8Array[] {
   return out;
 }
 
-function analyseGraph(bytes: Uint8Array, outer: readonly GraphInfo[], analysis: Analysis): void {
-  const fields = readFields(bytes);
-  const graph: GraphInfo = { id: analysis.graphs.length, fields, initializers: new Map() };
+function analyseGraph(bytes: Uint8Array, outer: readonly IndexedGraph[], analysis: Analysis): void {
+  const graph = indexGraph(bytes, analysis.graphs.length);
+  const { fields } = graph;
   analysis.graphs.push(graph);
-  fields.forEach((f, index) => {
-    if (f.no !== GRAPH.initializer) return;
-    const name = findField(readFields(f.data), TENSOR.name);
-    if (name) graph.initializers.set(stringValue(name), index);
-  });
   const scope = [graph, ...outer];
   const resolve = (name: string | undefined): InitializerRef | null => {
     if (name === undefined || name === '') return null;
@@ -221,26 +210,6 @@ function quantizePerChannel(block: { matrix: FloatMatrix; first: number }, k: nu
   return { values, scales };
 }
 
-/**
- * Writes each graph again with its edited initializers; null when nothing in it (or below it) changed.
- * Graphs are visited in the order analyseGraph numbered them (pre-order), so `next.id` names each one.
- */
-function writeGraph(analysis: Analysis, edits: Map<number, Map<number, Field>>, next: { id: number }): Uint8Array | null {
-  const graph = analysis.graphs[next.id++];
-  if (graph === undefined) throw new ProtobufError('the model changed between reading and writing');
-  const own = edits.get(graph.id);
-  let changed = own !== undefined;
-  const out = graph.fields.map((f, index) => {
-    const edited = own?.get(index);
-    if (edited !== undefined) return edited;
-    if (f.no !== GRAPH.node) return f;
-    const nodeFields = rewriteNodeSubgraphs(parseNode(f.data).fields, () => writeGraph(analysis, edits, next));
-    if (nodeFields === null) return f;
-    changed = true;
-    return messageField(GRAPH.node, nodeFields);
-  });
-  return changed ? writeFields(out) : null;
-}
 
 /**
  * Requantises the int8 MatMul weights of a serialized ModelProto per output channel from `matrices`
@@ -302,7 +271,7 @@ export function requantizeWeightsPerChannel(model: Uint8Array, matrices: readonl
   }
   const result = { weights: byWeight.size, requantized, unmatched, skipped };
   if (requantized === 0) return { bytes: model, ...result };
-  const graph = writeGraph(analysis, edits, { id: 0 });
+  const graph = writeEditedGraphs(analysis.graphs, edits);
   if (graph === null) return { bytes: model, ...result };
   return { bytes: writeFields(fields.map((f) => (f === graphField ? bytesField(MODEL.graph, graph) : f))), ...result };
 }
