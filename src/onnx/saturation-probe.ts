@@ -52,6 +52,10 @@ export function int8ProductsSaturate(): Promise<boolean> {
     } finally {
       await session.release();
     }
-  })();
+  })().catch((cause: unknown) => {
+    // Not memoised: a failure here is onnxruntime's, and the next load should see it again.
+    probed = null;
+    throw cause;
+  });
   return probed;
 }

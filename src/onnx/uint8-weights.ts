@@ -24,7 +24,7 @@
  * anything else reads, a weight without an explicit zero point, or a zero point that is not int8
  * leaves the model as it is, with the reason.
  */
-import { findField, ProtobufError, readFields, varintValue, writeFields, type Field } from './protobuf.js';
+import { bytesField, findField, ProtobufError, readFields, varintValue, writeFields, type Field } from './protobuf.js';
 import {
   ATTR,
   DTYPE,
@@ -32,12 +32,12 @@ import {
   NODE,
   TENSOR,
   initializerField,
+  MODEL,
   packedVarints,
   parseNode,
   readModelGraph,
   indexGraph,
   tensorDims,
-  withGraph,
   writeEditedGraphs,
   type IndexedGraph,
   type OnnxNode,
@@ -57,7 +57,6 @@ const WEIGHT_SLOTS: ReadonlyMap<string, { readonly weight: number; readonly zero
   ['com.microsoft:MatMulIntegerToFloat', { weight: 1, zeroPoint: 5 }],
   ['com.microsoft:DynamicQuantizeMatMul', { weight: 1, zeroPoint: 3 }],
 ]);
-
 
 interface Use {
   readonly role: 'weight' | 'zeroPoint' | 'other';
@@ -112,7 +111,7 @@ function analyse(bytes: Uint8Array, outer: readonly IndexedGraph[], analysis: An
   }
 }
 
-/** An initializer's element type, dims and int8 values (raw_data or, as quantize_dynamic writes zero points, int32_data). */
+/** An int8 initializer's dims and values (raw_data or, as quantize_dynamic writes zero points, int32_data); null for other types. */
 function int8Values(tensor: readonly Field[]): { dims: number[]; values: Int8Array } | null {
   const type = findField(tensor, TENSOR.dataType);
   if (type === undefined || Number(varintValue(type)) !== DTYPE.int8) return null;
@@ -128,7 +127,6 @@ function int8Values(tensor: readonly Field[]): { dims: number[]; values: Int8Arr
   const count = dims.reduce((a, b) => a * b, 1);
   return ints.length === count ? { dims, values: Int8Array.from(ints) } : null;
 }
-
 
 /**
  * Rewrites the int8 weights of a serialized ModelProto's integer MatMuls as uint8 (module comment).
@@ -172,5 +170,5 @@ export function shiftWeightsToUint8(model: Uint8Array): Uint8WeightsResult {
   if (problem !== null) return { bytes: model, shifted: 0, reason: problem };
   const graph = writeEditedGraphs(analysis.graphs, edits);
   if (graph === null) return { bytes: model, shifted: 0, reason: null };
-  return { bytes: writeFields(withGraph(read, readFields(graph))), shifted, reason: null };
+  return { bytes: writeFields(read.model.map((f) => (f === read.graphField ? bytesField(MODEL.graph, graph) : f))), shifted, reason: null };
 }
