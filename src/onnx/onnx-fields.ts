@@ -66,6 +66,16 @@ export function intAttributeValue(node: OnnxNode, name: string): number | null {
   return value === undefined ? null : Number(BigInt.asIntN(64, varintValue(value)));
 }
 
+/** The subgraphs a node holds (If branches, Loop / Scan bodies), as GraphProto bytes in file order. */
+export function nodeSubgraphs(node: OnnxNode): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const attr of node.fields) {
+    if (attr.no !== NODE.attribute) continue;
+    for (const f of readFields(attr.data)) if (f.no === ATTR.g || f.no === ATTR.graphs) out.push(f.data);
+  }
+  return out;
+}
+
 /** Whether a node holds a subgraph (If branches, Loop / Scan bodies), which may read outer names. */
 export function hasSubgraph(node: OnnxNode): boolean {
   return node.fields.some((f) => f.no === NODE.attribute && readFields(f.data).some((a) => a.no === ATTR.g || a.no === ATTR.graphs));

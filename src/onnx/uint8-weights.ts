@@ -26,17 +26,16 @@
  */
 import { bytesField, findField, ProtobufError, readFields, varintValue, writeFields, type Field } from './protobuf.js';
 import {
-  ATTR,
   DTYPE,
   GRAPH,
-  NODE,
-  TENSOR,
+  indexGraph,
   initializerField,
   MODEL,
+  nodeSubgraphs,
   packedVarints,
   parseNode,
   readModelGraph,
-  indexGraph,
+  TENSOR,
   tensorDims,
   writeEditedGraphs,
   type IndexedGraph,
@@ -58,15 +57,20 @@ const WEIGHT_SLOTS: ReadonlyMap<string, { readonly weight: number; readonly zero
   ['com.microsoft:DynamicQuantizeMatMul', { weight: 1, zeroPoint: 3 }],
 ]);
 
-interface Use {
-  readonly role: 'weight' | 'zeroPoint' | 'other';
+type Role = 'weight' | 'zeroPoint' | 'other';
+
+/** An initializer and the ways nodes read it. */
+interface Read {
+  readonly graph: IndexedGraph;
+  readonly index: number;
+  readonly name: string;
+  readonly roles: Set<Role>;
 }
 
 interface Analysis {
   readonly graphs: IndexedGraph[];
-  /** Initializer key (graph id / name) → how nodes read it. */
-  readonly uses: Map<string, Use[]>;
-  readonly refs: Map<string, { graph: IndexedGraph; index: number; name: string }>;
+  /** Initializer key (graph id / name) → where it is and how it is read. */
+  readonly reads: Map<string, Read>;
   problem: string | null;
 }
 
@@ -76,14 +80,15 @@ function analyse(bytes: Uint8Array, outer: readonly IndexedGraph[], analysis: An
   analysis.graphs.push(graph);
   const scope = [graph, ...outer];
   /** Records how a node reads `name`; false when no initializer in scope has that name. */
-  const note = (name: string | undefined, role: Use['role']): boolean => {
+  const note = (name: string | undefined, role: Role): boolean => {
     if (name === undefined || name === '') return false;
     for (const g of scope) {
       const index = g.initializers.get(name);
       if (index === undefined) continue;
       const key = `${g.id}/${name}`;
-      analysis.uses.set(key, [...(analysis.uses.get(key) ?? []), { role }]);
-      analysis.refs.set(key, { graph: g, index, name });
+      const read = analysis.reads.get(key) ?? { graph: g, index, name, roles: new Set<Role>() };
+      read.roles.add(role);
+      analysis.reads.set(key, read);
       return true;
     }
     return false;
@@ -103,12 +108,7 @@ function analyse(bytes: Uint8Array, outer: readonly IndexedGraph[], analysis: An
     // Both must be constants of this file, or the rewritten weight would meet an int8 zero point at run time.
     if (weight !== zeroPoint) analysis.problem ??= `a ${node.opType} whose weight and zero point are not both initializers`;
   }
-  for (const node of nodes) {
-    for (const attr of node.fields) {
-      if (attr.no !== NODE.attribute) continue;
-      for (const f of readFields(attr.data)) if (f.no === ATTR.g || f.no === ATTR.graphs) analyse(f.data, scope, analysis);
-    }
-  }
+  for (const node of nodes) for (const sub of nodeSubgraphs(node)) analyse(sub, scope, analysis);
 }
 
 /** An int8 initializer's dims and values (raw_data or, as quantize_dynamic writes zero points, int32_data); null for other types. */
@@ -135,17 +135,15 @@ function int8Values(tensor: readonly Field[]): { dims: number[]; values: Int8Arr
 export function shiftWeightsToUint8(model: Uint8Array): Uint8WeightsResult {
   const read = readModelGraph(model);
   if (read === null) throw new ProtobufError('the model has no graph');
-  const analysis: Analysis = { graphs: [], uses: new Map(), refs: new Map(), problem: null };
+  const analysis: Analysis = { graphs: [], reads: new Map(), problem: null };
   analyse(read.graphField.data, [], analysis);
 
   const edits = new Map<number, Map<number, Field>>();
   let shifted = 0;
   let problem = analysis.problem;
-  for (const [key, uses] of analysis.uses) {
-    const roles = new Set(uses.map((u) => u.role));
+  for (const ref of analysis.reads.values()) {
+    const { roles } = ref;
     if (!roles.has('weight') && !roles.has('zeroPoint')) continue;
-    const ref = analysis.refs.get(key);
-    if (ref === undefined) continue;
     const tensor = readFields((ref.graph.fields[ref.index] as Field).data);
     const int8 = int8Values(tensor);
     if (int8 === null) {
@@ -166,8 +164,7 @@ export function shiftWeightsToUint8(model: Uint8Array): Uint8WeightsResult {
     edits.set(ref.graph.id, own);
     if (roles.has('weight')) shifted++;
   }
-  if (shifted === 0) return { bytes: model, shifted: 0, reason: problem };
-  if (problem !== null) return { bytes: model, shifted: 0, reason: problem };
+  if (shifted === 0 || problem !== null) return { bytes: model, shifted: 0, reason: problem };
   const graph = writeEditedGraphs(analysis.graphs, edits);
   if (graph === null) return { bytes: model, shifted: 0, reason: null };
   return { bytes: writeFields(read.model.map((f) => (f === read.graphField ? bytesField(MODEL.graph, graph) : f))), shifted, reason: null };

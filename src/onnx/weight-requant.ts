@@ -26,7 +26,7 @@
  */
 import type { FloatMatrix } from '../models/ctranslate2.js';
 import { bytesField, findField, ProtobufError, readFields, varintValue, writeFields, type Field } from './protobuf.js';
-import { ATTR, DTYPE, GRAPH, indexGraph, initializerField, MODEL, NODE, packedVarints, parseNode, TENSOR, tensorDims, tensorValues, writeEditedGraphs, type IndexedGraph, type OnnxNode } from './onnx-fields.js';
+import { DTYPE, GRAPH, indexGraph, initializerField, MODEL, nodeSubgraphs, packedVarints, parseNode, TENSOR, tensorDims, tensorValues, writeEditedGraphs, type IndexedGraph, type OnnxNode } from './onnx-fields.js';
 
 export interface WeightRequantResult {
   readonly bytes: Uint8Array;
@@ -67,15 +67,6 @@ interface Analysis {
 
 const key = (ref: InitializerRef): string => `${ref.graph.id}/${ref.name}`;
 
-function subgraphFields(node: OnnxNode): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (const attr of node.fields) {
-    if (attr.no !== NODE.attribute) continue;
-    for (const f of readFields(attr.data)) if (f.no === ATTR.g || f.no === ATTR.graphs) out.push(f.data);
-  }
-  return out;
-}
-
 function analyseGraph(bytes: Uint8Array, outer: readonly IndexedGraph[], analysis: Analysis): void {
   const graph = indexGraph(bytes, analysis.graphs.length);
   const { fields } = graph;
@@ -108,7 +99,7 @@ function analyseGraph(bytes: Uint8Array, outer: readonly IndexedGraph[], analysi
     if (chain === null) analysis.irregular.add(key(weight));
     else analysis.chains.push(chain);
   }
-  for (const node of nodes) for (const sub of subgraphFields(node)) analyseGraph(sub, scope, analysis);
+  for (const node of nodes) for (const sub of nodeSubgraphs(node)) analyseGraph(sub, scope, analysis);
 }
 
 /** MatMulInteger → Cast → Mul(·, Mul(A_scale, W_scale)) with W_scale an initializer; null otherwise. */

@@ -72,6 +72,19 @@ interface PendingJob {
 }
 
 /**
+ * Finals of at least this much audio are encoded in a window of their audio plus the margin,
+ * without the transcriber's 20 s minimum (DEFAULT_SHORT_WINDOW_MIN_MS). The minimum is there for
+ * commands, which lose accuracy in windows much shorter than Whisper's 30 s; a long utterance does
+ * not, and its final is the one the user waits for (its decode outlasts the endpoint pause), so the
+ * smaller window is pure latency: a 10 s utterance's encoder pass over 14 s instead of 20 s, and
+ * each decoder step attends to 700 positions instead of 1000. Measured on the corpus (teacher-forced
+ * loss of the reference transcripts, nats/token, clips of 6 s and more; README → Models → Short windows):
+ * French 0.954 → 0.946 with per-channel weights, 0.958 → 0.962 with the hub's, English 0.419 →
+ * 0.424; their beam-5 decodes 9–16 % faster.
+ */
+export const LONG_FINAL_MIN_SAMPLES = 6 * WHISPER_SAMPLE_RATE;
+
+/**
  * Decoding options for a job: finals get the full settings, partials the fast path. Prompt and
  * hotwords go to partials too: they bias vocabulary, so partials agree with the final
  * (LocalAgreement) at the cost of a few prompt tokens.
@@ -81,19 +94,6 @@ interface PendingJob {
  * there is no fallback to save, and a partial then always carries its scores, so an all-silent
  * one reaches the post-processor as 'no-speech' rather than ''.
  */
-/**
- * Finals of at least this much audio are encoded in a window of their audio plus the margin,
- * without the transcriber's 20 s minimum (DEFAULT_SHORT_WINDOW_MIN_MS). The minimum is there for
- * commands, which lose accuracy in windows much shorter than Whisper's 30 s; a long utterance does
- * not, and its final is the one the user waits for (its decode outlasts the endpoint pause), so the
- * smaller window is pure latency: a 10 s utterance's encoder pass over 14 s instead of 20 s, and
- * each decoder step attends to 700 positions instead of 1000. Measured on the corpus (teacher-forced
- * loss of the reference transcripts, nats/token, clips of 6 s and more; README → Live engine):
- * French 0.954 → 0.946 with per-channel weights, 0.958 → 0.962 with the hub's, English 0.419 →
- * 0.424; their beam-5 decodes 9–16 % faster.
- */
-export const LONG_FINAL_MIN_SAMPLES = 6 * WHISPER_SAMPLE_RATE;
-
 export function transcribeOptionsFor(
   job: DecodeJobSpec,
   gate: NoSpeechGate = DEFAULT_NO_SPEECH_GATE,
