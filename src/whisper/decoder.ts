@@ -105,11 +105,11 @@ export function softmaxAt(row: Float32Array, id: number): number {
 }
 
 /** Throws DecodeCancelledError once `signal` has fired; the checkpoint between model runs. */
-export function throwIfCancelled(signal: AbortSignal | undefined): void {
+export function throwIfCancelled(signal: AbortSignal | undefined, where?: string): void {
   if (signal?.aborted !== true) return;
   const reason: unknown = signal.reason;
   const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'cancelled';
-  throw new DecodeCancelledError(`the decode was cancelled: ${why}`);
+  throw new DecodeCancelledError(`the decode was cancelled${where === undefined ? '' : ` ${where}`}: ${why}`);
 }
 
 /** The model, with a cancellation checkpoint before every run (searches need no signal of their own). */

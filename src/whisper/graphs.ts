@@ -45,6 +45,12 @@
  *    'per-row' (the rewrites' path) on the CPU device (a CUDA session that falls back to the CPU
  *    keeps int8 weights), and part of the cache key.
  *
+ * 9. On the CPU device, the rewritten encoder also cut into ENCODER_PIECES runs of layers
+ *    (src/onnx/layer-split.ts, `encoderPieces`), which src/whisper/ort.ts runs one after the other, so
+ *    that a cancelled encoder pass stops at the next cut instead of running to its end (onnxruntime
+ *    cannot stop a run). Outputs bit-identical. The pieces are cached beside the rewrite they were cut
+ *    from (and dropped with it).
+ *
  * The rewritten graphs are kept in the model cache (`<cache>/derived/`), keyed by the source file's
  * path, size and mtime, the rewrite's version and which rewrite it is: later loads hand onnxruntime that file, so they
  * pay neither the rewrite (~170 ms) nor a second in-memory copy of the model while the sessions load
@@ -65,6 +71,7 @@ import { quantizeActivationsPerRow, type RowQuantSelector } from '../onnx/row-qu
 import { requantizeWeightsPerChannel } from '../onnx/weight-requant.js';
 import { int8ProductsSaturate } from '../onnx/saturation-probe.js';
 import { shiftWeightsToUint8 } from '../onnx/uint8-weights.js';
+import { splitAtLayers } from '../onnx/layer-split.js';
 import type { OnnxModelSource } from '../onnx/runtime.js';
 import type { ModelDtype, ResolvedModel } from './types.js';
 
@@ -83,11 +90,21 @@ export type WeightQuant = 'per-tensor' | 'per-channel' | 'none';
 /** The decoder's input that carries the encoder states (merged Whisper decoder contract). */
 const ENCODER_STATES = 'encoder_hidden_states';
 
+/**
+ * Step 9: how many runs an encoder pass is cut into on the CPU. A cancel waits for at most one piece
+ * (a third of a pass: ≤ 80–180 ms of a 20 s window on a 2-core CPU); each cut costs one more run and
+ * a copy of the residual stream (not measurable against this CPU's noise), and each piece's session
+ * keeps its own onnxruntime arena (~+45 MiB RSS in all).
+ */
+const ENCODER_PIECES = 3;
+
 /** Bump when the rewrite's output changes, so that graphs cached by an older version are not reused. */
 const REWRITE_VERSION = 7;
 
 export interface WhisperGraphs {
   readonly encoder: OnnxModelSource;
+  /** What to open for the encoder: its pieces in run order on the CPU (step 9), else [encoder]. */
+  readonly encoderPieces: readonly OnnxModelSource[];
   readonly decoder: OnnxModelSource;
   readonly activationQuant: EffectiveActivationQuant;
   readonly weightQuant: WeightQuant;
@@ -138,10 +155,9 @@ function flagsPath(cached: string): string {
   return `${cached.slice(0, -'.onnx'.length)}.json`;
 }
 
-/** Writes atomically (a reader never sees half a file) and drops older rewrites of the same source and kind. */
-async function storeInCache(target: string, bytes: Uint8Array): Promise<void> {
-  const folder = path.dirname(target);
-  await mkdir(folder, { recursive: true });
+/** Writes `bytes` to `target` atomically: a reader never sees half a file. */
+async function writeAtomically(target: string, bytes: Uint8Array): Promise<void> {
+  await mkdir(path.dirname(target), { recursive: true });
   const temporary = `${target}.${randomUUID()}.tmp`;
   try {
     await writeFile(temporary, bytes);
@@ -149,6 +165,15 @@ async function storeInCache(target: string, bytes: Uint8Array): Promise<void> {
   } finally {
     await unlink(temporary).catch(() => undefined);
   }
+}
+
+/**
+ * Writes a rewrite atomically and drops older rewrites of the same source and kind, with what was
+ * derived from them (step 9's pieces, named after their rewrite).
+ */
+async function storeInCache(target: string, bytes: Uint8Array): Promise<void> {
+  await writeAtomically(target, bytes);
+  const folder = path.dirname(target);
   const keep = new Set([path.basename(target), path.basename(flagsPath(target))]);
   // `<base>.<kind>.`: the name up to its key.
   const sameKind = path.basename(target).replace(/[^.]+\.onnx$/u, '');
@@ -159,6 +184,8 @@ async function storeInCache(target: string, bytes: Uint8Array): Promise<void> {
 
 interface Rewritten extends RewriteFlags {
   readonly source: OnnxModelSource;
+  /** Whether `source` is a file of the model cache (where derived files may be written beside it). */
+  readonly cached: boolean;
 }
 
 async function readCachedFlags(cached: string): Promise<RewriteFlags | null> {
@@ -181,7 +208,7 @@ async function rewrite(file: string, spec: RewriteSpec, cacheDir: string | null)
     try {
       cached = await cachePathFor(cacheDir, file, spec);
       const flags = await readCachedFlags(cached);
-      if (flags !== null) return { source: cached, ...flags };
+      if (flags !== null) return { source: cached, cached: true, ...flags };
     } catch {
       // The source cannot be read: onnxruntime reports that below.
     }
@@ -191,7 +218,7 @@ async function rewrite(file: string, spec: RewriteSpec, cacheDir: string | null)
     bytes = await readFile(file);
   } catch {
     // Unreadable: onnxruntime reports it with the usual coded error when it opens the path.
-    return { source: file, perRow: false, perChannel: false, shortWindows: false, uint8Weights: false };
+    return { source: file, cached: false, perRow: false, perChannel: false, shortWindows: false, uint8Weights: false };
   }
   let result: Rewrite;
   try {
@@ -201,19 +228,63 @@ async function rewrite(file: string, spec: RewriteSpec, cacheDir: string | null)
     throw new ModelCorruptError(`${file} is not a readable ONNX model: ${cause.message}`, { path: file }, { cause });
   }
   const flags: RewriteFlags = { perRow: result.perRow, perChannel: result.perChannel, shortWindows: result.shortWindows, uint8Weights: result.uint8Weights };
-  if (result.bytes === bytes) return { source: file, ...flags };
+  if (result.bytes === bytes) return { source: file, cached: false, ...flags };
   if (cached !== null) {
     try {
       // The flags first: a rewrite is only taken from the cache with its flags beside it.
       await mkdir(path.dirname(cached), { recursive: true });
       await writeFile(flagsPath(cached), JSON.stringify(flags));
       await storeInCache(cached, result.bytes);
-      return { source: cached, ...flags };
+      return { source: cached, cached: true, ...flags };
     } catch {
       // A read-only or full cache: load from memory this time.
     }
   }
-  return { source: { path: file, bytes: result.bytes }, ...flags };
+  return { source: { path: file, bytes: result.bytes }, cached: false, ...flags };
+}
+
+/** Step 9's piece `index` (0-based) of a cached encoder rewrite: `<base>.<kind>.<key>.piece-<i>-of-<n>.onnx`. */
+function piecePath(cached: string, index: number, count: number): string {
+  return `${cached.slice(0, -'.onnx'.length)}.piece-${index + 1}-of-${count}.onnx`;
+}
+
+/**
+ * Step 9: the encoder cut into ENCODER_PIECES runs of layers, or itself when it cannot be cut cleanly.
+ * Beside a cached rewrite the pieces are cached too (written once, opened by path: no copy of the
+ * model in memory, no cut at later loads); otherwise they are cut in memory.
+ */
+async function encoderPieces(encoder: Rewritten): Promise<OnnxModelSource[]> {
+  const source = encoder.source;
+  const file = typeof source === 'string' ? source : source.path;
+  if (encoder.cached && typeof source === 'string') {
+    const paths = Array.from({ length: ENCODER_PIECES }, (_, i) => piecePath(source, i, ENCODER_PIECES));
+    const present = await Promise.all(paths.map((p) => access(p).then(() => true, () => false)));
+    if (present.every(Boolean)) return paths;
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = typeof source === 'string' ? await readFile(source) : source.bytes;
+  } catch {
+    return [source]; // onnxruntime's load reports an unreadable file with the usual coded error
+  }
+  let split: ReturnType<typeof splitAtLayers>;
+  try {
+    split = splitAtLayers(bytes, ENCODER_PIECES);
+  } catch (cause) {
+    if (cause instanceof ProtobufError) return [source]; // and a corrupt one
+    throw cause;
+  }
+  if (split === null) return [source];
+  if (encoder.cached && typeof source === 'string' && split.pieces.length === ENCODER_PIECES) {
+    try {
+      const paths = split.pieces.map((_, i) => piecePath(source, i, ENCODER_PIECES));
+      for (const [i, piece] of split.pieces.entries()) await writeAtomically(paths[i] as string, piece);
+      return paths;
+    } catch {
+      // A full or read-only cache: open the pieces from memory this time.
+    }
+  }
+  return split.pieces.map((piece) => ({ path: file, bytes: piece }));
 }
 
 /** The float weights a rewrite requantises from, read once (only when a rewrite is not cached). */
@@ -331,13 +402,13 @@ export async function prepareWhisperGraphs(
   cacheDir: string | null,
   nFrames: number,
   floatWeightsPath: string | null = null,
-  /** Whether the graphs run on the CPU, where step 8 may apply (CUDA's integer MatMul takes int8 weights only). */
+  /** Whether the graphs run on the CPU, where steps 8 and 9 apply (CUDA's integer MatMul takes int8 weights only; a GPU's encoder pass is too short to need cuts). */
   onCpu = true,
 ): Promise<WhisperGraphs> {
   const quantized = model.dtype === 'q8';
   if (floatWeightsPath !== null) checkFloatWeightsApply(model.dtype, mode);
   if (quantized && mode === 'per-tensor') {
-    return { encoder: model.encoderPath, decoder: model.decoderPath, activationQuant: 'per-tensor', weightQuant: 'per-tensor', shortWindows: false, uint8Weights: false };
+    return { encoder: model.encoderPath, encoderPieces: [model.encoderPath], decoder: model.decoderPath, activationQuant: 'per-tensor', weightQuant: 'per-tensor', shortWindows: false, uint8Weights: false };
   }
   const uint8 = quantized && onCpu && (await int8ProductsSaturate());
   const floatWeights = floatWeightsPath === null ? null : await floatWeightsAt(floatWeightsPath);
@@ -347,6 +418,7 @@ export async function prepareWhisperGraphs(
   const decoder = await rewrite(model.decoderPath, decoderRewrite(model.decoderPath, quantized, model.dtype !== 'fp16', floatWeights, uint8), cacheDir);
   return {
     encoder: encoder.source,
+    encoderPieces: onCpu ? await encoderPieces(encoder) : [encoder.source],
     decoder: decoder.source,
     activationQuant: !quantized ? 'none' : encoder.perRow || decoder.perRow ? 'per-row' : 'per-tensor',
     weightQuant: !quantized ? 'none' : encoder.perChannel && decoder.perChannel ? 'per-channel' : 'per-tensor',

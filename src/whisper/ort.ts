@@ -76,7 +76,8 @@ export class WhisperOrt {
    * the past inputs' second dimension is the symbolic batch) and kept in kv-cache.ts SequenceMajorCache.
    */
   readonly sequenceMajorKv: boolean;
-  readonly #encoder: OnnxSession;
+  /** The encoder, whole or cut into runs of layers (src/onnx/layer-split.ts), run in order. */
+  readonly #encoder: readonly OnnxSession[];
   readonly #decoder: OnnxSession;
   readonly #selfNames: { past: string[]; present: string[] };
   readonly #crossNames: { past: string[]; present: string[] };
@@ -90,7 +91,7 @@ export class WhisperOrt {
   readonly #dummyHidden = new Map<number, Tensor>();
   #crossBroadcasts = true;
 
-  private constructor(encoder: OnnxSession, decoder: OnnxSession, device: Device) {
+  private constructor(encoder: readonly OnnxSession[], decoder: OnnxSession, device: Device) {
     this.#encoder = encoder;
     this.#decoder = decoder;
     this.device = device;
@@ -129,14 +130,22 @@ export class WhisperOrt {
     this.#cacheShape = { nHeads: heads, headDim, pastNames: this.#selfNames.past };
   }
 
-  static async open(encoderModel: OnnxModelSource, decoderModel: OnnxModelSource, options: OrtOpenOptions): Promise<WhisperOrt> {
+  /** `encoderModel`: the encoder, or its pieces in run order (each one's output is the next one's input). */
+  static async open(encoderModel: OnnxModelSource | readonly OnnxModelSource[], decoderModel: OnnxModelSource, options: OrtOpenOptions): Promise<WhisperOrt> {
+    const pieces = Array.isArray(encoderModel) ? (encoderModel as readonly OnnxModelSource[]) : [encoderModel as OnnxModelSource];
     // One group: the encoder and decoder fall back to the CPU together, with a single warning.
-    const [encoder, decoder] = await createOnnxSessions([encoderModel, decoderModel], options);
-    if (!encoder || !decoder) {
+    const sessions = await createOnnxSessions([...pieces, decoderModel], options);
+    const decoder = sessions.pop();
+    if (!decoder || sessions.length !== pieces.length || pieces.length === 0) {
       const path = typeof decoderModel === 'string' ? decoderModel : decoderModel.path;
       throw new ModelCorruptError('onnxruntime opened no Whisper sessions', { path });
     }
-    return new WhisperOrt(encoder, decoder, decoder.device);
+    return new WhisperOrt(sessions, decoder, decoder.device);
+  }
+
+  /** How many runs an encoder pass is (1: the encoder whole); a cancel stops the pass between two. */
+  get encoderPieces(): number {
+    return this.#encoder.length;
   }
 
   #emptyPast(batch: number, sequenceMajor: boolean): Tensor {
@@ -155,22 +164,31 @@ export class WhisperOrt {
 
   /**
    * Runs the encoder on one window (row-major [nMels][nFrames]) and derives its cross-attention KV.
-   * `signal` is checked between the two runs: a partial cancelled during the encoder pass (a final
-   * was queued behind it) does not also pay the cross-attention pass (~10–25 ms).
+   * `signal` is checked after each encoder run: a pass cancelled while it runs (a partial a final was
+   * queued behind, a speculative final whose pause ended) stops at the next cut between its pieces,
+   * or at the latest before the cross-attention pass (~10–25 ms).
    */
   async encode(mel: Float32Array, nMels: number, nFrames: number, sot: number, signal?: AbortSignal): Promise<CrossAttention> {
-    const encoded = await this.#encoder.run({ input_features: float32Tensor(mel, [1, nMels, nFrames]) }, ['last_hidden_state']);
-    const hidden = encoded['last_hidden_state'];
-    if (!hidden) throw new DecodeFailedError('The encoder returned no last_hidden_state', {});
-    // onnxruntime-node settles a run from a setImmediate callback, so this continuation runs before the
-    // event loop has polled the worker's messages: a `cancel` sent during the encoder run would not
-    // have aborted the signal yet. One turn of the loop (an immediate queued now runs after the poll)
-    // lets it through.
-    if (signal !== undefined) {
-      await yieldToEventLoop();
-      if (signal.aborted) {
-        hidden.dispose();
-        throwIfCancelled(signal);
+    let hidden = float32Tensor(mel, [1, nMels, nFrames]);
+    for (const [index, piece] of this.#encoder.entries()) {
+      // A piece reads the one before it: one input, one output (the residual stream at its cut).
+      const input = index === 0 ? 'input_features' : (piece.inputNames[0] ?? '');
+      const output = index === this.#encoder.length - 1 ? 'last_hidden_state' : (piece.outputNames[0] ?? '');
+      const encoded = await piece.run({ [input]: hidden }, [output]);
+      if (index > 0) hidden.dispose();
+      const next = encoded[output];
+      if (!next) throw new DecodeFailedError(`The encoder returned no ${output}`, {});
+      hidden = next;
+      // onnxruntime-node settles a run from a setImmediate callback, so this continuation runs before
+      // the event loop has polled the worker's messages: a `cancel` sent during the run would not have
+      // aborted the signal yet. One turn of the loop (an immediate queued now runs after the poll)
+      // lets it through.
+      if (signal !== undefined) {
+        await yieldToEventLoop();
+        if (signal.aborted) {
+          hidden.dispose();
+          throwIfCancelled(signal, `after encoder run ${index + 1} of ${this.#encoder.length}`);
+        }
       }
     }
     const feeds: Record<string, Tensor> = {
@@ -224,7 +242,7 @@ export class WhisperOrt {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.#encoder.release(), this.#decoder.release()]);
+    await Promise.all([...this.#encoder.map((piece) => piece.release()), this.#decoder.release()]);
   }
 }
 

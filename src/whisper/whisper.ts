@@ -105,7 +105,7 @@ export class Whisper implements WhisperBackend {
     const cacheDir = options.derivedCacheDir === undefined ? defaultCacheDir() : options.derivedCacheDir;
     // uint8 weights are a fix for the CPU's int8 kernel: CUDA's integer MatMul takes int8 weights only.
     const graphs = await prepareWhisperGraphs(model, activationQuant, cacheDir, config.nFrames, floatWeights, device.kind === 'cpu');
-    const ort = await WhisperOrt.open(graphs.encoder, graphs.decoder, {
+    const ort = await WhisperOrt.open(graphs.encoderPieces, graphs.decoder, {
       device,
       strictDevice: options.strictDevice ?? false,
       intraOpThreads,

@@ -25,6 +25,14 @@ export function graphAttr(name: string, graph: readonly Field[]): Field {
 
 export const tensor = initializerField;
 
+const TENSOR_ATTR = 4; // AttributeProto.TENSOR
+
+/** A Constant node, as the exporter writes scalars and shape pieces. */
+export function constantNode(output: string, dataType: number, dims: readonly number[], raw: Uint8Array): NodeSpec {
+  const t = tensor(output, dataType, dims, raw).data;
+  return node('Constant', [], [output], [messageField(NODE.attribute, [stringField(ATTR.name, 'value'), { no: ATTR.t, wire: 2, data: t }, varintField(ATTR.type, TENSOR_ATTR)])]);
+}
+
 /** A tensor value (graph input or output, field `no`) with symbolic or fixed dimensions. */
 export function value(no: typeof GRAPH.input | typeof GRAPH.output, name: string, elemType: number, dims: readonly (number | string)[]): Field {
   const shape = dims.map((d) => messageField(1, [typeof d === 'number' ? varintField(1, d) : stringField(2, d)]));

@@ -43,6 +43,7 @@ describe('activation quantisation of the whisper-base int8 graphs', () => {
     expect(typeof perRow.decoder).not.toBe('string');
     expect(await prepareWhisperGraphs(BASE_MODEL, 'per-tensor', null, FULL_WINDOW)).toEqual({
       encoder: BASE_MODEL.encoderPath,
+      encoderPieces: [BASE_MODEL.encoderPath],
       decoder: BASE_MODEL.decoderPath,
       activationQuant: 'per-tensor',
       weightQuant: 'per-tensor',
@@ -101,19 +102,25 @@ describe('activation quantisation of the whisper-base int8 graphs', () => {
       const expectedBytes = saturates ? shiftWeightsToUint8(expected.bytes).bytes : expected.bytes;
       expect(Buffer.compare(bytes, Buffer.from(expectedBytes))).toBe(0);
       expect(first.shortWindows).toBe(true);
+      // graphs.ts step 9: the encoder's three runs of layers, cached beside it.
+      const base = cached.slice(0, -'.onnx'.length);
+      expect(first.encoderPieces).toEqual([1, 2, 3].map((i) => `${base}.piece-${i}-of-3.onnx`));
       const writtenAt = (await stat(cached)).mtimeMs;
+      const piecesWrittenAt = (await stat(`${base}.piece-1-of-3.onnx`)).mtimeMs;
 
       // Second load: the same file, not written again.
       const second = await prepareWhisperGraphs(model, 'per-row', cache, FULL_WINDOW);
       expect(second).toEqual(first);
       expect((await stat(cached)).mtimeMs).toBe(writtenAt);
+      expect((await stat(`${base}.piece-1-of-3.onnx`)).mtimeMs).toBe(piecesWrittenAt);
 
       // The source changes (a new download): a new rewrite replaces the old one.
       await utimes(source, new Date(), new Date(Date.now() + 5000));
       const third = await prepareWhisperGraphs(model, 'per-row', cache, FULL_WINDOW);
       expect(third.encoder).not.toBe(cached);
       const kept = path.basename(third.encoder as string, '.onnx');
-      expect((await readdir(path.dirname(cached))).sort()).toEqual([`${kept}.json`, `${kept}.onnx`]);
+      // The old rewrite's pieces go with it.
+      expect((await readdir(path.dirname(cached))).sort()).toEqual([`${kept}.json`, `${kept}.onnx`, ...[1, 2, 3].map((i) => `${kept}.piece-${i}-of-3.onnx`)]);
 
       // A cache that cannot be written (a file where the folder should be): the bytes stay in memory.
       const blocked = path.join(dir, 'blocked');
@@ -121,6 +128,8 @@ describe('activation quantisation of the whisper-base int8 graphs', () => {
       const inMemory = await prepareWhisperGraphs(model, 'per-row', blocked, FULL_WINDOW);
       expect(inMemory.activationQuant).toBe('per-row');
       expect(inMemory.encoder).toMatchObject({ path: source });
+      expect(inMemory.encoderPieces).toHaveLength(3);
+      for (const piece of inMemory.encoderPieces) expect(piece).toMatchObject({ path: source });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

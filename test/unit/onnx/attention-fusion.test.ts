@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { fuseSelfAttention } from '../../../src/onnx/attention-fusion.js';
-import { ATTR, floatAttribute, GRAPH, intsAttribute, MODEL, NODE, parseNode, tensorValues, type ConstantValues } from '../../../src/onnx/onnx-fields.js';
-import { findField, messageField, readFields, stringField, varintField, type Field } from '../../../src/onnx/protobuf.js';
+import { ATTR, floatAttribute, GRAPH, intsAttribute, MODEL, parseNode, tensorValues, type ConstantValues } from '../../../src/onnx/onnx-fields.js';
+import { findField, messageField, readFields, varintField, type Field } from '../../../src/onnx/protobuf.js';
 import { createOnnxSession, float32Data, float32Tensor } from '../../../src/onnx/runtime.js';
 import { seededRandom } from '../../../src/whisper/random.js';
-import { ELEM, f32, graph, intAttr, model, node, tensor, value, type NodeSpec } from '../../helpers/onnx-model.js';
+import { constantNode, ELEM, f32, graph, intAttr, model, node, tensor, value, type NodeSpec } from '../../helpers/onnx-model.js';
 
 /**
  * Two encoder layers' attention in miniature, node for node as optimum exports Whisper's (width 8,
@@ -16,17 +16,11 @@ import { ELEM, f32, graph, intAttr, model, node, tensor, value, type NodeSpec } 
 const WIDTH = 8;
 const HEADS = 2;
 const HEAD = WIDTH / HEADS;
-const TENSOR_ATTR = 4; // AttributeProto.TENSOR
 
 function int64(values: readonly number[]): Uint8Array {
   return new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer);
 }
 
-/** A Constant node, as the exporter writes scalars and shape pieces. */
-function constantNode(output: string, dataType: number, dims: readonly number[], raw: Uint8Array): NodeSpec {
-  const t = tensor(output, dataType, dims, raw).data;
-  return node('Constant', [], [output], [messageField(NODE.attribute, [stringField(ATTR.name, 'value'), { no: ATTR.t, wire: 2, data: t }, varintField(ATTR.type, TENSOR_ATTR)])]);
-}
 
 interface Variant {
   /** Softmax axis attribute (undefined: the default, -1). */
