@@ -94,7 +94,7 @@ const ENCODER_STATES = 'encoder_hidden_states';
  * Step 9: how many runs an encoder pass is cut into on the CPU. A cancel waits for at most one piece
  * (a third of a pass: ≤ 80–180 ms of a 20 s window on a 2-core CPU); each cut costs one more run and
  * a copy of the residual stream (not measurable against this CPU's noise), and each piece's session
- * keeps its own onnxruntime arena (~+45 MiB RSS in all).
+ * keeps its own onnxruntime arena (+30–45 MiB RSS in all).
  */
 const ENCODER_PIECES = 3;
 
