@@ -51,13 +51,12 @@
  *    cannot stop a run). Outputs bit-identical. The pieces are cached beside the rewrite they were cut
  *    from (and dropped with it).
  *
- * The rewritten graphs are kept in the model cache (`<cache>/derived/`), keyed by the source file's
+ * The rewritten graphs are kept in the model cache (`<cache>/derived/`, src/whisper/graph-cache.ts), keyed by the source file's
  * path, size and mtime, the rewrite's version and which rewrite it is: later loads hand onnxruntime that file, so they
  * pay neither the rewrite (~170 ms) nor a second in-memory copy of the model while the sessions load
  * (+200 MiB peak RSS in the engine). Where the cache cannot be written, the bytes stay in memory.
  */
-import { createHash, randomUUID } from 'node:crypto';
-import { access, mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidOptionError, ModelCorruptError, ModelMismatchError } from '../errors.js';
 import { locateCtranslate2Model, readCtranslate2Model, type FloatMatrix } from '../models/ctranslate2.js';
@@ -74,6 +73,7 @@ import { shiftWeightsToUint8 } from '../onnx/uint8-weights.js';
 import { splitAtLayers } from '../onnx/layer-split.js';
 import type { OnnxModelSource } from '../onnx/runtime.js';
 import type { ModelDtype, ResolvedModel } from './types.js';
+import { cachePathFor, digest, flagsPath, piecePath, readCachedFlags, storeInCache, writeAtomically, type RewriteFlags } from './graph-cache.js';
 
 export const ACTIVATION_QUANTS = ['per-row', 'per-tensor'] as const;
 export type ActivationQuant = (typeof ACTIVATION_QUANTS)[number];
@@ -98,9 +98,6 @@ const ENCODER_STATES = 'encoder_hidden_states';
  */
 const ENCODER_PIECES = 3;
 
-/** Bump when the rewrite's output changes, so that graphs cached by an older version are not reused. */
-const REWRITE_VERSION = 7;
-
 export interface WhisperGraphs {
   readonly encoder: OnnxModelSource;
   /** What to open for the encoder: its pieces in run order on the CPU (step 9), else [encoder]. */
@@ -111,15 +108,6 @@ export interface WhisperGraphs {
   /** Whether the encoder accepts windows shorter than a full one. */
   readonly shortWindows: boolean;
   /** Whether the int8 weights were stored as uint8 for this CPU (step 8). */
-  readonly uint8Weights: boolean;
-}
-
-/** What the rewrite of one file did (also kept beside a cached rewrite, as JSON). */
-interface RewriteFlags {
-  readonly perRow: boolean;
-  readonly perChannel: boolean;
-  readonly shortWindows: boolean;
-  /** Step 8: the int8 weights are stored as uint8. */
   readonly uint8Weights: boolean;
 }
 
@@ -138,75 +126,17 @@ interface RewriteSpec {
   readonly apply: (bytes: Uint8Array) => Rewrite | Promise<Rewrite>;
 }
 
-function digest(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
-}
-
-/** Where the rewrite of `file` lives in the cache: one folder per source file, one name per kind and version of it. */
-async function cachePathFor(cacheDir: string, file: string, spec: RewriteSpec): Promise<string> {
-  const source = path.resolve(file);
-  const info = await stat(source);
-  const folder = path.join(cacheDir, 'derived', digest(source));
-  return path.join(folder, `${path.basename(source, '.onnx')}.${spec.kind}.${digest([info.size, info.mtimeMs, REWRITE_VERSION, spec.tag])}.onnx`);
-}
-
-/** Cached rewrites are named `<base>.<kind>.<key>.onnx`; the flags they were written with sit beside them. */
-function flagsPath(cached: string): string {
-  return `${cached.slice(0, -'.onnx'.length)}.json`;
-}
-
-/** Writes `bytes` to `target` atomically: a reader never sees half a file. */
-async function writeAtomically(target: string, bytes: Uint8Array): Promise<void> {
-  await mkdir(path.dirname(target), { recursive: true });
-  const temporary = `${target}.${randomUUID()}.tmp`;
-  try {
-    await writeFile(temporary, bytes);
-    await rename(temporary, target);
-  } finally {
-    await unlink(temporary).catch(() => undefined);
-  }
-}
-
-/**
- * Writes a rewrite atomically and drops older rewrites of the same source and kind, with what was
- * derived from them (step 9's pieces, named after their rewrite).
- */
-async function storeInCache(target: string, bytes: Uint8Array): Promise<void> {
-  await writeAtomically(target, bytes);
-  const folder = path.dirname(target);
-  const keep = new Set([path.basename(target), path.basename(flagsPath(target))]);
-  // `<base>.<kind>.`: the name up to its key.
-  const sameKind = path.basename(target).replace(/[^.]+\.onnx$/u, '');
-  for (const name of await readdir(folder)) {
-    if (!keep.has(name) && name.startsWith(sameKind) && (name.endsWith('.onnx') || name.endsWith('.json'))) await unlink(path.join(folder, name)).catch(() => undefined);
-  }
-}
-
 interface Rewritten extends RewriteFlags {
   readonly source: OnnxModelSource;
   /** Whether `source` is a file of the model cache (where derived files may be written beside it). */
   readonly cached: boolean;
 }
 
-async function readCachedFlags(cached: string): Promise<RewriteFlags | null> {
-  try {
-    await access(cached);
-    const flags: unknown = JSON.parse(await readFile(flagsPath(cached), 'utf8'));
-    if (typeof flags !== 'object' || flags === null) return null;
-    const { perRow, perChannel, shortWindows, uint8Weights } = flags as Record<string, unknown>;
-    return typeof perRow === 'boolean' && typeof perChannel === 'boolean' && typeof shortWindows === 'boolean' && typeof uint8Weights === 'boolean'
-      ? { perRow, perChannel, shortWindows, uint8Weights }
-      : null;
-  } catch {
-    return null;
-  }
-}
-
 async function rewrite(file: string, spec: RewriteSpec, cacheDir: string | null): Promise<Rewritten> {
   let cached: string | null = null;
   if (cacheDir !== null) {
     try {
-      cached = await cachePathFor(cacheDir, file, spec);
+      cached = await cachePathFor(cacheDir, file, spec.kind, spec.tag);
       const flags = await readCachedFlags(cached);
       if (flags !== null) return { source: cached, cached: true, ...flags };
     } catch {
@@ -241,11 +171,6 @@ async function rewrite(file: string, spec: RewriteSpec, cacheDir: string | null)
     }
   }
   return { source: { path: file, bytes: result.bytes }, cached: false, ...flags };
-}
-
-/** Step 9's piece `index` (0-based) of a cached encoder rewrite: `<base>.<kind>.<key>.piece-<i>-of-<n>.onnx`. */
-function piecePath(cached: string, index: number, count: number): string {
-  return `${cached.slice(0, -'.onnx'.length)}.piece-${index + 1}-of-${count}.onnx`;
 }
 
 /**
