@@ -26,7 +26,6 @@ import {
   readFields,
   stringField,
   stringValue,
-  varintField,
   writeFields,
   type Field,
 } from './protobuf.js';
@@ -44,6 +43,7 @@ import {
   readModelGraph,
   SHAPE,
   TENSOR_TYPE,
+  tensorValueInfo,
   TYPE,
   VALUE_INFO,
   valueInfoName,
@@ -201,15 +201,7 @@ export function appendOnlySelfAttentionCache(model: Uint8Array, isPast: (input: 
     }
     if (f.no === GRAPH.input && valueInfoName(f.data) === inputs[inputs.length - 1]) {
       out.push(
-        messageField(GRAPH.input, [
-          stringField(VALUE_INFO.name, PAST_LENGTH_INPUT),
-          messageField(VALUE_INFO.type, [
-            messageField(TYPE.tensorType, [
-              varintField(TENSOR_TYPE.elemType, DTYPE.int64),
-              messageField(TENSOR_TYPE.shape, [messageField(SHAPE.dim, [varintField(DIM.value, 1)])]),
-            ]),
-          ]),
-        ]),
+        tensorValueInfo(GRAPH.input, PAST_LENGTH_INPUT, DTYPE.int64, [1]),
       );
     }
   }

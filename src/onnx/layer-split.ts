@@ -17,8 +17,8 @@
  * computed in the whole graph, so the output is bit-identical (test/unit/onnx/layer-split.test.ts, and
  * the real encoder in test/e2e/whisper/encode-cancel.test.ts).
  */
-import { findField, messageField, readFields, stringField, stringValue, varintField, varintValue, writeFields, type Field } from './protobuf.js';
-import { GRAPH, hasSubgraph, parseNode, readModelGraph, TENSOR, TENSOR_TYPE, TYPE, VALUE_INFO, valueInfoName, withGraph, type OnnxNode } from './onnx-fields.js';
+import { findField, readFields, stringValue, varintValue, writeFields, type Field } from './protobuf.js';
+import { GRAPH, hasSubgraph, parseNode, readModelGraph, TENSOR, TENSOR_TYPE, tensorValueInfo, TYPE, VALUE_INFO, valueInfoName, withGraph, type OnnxNode } from './onnx-fields.js';
 
 export interface LayerSplit {
   /** The pieces, in run order: piece i's only input is piece i−1's only output (piece 0 reads the graph's inputs). */
@@ -35,11 +35,6 @@ function cutLayers(layers: number, pieces: number): number[] {
     if (layer > 0 && layer < layers && !out.includes(layer)) out.push(layer);
   }
   return out;
-}
-
-/** A graph input or output named `name`: a tensor of `elemType`, shape left to onnxruntime. */
-function tensorValue(no: number, name: string, elemType: number): Field {
-  return messageField(no, [stringField(VALUE_INFO.name, name), messageField(VALUE_INFO.type, [messageField(TYPE.tensorType, [varintField(TENSOR_TYPE.elemType, elemType)])])]);
 }
 
 function elemTypeOf(valueInfo: Uint8Array): number | null {
@@ -119,8 +114,8 @@ export function splitAtLayers(model: Uint8Array, pieces: number): LayerSplit | n
       ...own.map((x) => x.f),
       ...otherFields,
       ...inits,
-      ...(input === null ? graphInputs : [tensorValue(GRAPH.input, input, outputElem)]),
-      ...(p === cuts.length ? graphOutputs : [tensorValue(GRAPH.output, cuts[p] as string, outputElem)]),
+      ...(input === null ? graphInputs : [tensorValueInfo(GRAPH.input, input, outputElem)]),
+      ...(p === cuts.length ? graphOutputs : [tensorValueInfo(GRAPH.output, cuts[p] as string, outputElem)]),
     ];
     out.push(writeFields(withGraph(read, graph)));
   }

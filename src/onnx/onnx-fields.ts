@@ -110,6 +110,21 @@ export function valueInfoName(data: Uint8Array): string {
   return name ? stringValue(name) : '';
 }
 
+/**
+ * A tensor ValueInfoProto as field `no` of a graph (GRAPH.input / GRAPH.output): its name, element type
+ * and, when `dims` is given, its shape (numbers fixed, strings symbolic); without `dims` the rank is left
+ * to onnxruntime.
+ */
+export function tensorValueInfo(no: number, name: string, elemType: number, dims?: readonly (number | string)[]): Field {
+  const shape = dims?.map((d) => messageField(SHAPE.dim, [typeof d === 'number' ? varintField(DIM.value, d) : stringField(DIM.param, d)]));
+  return messageField(no, [
+    stringField(VALUE_INFO.name, name),
+    messageField(VALUE_INFO.type, [
+      messageField(TYPE.tensorType, [varintField(TENSOR_TYPE.elemType, elemType), ...(shape === undefined ? [] : [messageField(TENSOR_TYPE.shape, shape)])]),
+    ]),
+  ]);
+}
+
 /** A NodeProto's fields (wrap them with messageField(GRAPH.node, …) to place the node in a graph). */
 export function nodeFields(
   opType: string,

@@ -6,8 +6,8 @@
  * The shape is a real GEMM's (8 × 64 by 64 × 32, the weight a constant MLAS pre-packs), not a
  * vector product that a special-cased kernel might take. One run, memoised per process: ~ms.
  */
-import { DTYPE, GRAPH, initializerField, MODEL, nodeFields, OPSET, VALUE_INFO } from './onnx-fields.js';
-import { messageField, stringField, varintField, writeFields, type Field } from './protobuf.js';
+import { DTYPE, GRAPH, initializerField, MODEL, nodeFields, OPSET, tensorValueInfo } from './onnx-fields.js';
+import { messageField, stringField, varintField, writeFields } from './protobuf.js';
 import { createOnnxSession, uint8Tensor } from './runtime.js';
 
 const M = 8;
@@ -16,11 +16,6 @@ const N = 32;
 /** Every output element: K products of 255 × 127, exact in int32. */
 export const EXACT_PROBE_VALUE = K * 255 * 127;
 
-function tensorValue(no: number, name: string, elemType: number, dims: readonly number[]): Field {
-  const shape = dims.map((d) => messageField(1, [varintField(1, d)]));
-  return messageField(no, [stringField(VALUE_INFO.name, name), messageField(VALUE_INFO.type, [messageField(1, [varintField(1, elemType), messageField(2, shape)])])]);
-}
-
 /** The probe model: Y = MatMulInteger(A, W), A uint8 [M, K] an input, W int8 [K, N] all 127. */
 export function saturationProbeModel(): Uint8Array {
   const weight = new Uint8Array(K * N).fill(127);
@@ -28,8 +23,8 @@ export function saturationProbeModel(): Uint8Array {
     messageField(GRAPH.node, nodeFields('MatMulInteger', ['A', 'W'], ['Y'], 'probe')),
     stringField(GRAPH.name, 'int8-saturation-probe'),
     initializerField('W', DTYPE.int8, [K, N], weight),
-    tensorValue(GRAPH.input, 'A', DTYPE.uint8, [M, K]),
-    tensorValue(GRAPH.output, 'Y', DTYPE.int32, [M, N]),
+    tensorValueInfo(GRAPH.input, 'A', DTYPE.uint8, [M, K]),
+    tensorValueInfo(GRAPH.output, 'Y', DTYPE.int32, [M, N]),
   ];
   return writeFields([
     varintField(1, 8),

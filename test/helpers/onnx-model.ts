@@ -2,7 +2,7 @@
  * Builds small ONNX models byte by byte (onnx.proto field numbers) for tests that run them through
  * onnxruntime: no Python, no model files.
  */
-import { ATTR, ATTR_TYPE, DTYPE, GRAPH, initializerField, MODEL, NODE, nodeFields, OPSET, VALUE_INFO } from '../../src/onnx/onnx-fields.js';
+import { ATTR, ATTR_TYPE, DTYPE, GRAPH, initializerField, MODEL, NODE, nodeFields, OPSET, tensorValueInfo } from '../../src/onnx/onnx-fields.js';
 import { messageField, stringField, varintField, writeFields, type Field } from '../../src/onnx/protobuf.js';
 
 export { intAttribute as intAttr } from '../../src/onnx/onnx-fields.js';
@@ -35,8 +35,7 @@ export function constantNode(output: string, dataType: number, dims: readonly nu
 
 /** A tensor value (graph input or output, field `no`) with symbolic or fixed dimensions. */
 export function value(no: typeof GRAPH.input | typeof GRAPH.output, name: string, elemType: number, dims: readonly (number | string)[]): Field {
-  const shape = dims.map((d) => messageField(1, [typeof d === 'number' ? varintField(1, d) : stringField(2, d)]));
-  return messageField(no, [stringField(VALUE_INFO.name, name), messageField(VALUE_INFO.type, [messageField(1, [varintField(1, elemType), messageField(2, shape)])])]);
+  return tensorValueInfo(no, name, elemType, dims);
 }
 
 export function graph(name: string, nodes: readonly NodeSpec[], rest: readonly Field[]): Field[] {
