@@ -62,6 +62,9 @@ export class WhisperTokenizer implements WhisperTokenizerLike {
 
   decode(ids: readonly number[]): string {
     const textIds = ids.filter((id) => !this.#addedIds.has(id) && !this.isTimestamp(id));
+    // A window's output can be timestamps alone (<|1.00|> then EOT: "no speech from here"), and the
+    // tokenizers library refuses an empty list.
+    if (textIds.length === 0) return '';
     // No clean-up: it would glue French punctuation (" ?", " :") to the previous word.
     return this.#tokenizer.decode(textIds, { skip_special_tokens: true, clean_up_tokenization_spaces: false });
   }

