@@ -39,8 +39,9 @@ Model:
   --threads N           decode threads
   --beam N              beam size of finals (default 5)
   --full-windows        pad every utterance to a 30 s window (default: its audio + 4 s; ~2× faster)
-  --no-warm-up          start ~300 ms sooner, without the decoder's warm-up (the first utterance
-                        then pays the cold start, ~100–200 ms)
+  --no-warm-up          start 1–2 s sooner (2 cores), without the decoder's warm-up (the first
+                        utterance then pays the cold start, ~100–200 ms, and the first full
+                        30 s window the growth of onnxruntime's memory)
 Output:
   --jsonl               one JSON event per line (final, partial, rejected, error, metrics)
   --no-partials         no partial results

@@ -39,8 +39,9 @@ Model:
   --device DEV            cpu, cuda or cuda:N (default: cpu)
   --strict-device         fail instead of falling back to the CPU
   --threads N             decode threads (alias: --cpu-threads)
-  --no-warm-up            listen ~300 ms sooner, without the decoder's warm-up (the first request
-                          then pays the cold start, ~100–200 ms)
+  --no-warm-up            listen 1–2 s sooner (2 cores), without the decoder's warm-up (the first
+                          request then pays the cold start, ~100–200 ms, and the first full
+                          30 s window the growth of onnxruntime's memory)
   -h, --help              this help
 `;
 

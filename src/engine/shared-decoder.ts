@@ -40,8 +40,9 @@ export interface SharedDecoderOptions {
   /** ONNX Runtime intra-op threads. */
   readonly threads?: number;
   /**
-   * One small encode and decode before the worker reports ready (default true), so the first
-   * utterance runs as fast as the rest (src/whisper/warm-up.ts); false starts ~300 ms sooner.
+   * Small encodes and decodes before the worker reports ready (default true), so the first
+   * utterance runs as fast as the rest and the worker's memory is at its steady level
+   * (src/whisper/warm-up.ts); false starts 1–2 s sooner on 2 cores.
    */
   readonly warmUp?: boolean;
   readonly env?: Readonly<Record<string, string | undefined>>;

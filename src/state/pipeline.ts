@@ -40,6 +40,8 @@ interface Utterance {
   /** The job whose result is this utterance's final. */
   finalJobId: number | null;
   endSamples: number | null;
+  /** It begins at a max-length cut, inside speech: its first words may end a sentence (DecodeJobSpec.startsMidSpeech). */
+  readonly startsMidSpeech: boolean;
 }
 
 export class Pipeline {
@@ -54,6 +56,8 @@ export class Pipeline {
   /** The furthest stream position the VAD has reported. */
   #vadPosition = 0;
   #maxUtteranceId = 0;
+  /** Where the VAD last cut an utterance at its maximum length: the next one starts there, mid-speech. */
+  #lastCut = -1;
 
   constructor(options: PipelineOptions, ports: PipelinePorts) {
     this.#options = options;
@@ -309,6 +313,7 @@ export class Pipeline {
       speculative: null,
       finalJobId: null,
       endSamples: null,
+      startsMidSpeech: startSamples === this.#lastCut,
     };
     this.#utterances.set(id, u);
     this.#maxUtteranceId = Math.max(this.#maxUtteranceId, id);
@@ -317,6 +322,7 @@ export class Pipeline {
   }
 
   #speechEnd(id: number, startSamples: number, endSamples: number, reason: SpeechEndReason): void {
+    if (reason === 'max-length') this.#lastCut = endSamples;
     const u = this.#utterances.get(id) ?? this.#open(id, startSamples);
     u.startSamples = startSamples;
     u.endSamples = endSamples;
@@ -372,6 +378,7 @@ export class Pipeline {
       initialPrompt: this.#options.initialPrompt,
       hotwords: this.#options.hotwords,
       speculative,
+      ...(u.startsMidSpeech ? { startsMidSpeech: true } : {}),
     };
     return this.#decodes.enqueue(spec);
   }

@@ -42,6 +42,7 @@ export interface ResolvedTranscribeOptions {
   /** null → full windows. */
   readonly shortWindowMarginMs: number | null;
   readonly shortWindowMinMs: number;
+  readonly shortWindowWithoutTimestamps: boolean;
 }
 
 function fail(name: string, value: unknown, expected: string): never {
@@ -143,5 +144,6 @@ export function resolveTranscribeOptions(
     seed,
     shortWindowMarginMs,
     shortWindowMinMs,
+    shortWindowWithoutTimestamps: booleanOr('shortWindowWithoutTimestamps', options.shortWindowWithoutTimestamps, false),
   };
 }

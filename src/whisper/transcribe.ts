@@ -231,7 +231,7 @@ export async function transcribe(
   let seek = 0;
   while (seek < contentFrames) {
     const windowFrames = Math.min(nFrames, contentFrames - seek);
-    const decodeWindow = async (frames: number, temperatures: readonly number[]): Promise<FallbackOutcome> => {
+    const decodeWindow = async (frames: number, temperatures: readonly number[], withoutTimestamps = opts.withoutTimestamps): Promise<FallbackOutcome> => {
       const window = windowBuffer.subarray(0, nMels * frames);
       // OpenAI pads a short last window with zeros in the log-mel domain, not with the mel of silence.
       for (let m = 0; m < nMels; m++) {
@@ -264,7 +264,7 @@ export async function transcribe(
           bestOf: opts.bestOf,
           patience: opts.patience,
           lengthPenalty: opts.lengthPenalty,
-          withoutTimestamps: opts.withoutTimestamps,
+          withoutTimestamps,
           maxInitialTimestampInS: MAX_INITIAL_TIMESTAMP_IN_S,
           suppressTokens: backend.defaultSuppressTokens,
           suppressBlank: true,
@@ -289,8 +289,9 @@ export async function transcribe(
       // another temperature, or the model doubts there is speech but the log-prob would keep the
       // text, the window is decoded again the reference way (full window, every temperature): on
       // noise, a short window can carry a fluent phantom sentence past the gates that the full window
-      // rejects. A decode the no-speech gate drops anyway is dropped as the reference would.
-      outcome = await decodeWindow(shortFrames, opts.temperatures.slice(0, 1));
+      // rejects. A decode the no-speech gate drops anyway is dropped as the reference would. With
+      // shortWindowWithoutTimestamps the fast path also skips the timestamp tokens; the retry keeps them.
+      outcome = await decodeWindow(shortFrames, opts.temperatures.slice(0, 1), opts.withoutTimestamps || opts.shortWindowWithoutTimestamps);
       const { result } = outcome;
       const fallback = !outcome.passed && opts.temperatures.length > 1;
       const doubtsSpeech = opts.noSpeechThreshold !== null && result.noSpeechProb > opts.noSpeechThreshold;

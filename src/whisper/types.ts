@@ -181,6 +181,13 @@ export interface TranscribeOptions {
    */
   readonly shortWindowMinMs?: number;
   /**
+   * The short window's first decode runs without timestamp tokens (default false). Its guard's retry,
+   * and every full window, keep `withoutTimestamps`. For input that is one utterance (the live
+   * engine's finals): its segment times are not needed, and the timestamp tokens are ~14 % of the
+   * decoder steps (README → Models → Short windows).
+   */
+  readonly shortWindowWithoutTimestamps?: boolean;
+  /**
    * Cancels the transcription: it rejects with DecodeCancelledError (STT_DECODE_CANCELLED) at the
    * next checkpoint, i.e. before the mel, before each encoder run and before each decoder step. A
    * model run already started finishes first (onnxruntime cannot stop one midway), so the wait is

@@ -2,7 +2,11 @@
  * One small pass through what a first utterance runs, so that the first real one does not pay for
  * the process's cold start: the log-mel extractor's tables (filterbank, FFT plan), onnxruntime's
  * first encoder run at the window length a short utterance gets (its arena grows there), the
- * decoder's first passes at batch 1 and at the beam width, and the JIT of the searches.
+ * decoder's first passes at batch 1 and at the beam width, and the JIT of the searches. Then, where
+ * that window is short, one full 30 s window with a beam decode: the largest tensors the worker ever
+ * holds (a guard's retry, an utterance of 26 s or more), so its memory reaches its steady level here
+ * rather than at the first such utterance, minutes into a session (+80–100 MiB of RSS then, on
+ * bench:stream), and that utterance does not pay for the arena's growth.
  *
  * Measured on the Wyoming server (2 cores, a French command, beam 5, fresh starts): the first
  * request after start-up took 575–629 ms against ~430 for the next ones; with this warm-up before
@@ -29,9 +33,9 @@ const WARM_UP_BEAM = 5;
 
 export interface WarmUpReport {
   readonly ms: number;
-  /** Mel frames of the window encoded (a short utterance's window, or a full one). */
-  readonly frames: number;
-  /** Beam widths decoded (1 = greedy); empty when the model has no language token to prompt with. */
+  /** Mel frames of each window encoded: a short utterance's window then a full one, or a full one alone. */
+  readonly windows: readonly number[];
+  /** Beam widths decoded (1 = greedy), in order; empty when the model has no language token to prompt with. */
   readonly beamSizes: readonly number[];
 }
 
@@ -53,25 +57,27 @@ export async function warmUp(backend: WhisperBackend, now: () => number = () => 
         frameMs,
       )
     : nFrames;
-  const window = new Float32Array(nMels * frames);
-  const content = Math.min(mel.nFrames, frames);
-  for (let m = 0; m < nMels; m++) window.set(mel.data.subarray(m * mel.nFrames, m * mel.nFrames + content), m * frames);
-
-  const encoded = await backend.encode(window, frames);
+  const windows = frames < nFrames ? [frames, nFrames] : [nFrames];
+  // Any language the vocabulary has: the warm-up needs a valid prompt, not the user's language.
+  const language = backend.tokenizer.specials.languages.keys().next().value;
   const beamSizes: number[] = [];
-  try {
-    // Any language the vocabulary has: the warm-up needs a valid prompt, not the user's language.
-    const language = backend.tokenizer.specials.languages.keys().next().value;
-    if (language !== undefined) {
-      for (const beamSize of [WARM_UP_BEAM, 1]) {
+  for (const [i, size] of windows.entries()) {
+    const window = new Float32Array(nMels * size);
+    const content = Math.min(mel.nFrames, size);
+    for (let m = 0; m < nMels; m++) window.set(mel.data.subarray(m * mel.nFrames, m * mel.nFrames + content), m * size);
+    const encoded = await backend.encode(window, size);
+    try {
+      if (language === undefined) continue;
+      // The first window is what a command runs (beam, then greedy partials); a full one, beam only.
+      for (const beamSize of i === 0 ? [WARM_UP_BEAM, 1] : [WARM_UP_BEAM]) {
         await backend.decode(encoded, warmUpDecodeOptions(backend, language, beamSize));
         beamSizes.push(beamSize);
       }
+    } finally {
+      backend.release(encoded);
     }
-  } finally {
-    backend.release(encoded);
   }
-  return { ms: now() - started, frames, beamSizes };
+  return { ms: now() - started, windows, beamSizes };
 }
 
 function warmUpDecodeOptions(backend: WhisperBackend, language: string, beamSize: number): DecodeOptions {

@@ -34,6 +34,11 @@ export interface DecodeJobSpec extends DecodeSettings {
   /** A speculative final started during the endpoint pause: it may be superseded and ignored. */
   readonly speculative: boolean;
   /**
+   * The utterance begins where the VAD cut a longer one at its maximum length, inside speech, so its
+   * first words may be the end of a sentence. Its final keeps timestamp tokens (transcribeOptionsFor).
+   */
+  readonly startsMidSpeech?: boolean;
+  /**
    * Which attached arena holds the audio: absent or 0 = the arena given at `init`. A decoder shared
    * by several engines (src/engine/shared-decoder.ts) has one arena per engine, `attach`ed by id.
    */

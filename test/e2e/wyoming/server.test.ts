@@ -315,7 +315,9 @@ describe.skipIf(!hasShared())('Wyoming server on a unix socket, VAD endpointing,
       const closing = server.close(20_000);
       for (let at = pcm.length / 2; at < pcm.length; at += 2048) await client.send('audio-chunk', { rate: 16000, width: 2, channels: 1 }, pcm.subarray(at, at + 2048));
       await client.send('audio-stop');
-      expect(transcriptOf(await client.until('transcript'))).toMatch(/temps/iu);
+      // The request's own command, decoded whole: "temps" is a near-tie in this clip ("Qu'elle t'en fait-il ?",
+      // "Quels en fait-ils ?" by window and timestamp mode: README → Models → Short windows); "fait" is not.
+      expect(transcriptOf(await client.until('transcript'))).toMatch(/\bfait/iu);
       await closing;
       await client.closed;
     } finally {

@@ -221,6 +221,24 @@ describe('utterance lifecycle', () => {
     expect(h.finals().map((f) => [f.utteranceId, f.text])).toEqual([[1, 'stop'], [2, 'encore']]);
   });
 
+  it('marks the jobs of an utterance that starts at a max-length cut as starting mid-speech, and only those', async () => {
+    const h = await harness({ partialsEnabled: false });
+    vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    vad(h.ports, { type: 'speechEnd', utteranceId: 1, startSamples: 0, endSamples: 448_000, reason: 'max-length' });
+    vad(h.ports, { type: 'speechStart', utteranceId: 2, startSamples: 448_000 });
+    answer(h.ports, jobs(h.ports)[0]!, 'la première partie');
+    vad(h.ports, { type: 'pauseStart', utteranceId: 2, endSamples: 480_000 });
+    vad(h.ports, { type: 'speechEnd', utteranceId: 2, startSamples: 448_000, endSamples: 480_000, reason: 'silence' });
+    answer(h.ports, jobs(h.ports)[1]!, 'et la fin');
+    vad(h.ports, { type: 'speechStart', utteranceId: 3, startSamples: 500_000 });
+    vad(h.ports, { type: 'speechEnd', utteranceId: 3, startSamples: 500_000, endSamples: 520_000, reason: 'silence' });
+    expect(jobs(h.ports).map((j) => [j.utteranceId, j.speculative, j.startsMidSpeech ?? false])).toEqual([
+      [1, false, false],
+      [2, true, true],
+      [3, false, false],
+    ]);
+  });
+
   it('rejects misfires and blocklisted finals with a reason, and keeps going', async () => {
     const h = await harness({ partialsEnabled: false });
     vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });

@@ -95,6 +95,37 @@ describe('transcribe: short windows', () => {
     ]);
   });
 
+  it('decodes the short window without timestamps when asked, and its retry the reference way, with them', async () => {
+    const passed = await run([{ text: 'allume la lumière' }], seconds(3), { shortWindowWithoutTimestamps: true });
+    expect(passed.backend.decodeCalls.map((c) => c.withoutTimestamps)).toEqual([true]);
+    expect(passed.result.text).toBe('allume la lumière');
+    const retried = await run(
+      [
+        { text: 'x y', avgLogprob: -1.6 },
+        { text: 'ferme les volets', avgLogprob: -0.4 },
+      ],
+      seconds(3),
+      { shortWindowWithoutTimestamps: true },
+    );
+    expect(retried.backend.windows.map((w) => w.frames)).toEqual([frames(20), frames(30)]);
+    expect(retried.backend.decodeCalls.map((c) => c.withoutTimestamps)).toEqual([true, false]);
+    expect(retried.result.text).toBe('ferme les volets');
+  });
+
+  it('keeps timestamps on a full window even with shortWindowWithoutTimestamps, and off everywhere with withoutTimestamps', async () => {
+    const full = await run([{ text: 'a' }], seconds(3), { shortWindowMarginMs: null, shortWindowWithoutTimestamps: true });
+    expect(full.backend.decodeCalls.map((c) => c.withoutTimestamps)).toEqual([false]);
+    const off = await run([{ text: 'x', avgLogprob: -1.6 }, { text: 'a' }], seconds(3), { withoutTimestamps: true });
+    expect(off.backend.decodeCalls.map((c) => c.withoutTimestamps)).toEqual([true, true]);
+    const byDefault = await run([{ text: 'a' }], seconds(3));
+    expect(byDefault.backend.decodeCalls.map((c) => c.withoutTimestamps)).toEqual([false]);
+  });
+
+  it('refuses a shortWindowWithoutTimestamps that is not a boolean with a coded error', async () => {
+    const options = { shortWindowWithoutTimestamps: 'yes' } as unknown as TranscribeOptions;
+    await expect(run([], seconds(1), options)).rejects.toMatchObject({ code: 'STT_INVALID_OPTION', details: { option: 'shortWindowWithoutTimestamps' } });
+  });
+
   it('refuses a negative margin with a coded error', async () => {
     await expect(run([], seconds(1), { shortWindowMarginMs: -1 })).rejects.toMatchObject({ code: 'STT_INVALID_OPTION' });
   });

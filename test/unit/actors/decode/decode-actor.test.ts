@@ -237,6 +237,8 @@ describe('DecodeActor', () => {
       beamSize: 5,
       temperatures: [0, 0.2, 0.4],
       withoutTimestamps: false,
+      // One utterance: its fast path needs no timestamp tokens; the guard's retry keeps them.
+      shortWindowWithoutTimestamps: true,
       initialPrompt: 'Maison',
       hotwords: 'SuperWhisper',
       noSpeechThreshold: 0.6,
@@ -253,6 +255,10 @@ describe('DecodeActor', () => {
     });
     expect(partial).not.toHaveProperty('initialPrompt');
     expect(partial).not.toHaveProperty('hotwords');
+    // An utterance cut out of a longer one starts mid-speech: its final keeps the timestamp rules.
+    expect(transcribeOptionsFor(job({ jobId: 5, startSamples: 0, endSamples: 1, startsMidSpeech: true }))).toMatchObject({
+      shortWindowWithoutTimestamps: false,
+    });
     // The short-window margin follows the job; absent, the transcriber's default applies.
     expect(final).not.toHaveProperty('shortWindowMarginMs');
     expect(transcribeOptionsFor(job({ jobId: 3, startSamples: 0, endSamples: 1, shortWindowMarginMs: null }))).toMatchObject({ shortWindowMarginMs: null });
