@@ -184,7 +184,7 @@ export interface TranscribeOptions {
    * The short window's first decode runs without timestamp tokens (default false). Its guard's retry,
    * and every full window, keep `withoutTimestamps`. For input that is one utterance (the live
    * engine's finals): its segment times are not needed, and the timestamp tokens are ~14 % of the
-   * decoder steps (README → Models → Short windows).
+   * decoder steps (README → Models → Short windows, "Finals without timestamp tokens").
    */
   readonly shortWindowWithoutTimestamps?: boolean;
   /**

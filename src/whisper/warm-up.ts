@@ -10,11 +10,12 @@
  *
  * Measured on the Wyoming server (2 cores, a French command, beam 5, fresh starts): the first
  * request after start-up took 575–629 ms against ~430 for the next ones; with this warm-up before
- * `ready`, 431–528 ms (the requests after it: 360–450). It costs 290–380 ms of start-up, once per
- * decode worker (a restarted one skips it: it has jobs to replay), and it never emits anything: the
- * input is a second of faint seeded noise, and each decode stops after a few tokens. It counts
- * against the worker's ready timeout (60 s), which a 20 s encoder pass of a large model on a slow
- * CPU could approach; `warmUp: false` is the way out there.
+ * `ready`, 431–528 ms (the requests after it: 360–450). It cost 290–380 ms of start-up there before
+ * the full window was added; with it, 1.7 s on the slower AVX2 machine of the later benchmarks (0.8 s
+ * without it). Once per decode worker (a restarted one skips it: it has jobs to replay), and it never
+ * emits anything: the input is a second of faint seeded noise, and each decode stops after a few
+ * tokens. It counts against the worker's ready timeout (60 s), which a 30 s encoder pass of a large
+ * model on a slow CPU could approach; `warmUp: false` is the way out there.
  */
 import { logMelSpectrogram } from './mel.js';
 import { seededRandom } from './random.js';

@@ -99,7 +99,7 @@ export const LONG_FINAL_MIN_SAMPLES = 6 * WHISPER_SAMPLE_RATE;
  * decode fails a gate, the guard's retry (full window, every temperature) keeps them, as the
  * reference decodes. So does an utterance that starts mid-speech (after a max-length cut): without
  * the timestamp rules (first timestamp within 1 s) Whisper may skip an unfinished first sentence and
- * still pass every gate (README → Models → Finals without timestamp tokens).
+ * still pass every gate (README → Models → Short windows, "Finals without timestamp tokens").
  */
 export function transcribeOptionsFor(
   job: DecodeJobSpec,
