@@ -5,7 +5,7 @@
  * decoder's first passes at batch 1 and at the beam width, and the JIT of the searches. Then, where
  * that window is short, one full 30 s window with a beam decode: the largest tensors the worker ever
  * holds (a guard's retry, an utterance of 26 s or more), so its memory reaches its steady level here
- * rather than at the first such utterance, minutes into a session (+80–100 MiB of RSS then, on
+ * rather than at the first such utterance, minutes into a session (+90–105 MiB of RSS then, on
  * bench:stream), and that utterance does not pay for the arena's growth.
  *
  * Measured on the Wyoming server (2 cores, a French command, beam 5, fresh starts): the first
