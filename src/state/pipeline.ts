@@ -56,8 +56,6 @@ export class Pipeline {
   /** The furthest stream position the VAD has reported. */
   #vadPosition = 0;
   #maxUtteranceId = 0;
-  /** Where the VAD last cut an utterance at its maximum length: the next one starts there, mid-speech. */
-  #lastCut = -1;
 
   constructor(options: PipelineOptions, ports: PipelinePorts) {
     this.#options = options;
@@ -139,7 +137,7 @@ export class Pipeline {
     switch (event.type) {
       case 'speechStart': {
         this.#counters.utterances++;
-        const u = this.#open(event.utteranceId, event.startSamples);
+        const u = this.#open(event.utteranceId, event.startSamples, event.startsMidSpeech === true);
         this.#ports.emit('speechStart', { utteranceId: u.id, startMs: this.#ms(event.startSamples) });
         break;
       }
@@ -303,7 +301,7 @@ export class Pipeline {
 
   // ---- internals --------------------------------------------------------------------------------
 
-  #open(id: number, startSamples: number): Utterance {
+  #open(id: number, startSamples: number, startsMidSpeech = false): Utterance {
     const u: Utterance = {
       id,
       startSamples,
@@ -313,7 +311,7 @@ export class Pipeline {
       speculative: null,
       finalJobId: null,
       endSamples: null,
-      startsMidSpeech: startSamples === this.#lastCut,
+      startsMidSpeech,
     };
     this.#utterances.set(id, u);
     this.#maxUtteranceId = Math.max(this.#maxUtteranceId, id);
@@ -322,7 +320,6 @@ export class Pipeline {
   }
 
   #speechEnd(id: number, startSamples: number, endSamples: number, reason: SpeechEndReason): void {
-    if (reason === 'max-length') this.#lastCut = endSamples;
     const u = this.#utterances.get(id) ?? this.#open(id, startSamples);
     u.startSamples = startSamples;
     u.endSamples = endSamples;

@@ -97,9 +97,10 @@ export const LONG_FINAL_MIN_SAMPLES = 6 * WHISPER_SAMPLE_RATE;
  * A final is one utterance, so its segment times are never used: its short window is decoded
  * without timestamp tokens (shortWindowWithoutTimestamps), ~14 % fewer decoder steps. When that
  * decode fails a gate, the guard's retry (full window, every temperature) keeps them, as the
- * reference decodes. So does an utterance that starts mid-speech (after a max-length cut): without
- * the timestamp rules (first timestamp within 1 s) Whisper may skip an unfinished first sentence and
- * still pass every gate (README → Models → Short windows, "Finals without timestamp tokens").
+ * reference decodes. So does an utterance that starts mid-speech (after a max-length cut made inside
+ * speech, as the VAD's speechStart reports): without the timestamp rules (first timestamp within 1 s)
+ * Whisper may skip an unfinished first sentence and still pass every gate (README → Models → Short
+ * windows, "Finals without timestamp tokens").
  */
 export function transcribeOptionsFor(
   job: DecodeJobSpec,

@@ -136,7 +136,7 @@ export class VadSegmenter {
     if (this.#firstVoiced >= 0 && probability >= this.options.negativeThreshold) this.#lastVoicedEnd = windowEnd;
   }
 
-  #begin(utteranceStart: number, speechStart: number): void {
+  #begin(utteranceStart: number, speechStart: number, midSpeech = false): void {
     this.#firstVoiced = -1;
     this.#lastVoicedEnd = -1;
     this.#utteranceId = this.#nextId++;
@@ -145,7 +145,7 @@ export class VadSegmenter {
     this.#state = 'speech';
     this.#energyStart = speechStart;
     this.#energyCount = 0;
-    this.#emit({ type: 'speechStart', utteranceId: this.#utteranceId, startSamples: utteranceStart });
+    this.#emit({ type: 'speechStart', utteranceId: this.#utteranceId, startSamples: utteranceStart, ...(midSpeech ? { startsMidSpeech: true } : {}) });
   }
 
   #endOfSpeech(): number {
@@ -210,7 +210,7 @@ export class VadSegmenter {
     // Windows after the cut belong to the new utterance: move their energies to the front.
     const kept = this.#energies.subarray(best + 1, this.#energyCount);
     const keptStart = this.#energyStart + (best + 1) * this.#window;
-    this.#begin(cut, cut);
+    this.#begin(cut, cut, true);
     this.#energies.copyWithin(0, best + 1, best + 1 + kept.length);
     this.#energyStart = keptStart;
     this.#energyCount = kept.length;

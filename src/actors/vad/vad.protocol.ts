@@ -51,8 +51,12 @@ export const DEFAULT_VAD_OPTIONS: VadOptions = {
 export type SpeechEndReason = 'silence' | 'max-length' | 'flush';
 
 export type VadEvent =
-  /** First speech window seen; startSamples includes the pre-roll. */
-  | { readonly type: 'speechStart'; readonly utteranceId: number; readonly startSamples: number }
+  /**
+   * First speech window seen; startSamples includes the pre-roll. `startsMidSpeech`: the utterance
+   * begins at a max-length cut made inside speech (the one before it was split there), so its first
+   * words may end a sentence; absent otherwise.
+   */
+  | { readonly type: 'speechStart'; readonly utteranceId: number; readonly startSamples: number; readonly startsMidSpeech?: true }
   /** Speech went quiet: the endpoint is `endpointSilenceMs` away unless speech resumes (speculative decode may begin). */
   | { readonly type: 'pauseStart'; readonly utteranceId: number; readonly endSamples: number }
   /** Speech came back during a pause: a speculative decode of that pause is void. */

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { sileroModelPath } from '../../../dist/actors/vad/silero.js';
-import { DEFAULT_VAD_OPTIONS, type VadCommand, type VadMessage } from '../../../dist/actors/vad/vad.protocol.js';
+import { DEFAULT_VAD_OPTIONS, type VadCommand, type VadEvent, type VadMessage } from '../../../dist/actors/vad/vad.protocol.js';
 import { loadAudioFile } from '../../../dist/audio/load.js';
 import { AudioRingWriter, UtteranceArenaReader, createAudioRing, createUtteranceArena } from '../../../dist/shm/index.js';
 import { corpusPath, hasShared } from '../../helpers/paths.js';
@@ -87,6 +87,53 @@ describe.skipIf(!hasShared())('VAD worker (real thread, real Silero)', () => {
       worker.postMessage({ type: 'shutdown' } satisfies VadCommand);
       const [code] = await exited;
       expect(code).toBe(0);
+    } finally {
+      await worker.terminate();
+    }
+  });
+
+  it('splits continuous speech at the maximum length and says which utterances start mid-speech', async () => {
+    // 20 s of read French, cut every 6 s at most: a cut made inside speech is followed by a
+    // speechStart with startsMidSpeech (it crosses the thread as a plain field), and no other is.
+    const audio = (await loadAudioFile(corpusPath('long/long_fr_sppas_b003_read_p8_p9.wav'))).samples.subarray(0, 20 * RATE);
+    const options = { ...DEFAULT_VAD_OPTIONS, maxUtteranceMs: 6000 };
+    const ring = createAudioRing(RATE);
+    const arena = createUtteranceArena(audio.length);
+    const worker = new Worker(workerUrl);
+    const messages: VadMessage[] = [];
+    const ended = new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: VadMessage) => {
+        messages.push(m);
+        if (m.type === 'ended') resolve();
+        if (m.type === 'fatal') reject(new Error(m.error.message));
+      });
+      worker.on('error', reject);
+    });
+    try {
+      worker.postMessage({ type: 'start', input: ring, arena, options, modelPath: sileroModelPath(), firstUtteranceId: 1 } satisfies VadCommand);
+      const writer = new AudioRingWriter(ring);
+      for (let at = 0; at < audio.length; at += 1600) {
+        expect(await writer.writeAll(audio.subarray(at, Math.min(audio.length, at + 1600)), 20_000)).toBe(true);
+      }
+      worker.postMessage({ type: 'flush' } satisfies VadCommand);
+      await ended;
+
+      const events = messages.flatMap((m) => (m.type === 'vad' ? [m.event] : []));
+      let previousEnd: (VadEvent & { type: 'speechEnd' }) | null = null;
+      let midSpeech = 0;
+      for (const e of events) {
+        if (e.type === 'speechEnd') previousEnd = e;
+        if (e.type !== 'speechStart') continue;
+        if (e.startsMidSpeech === true) {
+          midSpeech++;
+          // It starts where the utterance before it was cut, with no gap.
+          expect(previousEnd).toMatchObject({ reason: 'max-length', endSamples: e.startSamples });
+        } else {
+          expect(e).toEqual({ type: 'speechStart', utteranceId: e.utteranceId, startSamples: e.startSamples });
+        }
+      }
+      expect(midSpeech).toBeGreaterThan(0);
+      expect(events.filter((e) => e.type === 'speechEnd' && e.reason === 'max-length').length).toBeGreaterThanOrEqual(midSpeech);
     } finally {
       await worker.terminate();
     }

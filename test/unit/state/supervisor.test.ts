@@ -221,21 +221,27 @@ describe('utterance lifecycle', () => {
     expect(h.finals().map((f) => [f.utteranceId, f.text])).toEqual([[1, 'stop'], [2, 'encore']]);
   });
 
-  it('marks the jobs of an utterance that starts at a max-length cut as starting mid-speech, and only those', async () => {
+  it('marks the jobs of an utterance the VAD says starts mid-speech (at a max-length cut), and only those', async () => {
     const h = await harness({ partialsEnabled: false });
     vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
     vad(h.ports, { type: 'speechEnd', utteranceId: 1, startSamples: 0, endSamples: 448_000, reason: 'max-length' });
-    vad(h.ports, { type: 'speechStart', utteranceId: 2, startSamples: 448_000 });
+    vad(h.ports, { type: 'speechStart', utteranceId: 2, startSamples: 448_000, startsMidSpeech: true });
     answer(h.ports, jobs(h.ports)[0]!, 'la première partie');
     vad(h.ports, { type: 'pauseStart', utteranceId: 2, endSamples: 480_000 });
     vad(h.ports, { type: 'speechEnd', utteranceId: 2, startSamples: 448_000, endSamples: 480_000, reason: 'silence' });
     answer(h.ports, jobs(h.ports)[1]!, 'et la fin');
+    // A cut made in a pause: the next utterance starts where it ended (its pre-roll reaches back to
+    // it), but not inside speech, and the VAD does not say it does.
     vad(h.ports, { type: 'speechStart', utteranceId: 3, startSamples: 500_000 });
-    vad(h.ports, { type: 'speechEnd', utteranceId: 3, startSamples: 500_000, endSamples: 520_000, reason: 'silence' });
+    vad(h.ports, { type: 'speechEnd', utteranceId: 3, startSamples: 500_000, endSamples: 948_000, reason: 'max-length' });
+    answer(h.ports, jobs(h.ports)[2]!, 'une longue phrase');
+    vad(h.ports, { type: 'speechStart', utteranceId: 4, startSamples: 948_000 });
+    vad(h.ports, { type: 'speechEnd', utteranceId: 4, startSamples: 948_000, endSamples: 970_000, reason: 'silence' });
     expect(jobs(h.ports).map((j) => [j.utteranceId, j.speculative, j.startsMidSpeech ?? false])).toEqual([
       [1, false, false],
       [2, true, true],
       [3, false, false],
+      [4, false, false],
     ]);
   });
 

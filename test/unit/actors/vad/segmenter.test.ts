@@ -97,12 +97,21 @@ describe('VadSegmenter', () => {
       endSamples: 73 * W + W / 2,
       reason: 'max-length',
     });
-    expect(events.filter((e) => e.type === 'speechStart')[1]).toEqual({
-      type: 'speechStart',
-      utteranceId: 2,
-      startSamples: 73 * W + W / 2,
-    });
+    const starts = events.filter((e) => e.type === 'speechStart');
+    expect(starts[0]).toEqual({ type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    // The rest begins inside speech: the decoder is told its first words may end a sentence.
+    expect(starts[1]).toEqual({ type: 'speechStart', utteranceId: 2, startSamples: 73 * W + W / 2, startsMidSpeech: true });
     expect(ends[1]).toMatchObject({ utteranceId: 2, startSamples: 73 * W + W / 2, endSamples: 131 * W, reason: 'silence' });
+  });
+
+  it('ends an utterance that reaches its maximum length in a pause there, and the next one does not start mid-speech', () => {
+    // Speech until window 97, then a pause shorter than the endpoint: the maximum length (100 windows)
+    // comes first, and the utterance ends at its speech plus post-roll. The next onset's pre-roll
+    // reaches back exactly to that end, yet nothing was cut inside speech.
+    const events = run('S'.repeat(97) + '...' + 'S'.repeat(10) + '.'.repeat(10));
+    const ends = events.filter((e) => e.type === 'speechEnd');
+    expect(ends[0]).toEqual({ type: 'speechEnd', utteranceId: 1, startSamples: 0, endSamples: 98 * W, reason: 'max-length' });
+    expect(events.filter((e) => e.type === 'speechStart')[1]).toEqual({ type: 'speechStart', utteranceId: 2, startSamples: 98 * W });
   });
 
   it('ends an utterance still open at the end of input with reason flush', () => {
