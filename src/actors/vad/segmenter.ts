@@ -17,6 +17,7 @@ export class VadSegmenter {
   readonly #preRoll: number;
   readonly #postRoll: number;
   readonly #minSpeech: number;
+  readonly #misfireJoin: number;
   readonly #endpoint: number;
   readonly #maxUtterance: number;
 
@@ -29,8 +30,14 @@ export class VadSegmenter {
   /** Start of its first speech window, and end of its latest one. */
   #speechStart = 0;
   #lastSpeechEnd = 0;
-  /** End of the previous utterance: a pre-roll never reaches back into it. */
+  /** End of the previous utterance: a pre-roll never reaches back into it… */
   #previousEnd = 0;
+  /**
+   * …unless it was a misfire and speech begins within misfireJoinMs of its end: the new utterance
+   * then starts at the misfire's own start (its onset minus pre-roll, so a chain of blips reaches
+   * back one misfire only). -1: the previous utterance was not a misfire.
+   */
+  #misfireStart = -1;
   /**
    * External segmentation: the first window Silero called speech (≥ positiveThreshold) and the end
    * of the last one it did not call a pause (≥ negativeThreshold) since the utterance began; -1:
@@ -61,6 +68,7 @@ export class VadSegmenter {
     this.#preRoll = Math.round(o.preRollMs * perMs);
     this.#postRoll = Math.round(o.postRollMs * perMs);
     this.#minSpeech = Math.round(o.minSpeechMs * perMs);
+    this.#misfireJoin = Math.round(o.misfireJoinMs * perMs);
     this.#endpoint = Math.round(o.endpointSilenceMs * perMs);
     this.#maxUtterance = Math.round(o.maxUtteranceMs * perMs);
     this.#energies = new Float32Array(Math.ceil(this.#maxUtterance / this.#window) + 2);
@@ -94,7 +102,7 @@ export class VadSegmenter {
     switch (this.#state) {
       case 'silence':
         if (!speech) return;
-        this.#begin(this.options.segmentation === 'external' ? windowStart : Math.max(this.#previousEnd, windowStart - this.#preRoll), windowStart);
+        this.#begin(this.#startFor(windowStart), windowStart);
         this.#lastSpeechEnd = windowEnd;
         if (this.options.segmentation === 'external') this.#trackVoiced(probability, windowStart, windowEnd);
         break;
@@ -131,6 +139,13 @@ export class VadSegmenter {
     if (this.#state !== 'silence') this.#finish('flush');
   }
 
+  /** Where an utterance whose first speech window starts at `windowStart` begins. */
+  #startFor(windowStart: number): number {
+    if (this.options.segmentation === 'external') return windowStart;
+    if (this.#misfireStart >= 0 && windowStart - this.#previousEnd <= this.#misfireJoin) return this.#misfireStart;
+    return Math.max(this.#previousEnd, windowStart - this.#preRoll);
+  }
+
   #trackVoiced(probability: number, windowStart: number, windowEnd: number): void {
     if (this.#firstVoiced < 0 && probability >= this.options.positiveThreshold) this.#firstVoiced = windowStart;
     if (this.#firstVoiced >= 0 && probability >= this.options.negativeThreshold) this.#lastVoicedEnd = windowEnd;
@@ -165,8 +180,10 @@ export class VadSegmenter {
     const base = { utteranceId: this.#utteranceId, startSamples, endSamples };
     if (this.#lastSpeechEnd - this.#speechStart < this.#minSpeech) {
       this.#emit({ type: 'misfire', ...base });
+      this.#misfireStart = Math.max(startSamples, this.#speechStart - this.#preRoll);
     } else {
       this.#emit({ type: 'speechEnd', ...base, reason });
+      this.#misfireStart = -1;
     }
     this.#previousEnd = endSamples;
     this.#state = 'silence';
@@ -225,7 +242,7 @@ function validate(o: VadOptions): void {
   if (!(o.negativeThreshold >= 0 && o.negativeThreshold <= o.positiveThreshold)) {
     problems.push('negativeThreshold must be in [0, positiveThreshold]');
   }
-  for (const key of ['preRollMs', 'minSpeechMs', 'endpointSilenceMs', 'postRollMs'] as const) {
+  for (const key of ['preRollMs', 'minSpeechMs', 'misfireJoinMs', 'endpointSilenceMs', 'postRollMs'] as const) {
     if (!(o[key] >= 0 && Number.isFinite(o[key]))) problems.push(`${key} must be a finite number ≥ 0`);
   }
   const windowMs = (o.windowSamples / o.sampleRate) * 1000;

@@ -19,6 +19,14 @@ export interface VadOptions {
   readonly preRollMs: number;
   /** Speech shorter than this (pre-roll excluded) is a misfire: reported, not decoded. */
   readonly minSpeechMs: number;
+  /**
+   * Speech that begins within this of a misfire's end takes the misfire in: its utterance starts
+   * where the misfire started (the misfire is still reported). A soft first syllable can score as
+   * a blip and the words after it below the threshold until the VAD picks the speech up again, and
+   * those words would otherwise fall between the two. 0: never. Faster-whisper's VAD filter joins
+   * any speech less than 2 s apart (min_silence_duration_ms); here only a misfire and what follows.
+   */
+  readonly misfireJoinMs: number;
   /** Pause length that ends an utterance. */
   readonly endpointSilenceMs: number;
   /** Audio kept after the last speech window (part of the pause), so word endings are not cut. */
@@ -42,6 +50,7 @@ export const DEFAULT_VAD_OPTIONS: VadOptions = {
   negativeThreshold: 0.35,
   preRollMs: 192,
   minSpeechMs: 160,
+  misfireJoinMs: 2000,
   endpointSilenceMs: 480,
   postRollMs: 96,
   maxUtteranceMs: 28_000,

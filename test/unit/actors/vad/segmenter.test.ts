@@ -124,5 +124,52 @@ describe('VadSegmenter', () => {
       InvalidOptionError,
     );
     expect(() => new VadSegmenter({ maxUtteranceMs: 10 }, () => undefined)).toThrow(/maxUtteranceMs/);
+    expect(() => new VadSegmenter({ misfireJoinMs: -1 }, () => undefined)).toThrow(/misfireJoinMs/);
+  });
+});
+
+describe('VadSegmenter: speech soon after a misfire takes it in', () => {
+  // A 2-window blip (under minSpeechMs, 3 windows) at windows 4–5, then 5 windows of silence: a
+  // misfire [2W, 7W) (pre-roll 2 windows, post-roll 1). The join reaches 10 windows past its end.
+  const JOIN: Partial<VadOptions> = { ...BASE, misfireJoinMs: 320 };
+  const BLIP = '....SS.....';
+  const utterances = (events: VadEvent[]): [string, number, number][] =>
+    events.flatMap((e) => (e.type === 'misfire' || e.type === 'speechEnd' ? [[e.type, e.startSamples / W, e.endSamples / W] as [string, number, number]] : []));
+
+  it('starts the next utterance at the misfire’s start when its speech begins within misfireJoinMs', () => {
+    // Speech from window 15: 8 windows after the misfire's end.
+    const events = run(BLIP + '....' + 'SSSSSS' + '......', JOIN);
+    expect(utterances(events)).toEqual([
+      ['misfire', 2, 7],
+      ['speechEnd', 2, 22],
+    ]);
+    expect(events.filter((e) => e.type === 'speechStart')[1]).toEqual({ type: 'speechStart', utteranceId: 2, startSamples: 2 * W });
+  });
+
+  it('keeps the pre-roll alone when the speech begins later, or when misfireJoinMs is 0', () => {
+    // Speech from window 20: 13 windows after the misfire's end.
+    expect(utterances(run(BLIP + '.........' + 'SSSSSS' + '......', JOIN))).toEqual([
+      ['misfire', 2, 7],
+      ['speechEnd', 18, 27],
+    ]);
+    expect(utterances(run(BLIP + '....' + 'SSSSSS' + '......', { ...JOIN, misfireJoinMs: 0 }))).toEqual([
+      ['misfire', 2, 7],
+      ['speechEnd', 13, 22],
+    ]);
+  });
+
+  it('never takes in a real utterance, and reaches back one misfire only', () => {
+    // A real utterance (windows 4–9), then speech 5 windows after its end: pre-roll only.
+    expect(utterances(run('....SSSSSS' + '......' + 'SSSSSS' + '......', JOIN))).toEqual([
+      ['speechEnd', 2, 11],
+      ['speechEnd', 14, 23],
+    ]);
+    // Two blips 4 windows apart, then speech: the second blip takes the first in (and misfires
+    // again), the speech takes in the second blip only, from its own onset minus pre-roll.
+    expect(utterances(run(BLIP + '....' + 'SS.....' + '..' + 'SSSSSS' + '......', JOIN))).toEqual([
+      ['misfire', 2, 7],
+      ['misfire', 2, 18],
+      ['speechEnd', 13, 31],
+    ]);
   });
 });
