@@ -172,4 +172,18 @@ describe('VadSegmenter: speech soon after a misfire takes it in', () => {
       ['speechEnd', 13, 31],
     ]);
   });
+
+  it('leaves external segmentation alone: each client utterance starts where its audio does', () => {
+    const events: VadEvent[] = [];
+    const vad = new VadSegmenter({ ...JOIN, segmentation: 'external' }, (e) => events.push(e));
+    // A client utterance of 2 windows (a misfire), then one of 6 right after it.
+    for (let i = 0; i < 2; i++) vad.push(0.9, 0.9);
+    vad.flush();
+    for (let i = 0; i < 6; i++) vad.push(0.9, 0.9);
+    vad.flush();
+    expect(utterances(events)).toEqual([
+      ['misfire', 0, 2],
+      ['speechEnd', 2, 8],
+    ]);
+  });
 });
