@@ -74,7 +74,10 @@ export interface EngineOptions {
   readonly postProcess?: Partial<PostProcessOptions>;
   /** Pending partial decodes kept before the oldest is dropped (counted). Default 2. */
   readonly maxPendingPartials?: number;
-  /** Utterance arena length: audio a decode can still reach back to. Default 120 s. */
+  /**
+   * Utterance arena length: audio a decode can still reach back to. Default 120 s; at least
+   * (vad.maxUtteranceMs + vad.misfireJoinMs) / 1000 + 2 (ARENA_SLACK_MS), else STT_INVALID_OPTION.
+   */
   readonly arenaSeconds?: number;
   /** Default: push at 16 kHz mono. */
   readonly input?: EngineInput;
@@ -120,6 +123,31 @@ function integerAtLeast(name: string, value: number | undefined, min: number, fa
     throw new InvalidOptionError(`option ${name} must be an integer ≥ ${min}, got ${String(value)}`, { option: name });
   }
   return value;
+}
+
+/**
+ * What the arena holds beyond an utterance (at most vad.maxUtteranceMs from its start, which may be
+ * a misfire's start up to misfireJoinMs back): the VAD's read-ahead (a run of up to 32 windows,
+ * 1.024 s, is in the arena before it is scored) and the time the main thread takes to pin a new
+ * utterance's start. The VAD waits for room behind the oldest open utterance, so an arena shorter
+ * than an utterance plus its read-ahead would never let that utterance end: the engine stalled
+ * with no final (measured with 6 s utterances on a 48 s reading: a 6 s arena stalled at once, 6.5 s
+ * after 8 finals; 7 s got through that file, 10 s is what this asks).
+ */
+export const ARENA_SLACK_MS = 2000;
+
+function arenaSamples(seconds: number | undefined, vad: VadOptions): number {
+  const samples = Math.round(positiveNumber('arenaSeconds', seconds, 120) * 16_000);
+  const neededMs = vad.maxUtteranceMs + vad.misfireJoinMs + ARENA_SLACK_MS;
+  // Non-finite VAD lengths are the VAD's to refuse (its own coded error names them).
+  if (Number.isFinite(neededMs) && samples < neededMs * 16) {
+    throw new InvalidOptionError(
+      `option arenaSeconds must be at least ${neededMs / 1000} s with vad.maxUtteranceMs ${vad.maxUtteranceMs} and vad.misfireJoinMs ${vad.misfireJoinMs} ` +
+        `(an utterance, the misfire it may take in, and ${ARENA_SLACK_MS / 1000} s for the VAD's read-ahead), got ${samples / 16_000}`,
+      { option: 'arenaSeconds' },
+    );
+  }
+  return samples;
 }
 
 function positiveNumber(name: string, value: number | undefined, fallback: number): number {
@@ -186,19 +214,20 @@ export function resolveEngineOptions(o: EngineOptions): ResolvedEngineOptions {
   if (margin !== null && (typeof margin !== 'number' || !Number.isFinite(margin) || margin < 0)) {
     throw new InvalidOptionError('option shortWindowMarginMs must be a number ≥ 0 or null', { option: 'shortWindowMarginMs' });
   }
+  const vad: VadOptions = { ...DEFAULT_VAD_OPTIONS, ...o.vad };
   return {
     language,
     beamSize: integerAtLeast('beamSize', o.beamSize, 1, 5),
     temperatures,
     shortWindowMarginMs: margin,
-    vad: { ...DEFAULT_VAD_OPTIONS, ...o.vad },
+    vad,
     partialsEnabled: o.partials?.enabled ?? true,
     partialIntervalMs: positiveNumber('partials.intervalMs', o.partials?.intervalMs, 500),
     partialMaxInputSpeed: o.partials?.maxInputSpeed === null ? null : positiveNumber('partials.maxInputSpeed', o.partials?.maxInputSpeed, 2),
     partialMaxDecodeShare: o.partials?.maxDecodeShare === null ? null : share('partials.maxDecodeShare', o.partials?.maxDecodeShare, 0.5),
     postProcess: { ...DEFAULT_POST_PROCESS_OPTIONS, ...o.postProcess },
     maxPendingPartials: integerAtLeast('maxPendingPartials', o.maxPendingPartials, 0, 2),
-    arenaSamples: Math.round(positiveNumber('arenaSeconds', o.arenaSeconds, 120) * 16_000),
+    arenaSamples: arenaSamples(o.arenaSeconds, vad),
     input,
     pushSampleRate,
     pushChannels,

@@ -43,3 +43,29 @@ describe('engine options: float weights', () => {
     }
   });
 });
+
+describe('engine options: arena length', () => {
+  const refused = expect.objectContaining({ code: 'STT_INVALID_OPTION', details: { option: 'arenaSeconds' } });
+
+  it('holds 120 s by default, at 16 kHz', () => {
+    expect(resolveEngineOptions({}).arenaSamples).toBe(120 * 16_000);
+  });
+
+  it('must hold the longest utterance, a misfire it may take in, and the VAD’s read-ahead', () => {
+    // Defaults: 28 s utterances + 2 s misfire join + 2 s.
+    expect(() => resolveEngineOptions({ arenaSeconds: 31.9 })).toThrow(refused);
+    expect(resolveEngineOptions({ arenaSeconds: 32 }).arenaSamples).toBe(32 * 16_000);
+    // Shorter utterances, or no misfire join, need less.
+    expect(() => resolveEngineOptions({ arenaSeconds: 9.9, vad: { maxUtteranceMs: 6000 } })).toThrow(refused);
+    expect(resolveEngineOptions({ arenaSeconds: 10, vad: { maxUtteranceMs: 6000 } }).arenaSamples).toBe(160_000);
+    expect(resolveEngineOptions({ arenaSeconds: 8, vad: { maxUtteranceMs: 6000, misfireJoinMs: 0 } }).arenaSamples).toBe(128_000);
+    // Longer utterances than the default arena holds need a longer arena.
+    expect(() => resolveEngineOptions({ vad: { maxUtteranceMs: 120_000 } })).toThrow(refused);
+    expect(() => resolveEngineOptions({ arenaSeconds: 124, vad: { maxUtteranceMs: 120_000 } })).not.toThrow();
+  });
+
+  it('leaves a non-finite VAD length to the VAD’s own check', () => {
+    expect(() => resolveEngineOptions({ vad: { maxUtteranceMs: Number.NaN } })).not.toThrow();
+    expect(() => resolveEngineOptions({ arenaSeconds: 0 })).toThrow(refused);
+  });
+});
