@@ -143,7 +143,7 @@ function arenaSamples(seconds: number | undefined, vad: VadOptions): number {
   if (Number.isFinite(neededMs) && samples < neededMs * 16) {
     throw new InvalidOptionError(
       `option arenaSeconds must be at least ${neededMs / 1000} s with vad.maxUtteranceMs ${vad.maxUtteranceMs} and vad.misfireJoinMs ${vad.misfireJoinMs} ` +
-        `(an utterance, the misfire it may take in, and ${ARENA_SLACK_MS / 1000} s for the VAD's read-ahead), got ${samples / 16_000}`,
+        `(an utterance, the misfire it may take in, and ${ARENA_SLACK_MS / 1000} s for the VAD's read-ahead), got ${samples / 16_000} s`,
       { option: 'arenaSeconds' },
     );
   }
