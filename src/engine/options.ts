@@ -127,27 +127,29 @@ function integerAtLeast(name: string, value: number | undefined, min: number, fa
 
 /**
  * What the arena holds beyond an utterance (at most vad.maxUtteranceMs from its start, which may be
- * a misfire's start up to misfireJoinMs back): the VAD's read-ahead (a run of up to 32 windows,
- * 1.024 s, is in the arena before it is scored) and the time the main thread takes to pin a new
- * utterance's start. The VAD waits for room behind the oldest open utterance, so an arena shorter
+ * a misfire's start up to misfireJoinMs back): the VAD's read-ahead (a run of up to
+ * SILERO_MAX_RUN_WINDOWS windows, 1.024 s, is in the arena before it is scored) and the time the
+ * main thread takes to pin a new utterance's start. The VAD waits for room behind the oldest open utterance, so an arena shorter
  * than an utterance plus its read-ahead would never let that utterance end: the engine stalled
  * with no final (measured with 6 s utterances on a 48 s reading: a 6 s arena stalled at once, 6.5 s
  * after 8 finals; 7 s got through that file, 10 s is what this asks).
  */
-export const ARENA_SLACK_MS = 2000;
+const ARENA_SLACK_MS = 2000;
+/** The arena holds the engine's 16 kHz mono stream, as the VAD writes it. */
+const ARENA_SAMPLE_RATE = 16_000;
 
 function arenaSamples(seconds: number | undefined, vad: VadOptions): number {
-  const samples = Math.round(positiveNumber('arenaSeconds', seconds, 120) * 16_000);
+  const arenaS = positiveNumber('arenaSeconds', seconds, 120);
   const neededMs = vad.maxUtteranceMs + vad.misfireJoinMs + ARENA_SLACK_MS;
   // Non-finite VAD lengths are the VAD's to refuse (its own coded error names them).
-  if (Number.isFinite(neededMs) && samples < neededMs * 16) {
+  if (Number.isFinite(neededMs) && arenaS * 1000 < neededMs) {
     throw new InvalidOptionError(
       `option arenaSeconds must be at least ${neededMs / 1000} s with vad.maxUtteranceMs ${vad.maxUtteranceMs} and vad.misfireJoinMs ${vad.misfireJoinMs} ` +
-        `(an utterance, the misfire it may take in, and ${ARENA_SLACK_MS / 1000} s for the VAD's read-ahead), got ${samples / 16_000} s`,
+        `(an utterance, the misfire it may take in, and ${ARENA_SLACK_MS / 1000} s for the VAD's read-ahead), got ${arenaS} s`,
       { option: 'arenaSeconds' },
     );
   }
-  return samples;
+  return Math.round(arenaS * ARENA_SAMPLE_RATE);
 }
 
 function positiveNumber(name: string, value: number | undefined, fallback: number): number {
