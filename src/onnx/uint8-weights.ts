@@ -17,7 +17,9 @@
  * for z = 0 (quantize_dynamic's symmetric weights) the byte is the int8 byte with its top bit
  * flipped. The integer products are exact either way, so on a CPU that does not saturate the two
  * forms compute the same result; graphs.ts applies this only where saturation_probe says the CPU
- * saturates (the u8 × u8 kernel is slower there than the u8 × s8 one).
+ * saturates (the u8 × u8 kernel is slower there than the u8 × s8 one), and only to graphs whose rows it
+ * cannot quantise to 7 bits instead (row-quant.ts, reducedRange): the decoder, whose per-step
+ * quantisations are 8-bit per tensor, and an encoder the per-row rewrite did not reach whole.
  *
  * Weights are rewritten where they are read as the B input of MatMulInteger, MatMulIntegerToFloat
  * or DynamicQuantizeMatMul, with their zero point. All or nothing: a weight or zero point that

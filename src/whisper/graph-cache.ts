@@ -8,13 +8,15 @@ import { access, mkdir, readdir, readFile, rename, stat, unlink, writeFile } fro
 import path from 'node:path';
 
 /** Bump when the rewrite's output changes, so that graphs cached by an older version are not reused. */
-const REWRITE_VERSION = 7;
+const REWRITE_VERSION = 8;
 
 /** What the rewrite of one file did (also kept beside a cached rewrite, as JSON). */
 export interface RewriteFlags {
   readonly perRow: boolean;
   readonly perChannel: boolean;
   readonly shortWindows: boolean;
+  /** graphs.ts step 8: the per-row activations are quantised to 7 bits. */
+  readonly reducedRange: boolean;
   /** graphs.ts step 8: the int8 weights are stored as uint8. */
   readonly uint8Weights: boolean;
 }
@@ -69,10 +71,10 @@ export async function readCachedFlags(cached: string): Promise<RewriteFlags | nu
     await access(cached);
     const flags: unknown = JSON.parse(await readFile(flagsPath(cached), 'utf8'));
     if (typeof flags !== 'object' || flags === null) return null;
-    const { perRow, perChannel, shortWindows, uint8Weights } = flags as Record<string, unknown>;
-    return typeof perRow === 'boolean' && typeof perChannel === 'boolean' && typeof shortWindows === 'boolean' && typeof uint8Weights === 'boolean'
-      ? { perRow, perChannel, shortWindows, uint8Weights }
-      : null;
+    const { perRow, perChannel, shortWindows, reducedRange, uint8Weights } = flags as Record<string, unknown>;
+    if (typeof perRow !== 'boolean' || typeof perChannel !== 'boolean' || typeof shortWindows !== 'boolean') return null;
+    if (typeof reducedRange !== 'boolean' || typeof uint8Weights !== 'boolean') return null;
+    return { perRow, perChannel, shortWindows, reducedRange, uint8Weights };
   } catch {
     return null;
   }

@@ -39,11 +39,18 @@
  *    FusedMatMul's batch transposition. 5–9 % of a beam-5 step, logits bit-identical. Applied with
  *    'per-row' and to fp32 files (onnxruntime's CPU FusedMatMul is float32 only).
  *
- * 8. Last, only where this CPU's int8 products saturate (src/onnx/saturation-probe.ts: x86 without
- *    AVX-VNNI): the int8 MatMul weights stored as uint8 with zero point 128 (src/onnx/uint8-weights.ts),
- *    so that onnxruntime takes its exact u8 × u8 kernel. Same numbers, no saturation; applied with
- *    'per-row' (the rewrites' path) on the CPU device (a CUDA session that falls back to the CPU
- *    keeps int8 weights), and part of the cache key.
+ * 8. Only where this CPU's int8 products saturate (src/onnx/saturation-probe.ts: x86 without
+ *    AVX-VNNI), every integer MatMul is kept exact (`saturationGuard`):
+ *    - the encoder's rows are quantised to 7 bits (step 1 with reducedRange, src/onnx/row-quant.ts):
+ *      no pair of u8 × s8 products can overflow, and the int8 weights keep onnxruntime's fast
+ *      u8 × s8 kernel ('7-bit-activations'). An encoder pass takes 11–16 % less than with uint8
+ *      weights, and the teacher-forced loss moved within what summation order moves (README → Models);
+ *    - the decoder's int8 weights are stored as uint8 with zero point 128 (src/onnx/uint8-weights.ts),
+ *      so that onnxruntime takes its exact u8 × u8 kernel ('uint8-weights'): its per-step
+ *      quantisations stay 8-bit per tensor as exported. So is an encoder that step 1 did not
+ *      rewrite whole (an integer MatMul left reading another input).
+ *    Applied with 'per-row' (the rewrites' path) on the CPU device (a CUDA session that falls back
+ *    to the CPU keeps int8 weights), and part of the cache key.
  *
  * 9. On the CPU device, the rewritten encoder also cut into ENCODER_PIECES runs of layers
  *    (src/onnx/layer-split.ts, `encoderPieces`), which src/whisper/ort.ts runs one after the other, so
@@ -107,8 +114,22 @@ export interface WhisperGraphs {
   readonly weightQuant: WeightQuant;
   /** Whether the encoder accepts windows shorter than a full one. */
   readonly shortWindows: boolean;
-  /** Whether the int8 weights were stored as uint8 for this CPU (step 8). */
-  readonly uint8Weights: boolean;
+  /** How each graph's integer MatMuls are kept exact where this CPU's int8 products saturate (step 8). */
+  readonly saturationGuard: SaturationGuards;
+}
+
+/** Step 8 for one graph: nothing to guard, 7-bit per-row activations, or weights stored as uint8. */
+export type SaturationGuard = 'none' | '7-bit-activations' | 'uint8-weights';
+
+export interface SaturationGuards {
+  readonly encoder: SaturationGuard;
+  readonly decoder: SaturationGuard;
+}
+
+const UNGUARDED: SaturationGuards = { encoder: 'none', decoder: 'none' };
+
+function guardOf(flags: RewriteFlags): SaturationGuard {
+  return flags.reducedRange ? '7-bit-activations' : flags.uint8Weights ? 'uint8-weights' : 'none';
 }
 
 interface Rewrite extends RewriteFlags {
@@ -148,7 +169,7 @@ async function rewrite(file: string, spec: RewriteSpec, cacheDir: string | null)
     bytes = await readFile(file);
   } catch {
     // Unreadable: onnxruntime reports it with the usual coded error when it opens the path.
-    return { source: file, cached: false, perRow: false, perChannel: false, shortWindows: false, uint8Weights: false };
+    return { source: file, cached: false, perRow: false, perChannel: false, shortWindows: false, reducedRange: false, uint8Weights: false };
   }
   let result: Rewrite;
   try {
@@ -157,7 +178,8 @@ async function rewrite(file: string, spec: RewriteSpec, cacheDir: string | null)
     if (!(cause instanceof ProtobufError)) throw cause;
     throw new ModelCorruptError(`${file} is not a readable ONNX model: ${cause.message}`, { path: file }, { cause });
   }
-  const flags: RewriteFlags = { perRow: result.perRow, perChannel: result.perChannel, shortWindows: result.shortWindows, uint8Weights: result.uint8Weights };
+  const { perRow, perChannel, shortWindows, reducedRange, uint8Weights } = result;
+  const flags: RewriteFlags = { perRow, perChannel, shortWindows, reducedRange, uint8Weights };
   if (result.bytes === bytes) return { source: file, cached: false, ...flags };
   if (cached !== null) {
     try {
@@ -222,6 +244,13 @@ interface FloatWeights {
 
 type Quantized = Omit<Rewrite, 'shortWindows' | 'uint8Weights'>;
 
+/** How step 1 quantises a file's rows, and whether step 8 may rely on that (`reducedRange`). */
+interface RowQuantPlan {
+  readonly select: RowQuantSelector;
+  /** Ask for 7-bit rows (step 8 on a saturating CPU). */
+  readonly reducedRange: boolean;
+}
+
 /** Step 8 on a rewritten graph; throws ModelCorruptError when the weights are not in a form it can shift. */
 function uint8WeightsRewrite(bytes: Uint8Array, file: string): { bytes: Uint8Array; uint8Weights: boolean } {
   const shifted = shiftWeightsToUint8(bytes);
@@ -233,7 +262,7 @@ function uint8WeightsRewrite(bytes: Uint8Array, file: string): { bytes: Uint8Arr
 }
 
 /** Step 5 then step 1 of the module comment, on one file. */
-async function quantizeRewrite(bytes: Uint8Array, file: string, select: RowQuantSelector, floatWeights: FloatWeights | null): Promise<Quantized> {
+async function quantizeRewrite(bytes: Uint8Array, file: string, plan: RowQuantPlan, floatWeights: FloatWeights | null): Promise<Quantized> {
   let perChannel = false;
   if (floatWeights !== null) {
     const requant = requantizeWeightsPerChannel(bytes, await floatWeights.matrices());
@@ -248,27 +277,35 @@ async function quantizeRewrite(bytes: Uint8Array, file: string, select: RowQuant
     bytes = requant.bytes;
     perChannel = requant.requantized > 0;
   }
-  const rows = quantizeActivationsPerRow(bytes, select);
-  return { bytes: rows.bytes, perRow: rows.rewritten > 0, perChannel };
+  const rows = quantizeActivationsPerRow(bytes, plan.select, { reducedRange: plan.reducedRange });
+  // 7-bit rows guard the products only when they feed every integer MatMul of the file.
+  const reducedRange = plan.reducedRange && rows.rewritten > 0 && rows.unrewrittenIntegerMatMuls === 0;
+  if (plan.reducedRange && !reducedRange && rows.rewritten > 0) {
+    // Some MatMul still reads 8-bit input: take the 8-bit rows, and step 8 stores the weights as uint8.
+    const full = quantizeActivationsPerRow(bytes, plan.select);
+    return { bytes: full.bytes, perRow: true, perChannel, reducedRange: false };
+  }
+  return { bytes: rows.bytes, perRow: rows.rewritten > 0, perChannel, reducedRange };
 }
 
-const asIs = (bytes: Uint8Array): Quantized => ({ bytes, perRow: false, perChannel: false });
+const asIs = (bytes: Uint8Array): Quantized => ({ bytes, perRow: false, perChannel: false, reducedRange: false });
 
 function floatTag(floatWeights: FloatWeights | null): string {
   return floatWeights === null ? '' : `:per-channel:${floatWeights.identity}`;
 }
 
-function encoderRewrite(file: string, quantize: boolean, fuseAttention: boolean, nFrames: number, floatWeights: FloatWeights | null, uint8: boolean): RewriteSpec {
+function encoderRewrite(file: string, quantize: boolean, fuseAttention: boolean, nFrames: number, floatWeights: FloatWeights | null, saturates: boolean): RewriteSpec {
   const shape = { positions: nFrames / 2, frames: nFrames };
   return {
-    tag: `encoder:${quantize ? 'per-row' : 'as-is'}:short-windows:${nFrames}${fuseAttention ? ':mha' : ''}${floatTag(floatWeights)}${uint8 ? ':u8-weights' : ''}`,
+    tag: `encoder:${quantize ? 'per-row' : 'as-is'}:short-windows:${nFrames}${fuseAttention ? ':mha' : ''}${floatTag(floatWeights)}${saturates ? ':exact-products' : ''}`,
     kind: floatWeights === null ? 'rewritten' : 'per-channel',
     apply: async (bytes) => {
-      const quantized = quantize ? await quantizeRewrite(bytes, file, () => true, floatWeights) : asIs(bytes);
+      const quantized = quantize ? await quantizeRewrite(bytes, file, { select: () => true, reducedRange: saturates }, floatWeights) : asIs(bytes);
       const sliced = slicePositionalEmbedding(quantized.bytes, shape);
       const fused = fuseAttention ? fuseSelfAttention(sliced.bytes).bytes : sliced.bytes;
-      const weights = uint8 ? uint8WeightsRewrite(fused, file) : { bytes: fused, uint8Weights: false };
-      return { bytes: weights.bytes, perRow: quantized.perRow, perChannel: quantized.perChannel, shortWindows: sliced.sliced, uint8Weights: weights.uint8Weights };
+      const weights = saturates && !quantized.reducedRange ? uint8WeightsRewrite(fused, file) : { bytes: fused, uint8Weights: false };
+      const { perRow, perChannel, reducedRange } = quantized;
+      return { bytes: weights.bytes, perRow, perChannel, shortWindows: sliced.sliced, reducedRange, uint8Weights: weights.uint8Weights };
     },
   };
 }
@@ -280,13 +317,15 @@ function decoderRewrite(file: string, quantize: boolean, sequenceMajor: boolean,
     tag: `decoder:${quantize ? `per-row:${ENCODER_STATES}` : 'as-is'}:kv-append:reshape-targets${sequenceMajor ? ':seq-major' : ''}${floatTag(floatWeights)}${uint8 ? ':u8-weights' : ''}`,
     kind: floatWeights === null ? 'rewritten' : 'per-channel',
     apply: async (bytes) => {
-      const quantized = quantize ? await quantizeRewrite(bytes, file, (input) => input === ENCODER_STATES, floatWeights) : asIs(bytes);
+      // The decoder's per-step quantisations stay 8-bit per tensor: step 8 stores its weights as uint8.
+      const plan: RowQuantPlan = { select: (input) => input === ENCODER_STATES, reducedRange: false };
+      const quantized = quantize ? await quantizeRewrite(bytes, file, plan, floatWeights) : asIs(bytes);
       const appended = appendOnlySelfAttentionCache(quantized.bytes, (input) => SELF_ATTENTION_PAST.test(input));
       const reshaped = constantReshapeTargets(appended.bytes);
       const isPast = (input: string): boolean => SELF_ATTENTION_PAST.test(input);
       const laidOut = sequenceMajor ? sequenceMajorSelfAttentionCache(reshaped.bytes, isPast).bytes : reshaped.bytes;
       const weights = uint8 ? uint8WeightsRewrite(laidOut, file) : { bytes: laidOut, uint8Weights: false };
-      return { bytes: weights.bytes, perRow: quantized.perRow, perChannel: quantized.perChannel, shortWindows: false, uint8Weights: weights.uint8Weights };
+      return { bytes: weights.bytes, perRow: quantized.perRow, perChannel: quantized.perChannel, shortWindows: false, reducedRange: false, uint8Weights: weights.uint8Weights };
     },
   };
 }
@@ -333,14 +372,14 @@ export async function prepareWhisperGraphs(
   const quantized = model.dtype === 'q8';
   if (floatWeightsPath !== null) checkFloatWeightsApply(model.dtype, mode);
   if (quantized && mode === 'per-tensor') {
-    return { encoder: model.encoderPath, encoderPieces: [model.encoderPath], decoder: model.decoderPath, activationQuant: 'per-tensor', weightQuant: 'per-tensor', shortWindows: false, uint8Weights: false };
+    return { encoder: model.encoderPath, encoderPieces: [model.encoderPath], decoder: model.decoderPath, activationQuant: 'per-tensor', weightQuant: 'per-tensor', shortWindows: false, saturationGuard: UNGUARDED };
   }
-  const uint8 = quantized && onCpu && (await int8ProductsSaturate());
+  const saturates = quantized && onCpu && (await int8ProductsSaturate());
   const floatWeights = floatWeightsPath === null ? null : await floatWeightsAt(floatWeightsPath);
   // One after the other: two models' bytes in memory at once would raise the peak for nothing.
   // onnxruntime's CPU MultiHeadAttention is float32 only: an fp16 encoder keeps its attention as exported.
-  const encoder = await rewrite(model.encoderPath, encoderRewrite(model.encoderPath, quantized, model.dtype !== 'fp16', nFrames, floatWeights, uint8), cacheDir);
-  const decoder = await rewrite(model.decoderPath, decoderRewrite(model.decoderPath, quantized, model.dtype !== 'fp16', floatWeights, uint8), cacheDir);
+  const encoder = await rewrite(model.encoderPath, encoderRewrite(model.encoderPath, quantized, model.dtype !== 'fp16', nFrames, floatWeights, saturates), cacheDir);
+  const decoder = await rewrite(model.decoderPath, decoderRewrite(model.decoderPath, quantized, model.dtype !== 'fp16', floatWeights, saturates), cacheDir);
   return {
     encoder: encoder.source,
     encoderPieces: onCpu ? await encoderPieces(encoder) : [encoder.source],
@@ -348,6 +387,6 @@ export async function prepareWhisperGraphs(
     activationQuant: !quantized ? 'none' : encoder.perRow || decoder.perRow ? 'per-row' : 'per-tensor',
     weightQuant: !quantized ? 'none' : encoder.perChannel && decoder.perChannel ? 'per-channel' : 'per-tensor',
     shortWindows: encoder.shortWindows,
-    uint8Weights: encoder.uint8Weights && decoder.uint8Weights,
+    saturationGuard: { encoder: guardOf(encoder), decoder: guardOf(decoder) },
   };
 }

@@ -3,7 +3,7 @@
  * tokenizer, decoder) → transcribe driver. All times in milliseconds unless the name ends in `InS`;
  * audio is 16 kHz mono Float32 in [-1, 1] unless the name says otherwise.
  */
-import type { ActivationQuant } from './graphs.js';
+import type { ActivationQuant, SaturationGuards } from './graphs.js';
 
 /** Where the ONNX sessions run. `cuda` with an index, default 0 when parsed from bare `cuda`. */
 export type Device = { readonly kind: 'cpu' } | { readonly kind: 'cuda'; readonly index: number };
@@ -239,8 +239,8 @@ export interface WhisperBackend {
   readonly modelName: string;
   /** How the int8 MatMul weights are quantised (Whisper: 'per-channel' with floatWeights); absent for backends that do not say. */
   readonly weightQuant?: 'per-tensor' | 'per-channel' | 'none';
-  /** Whether the int8 weights run as uint8 because this CPU's int8 products saturate (src/whisper/graphs.ts step 8). */
-  readonly uint8Weights?: boolean;
+  /** How each graph's integer MatMuls are kept exact where this CPU's int8 products saturate (src/whisper/graphs.ts step 8); absent for backends that do not say. */
+  readonly saturationGuard?: SaturationGuards;
   /** The device the sessions actually run on (after any CPU fallback). */
   readonly device: Device;
   readonly nMels: number;

@@ -5,7 +5,7 @@
  */
 import { InvalidOptionError } from '../errors.js';
 import { defaultCacheDir } from '../models/resolve.js';
-import { ACTIVATION_QUANTS, isActivationQuant, prepareWhisperGraphs, type EffectiveActivationQuant, type WeightQuant } from './graphs.js';
+import { ACTIVATION_QUANTS, isActivationQuant, prepareWhisperGraphs, type EffectiveActivationQuant, type SaturationGuards, type WeightQuant } from './graphs.js';
 import { loadWhisperConfig, type WhisperConfig } from './config.js';
 import { decodeWindow, type DecoderContext } from './decoder.js';
 import { parseDevice } from './device.js';
@@ -49,8 +49,8 @@ export class Whisper implements WhisperBackend {
   /** 'per-channel' when the int8 weights were requantised from float weights (LoadWhisperOptions.floatWeights). */
   readonly weightQuant: WeightQuant;
   readonly shortWindows: boolean;
-  /** Whether the int8 weights were stored as uint8 for this CPU (graphs.ts step 8). */
-  readonly uint8Weights: boolean;
+  /** How each graph's integer MatMuls are kept exact where this CPU's int8 products saturate (graphs.ts step 8). */
+  readonly saturationGuard: SaturationGuards;
   readonly #ort: WhisperOrt;
   readonly #context: DecoderContext;
   #closed = false;
@@ -63,10 +63,10 @@ export class Whisper implements WhisperBackend {
     activationQuant: EffectiveActivationQuant,
     weightQuant: WeightQuant,
     shortWindows: boolean,
-    uint8Weights: boolean,
+    saturationGuard: SaturationGuards,
   ) {
     this.modelName = model.name;
-    this.uint8Weights = uint8Weights;
+    this.saturationGuard = saturationGuard;
     this.activationQuant = activationQuant;
     this.weightQuant = weightQuant;
     this.shortWindows = shortWindows;
@@ -103,7 +103,7 @@ export class Whisper implements WhisperBackend {
       });
     }
     const cacheDir = options.derivedCacheDir === undefined ? defaultCacheDir() : options.derivedCacheDir;
-    // uint8 weights are a fix for the CPU's int8 kernel: CUDA's integer MatMul takes int8 weights only.
+    // Step 8 is a fix for the CPU's int8 kernel: CUDA's integer MatMul takes int8 weights only.
     const graphs = await prepareWhisperGraphs(model, activationQuant, cacheDir, config.nFrames, floatWeights, device.kind === 'cpu');
     const ort = await WhisperOrt.open(graphs.encoderPieces, graphs.decoder, {
       device,
@@ -112,7 +112,7 @@ export class Whisper implements WhisperBackend {
       interOpThreads,
       onWarning: options.onWarning,
     });
-    return new Whisper(model, config, tokenizer, ort, graphs.activationQuant, graphs.weightQuant, graphs.shortWindows, graphs.uint8Weights);
+    return new Whisper(model, config, tokenizer, ort, graphs.activationQuant, graphs.weightQuant, graphs.shortWindows, graphs.saturationGuard);
   }
 
   get nMels(): number {

@@ -39,7 +39,19 @@ async function init(command: Extract<DecodeCommand, { type: 'init' }>): Promise<
   actor = new DecodeActor({ transcriber, arena: (id) => arenas.get(id), post });
   const device = backend.device.kind === 'cuda' ? `cuda:${backend.device.index}` : 'cpu';
   const arenaCapacitySamples = arenas.get(0)?.capacitySamples ?? null;
-  post({ type: 'ready', info: { model: backend.modelName, device, weights: backend.weightQuant ?? null, uint8Weights: backend.uint8Weights ?? null, arenaCapacitySamples, warmUpMs } });
+  const guard = backend.saturationGuard;
+  post({
+    type: 'ready',
+    info: {
+      model: backend.modelName,
+      device,
+      weights: backend.weightQuant ?? null,
+      encoderSaturationGuard: guard?.encoder ?? null,
+      decoderSaturationGuard: guard?.decoder ?? null,
+      arenaCapacitySamples,
+      warmUpMs,
+    },
+  });
 }
 
 function job(command: Extract<DecodeCommand, { type: 'job' }>): void {

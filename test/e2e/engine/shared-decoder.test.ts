@@ -58,8 +58,10 @@ describe.skipIf(!hasShared())('shared decoder (one decode worker, two engines)',
     try {
       // Warmed up before ready (the default): one encode and two short decodes took some time.
       expect(decoder.info['warmUpMs']).toBeGreaterThan(0);
-      // The worker says whether its int8 weights run as uint8 (this CPU's int8 products saturate).
-      expect(decoder.info['uint8Weights']).toBe(await int8ProductsSaturate());
+      // The worker says how its integer MatMuls are kept exact (where this CPU's int8 products saturate).
+      const saturates = await int8ProductsSaturate();
+      expect(decoder.info['encoderSaturationGuard']).toBe(saturates ? '7-bit-activations' : 'none');
+      expect(decoder.info['decoderSaturationGuard']).toBe(saturates ? 'uint8-weights' : 'none');
       const [allume, volets] = await Promise.all([
         clipWithSilence('fr/fr_cmd_allume_la_lumiere.wav'),
         clipWithSilence('fr/fr_cmd_ferme_tous_les_volets.wav'),

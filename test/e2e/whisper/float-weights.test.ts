@@ -123,8 +123,16 @@ describe('float weights: int8 MatMul weights requantised per output channel', ()
         perRow: true,
         perChannel: true,
         shortWindows: false,
-        // graphs.ts step 8: uint8 weights where this CPU's int8 products saturate.
+        // graphs.ts step 8: where this CPU's int8 products saturate, the decoder's weights as uint8…
+        reducedRange: false,
         uint8Weights: await int8ProductsSaturate(),
+      });
+      // …and the encoder's rows in 7 bits, its weights (per channel) int8.
+      expect(JSON.parse(await readFile(`${(first.encoder as string).slice(0, -'.onnx'.length)}.json`, 'utf8'))).toMatchObject({
+        perRow: true,
+        perChannel: true,
+        reducedRange: await int8ProductsSaturate(),
+        uint8Weights: false,
       });
       const writtenAt = (await stat(first.encoder as string)).mtimeMs;
       // The same source without float weights is another cache entry, per tensor, kept beside it:

@@ -35,7 +35,7 @@ describe('whisper-base with the self-attention cache kept by the caller', () => 
     // Where this CPU's int8 products saturate the prepared graphs hold uint8 weights (graphs.ts step 8):
     // the graph as exported gets the same, so that only the cache rewrites differ between the two.
     const plainBytes = (await int8ProductsSaturate()) ? shiftWeightsToUint8(exported.bytes).bytes : exported.bytes;
-    expect(graphs.uint8Weights).toBe(await int8ProductsSaturate());
+    expect(graphs.saturationGuard.decoder).toBe((await int8ProductsSaturate()) ? 'uint8-weights' : 'none');
     const plain = await WhisperOrt.open(graphs.encoder, { path: BASE_MODEL.decoderPath, bytes: plainBytes }, OPEN);
     const kept = await WhisperOrt.open(graphs.encoder, graphs.decoder, OPEN);
     try {

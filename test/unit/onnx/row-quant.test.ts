@@ -3,6 +3,7 @@ import { GRAPH, MODEL, NODE, OPSET } from '../../../src/onnx/onnx-fields.js';
 import { findField, ProtobufError, readFields, stringValue, varintValue } from '../../../src/onnx/protobuf.js';
 import { quantizeActivationsPerRow } from '../../../src/onnx/row-quant.js';
 import { createOnnxSession, float32Data, float32Tensor, boolTensor, type OnnxTensor } from '../../../src/onnx/runtime.js';
+import { int8ProductsSaturate } from '../../../src/onnx/saturation-probe.js';
 import { ELEM, f32, graph, graphAttr, intAttr, model, node, tensor, value } from '../../helpers/onnx-model.js';
 
 /**
@@ -131,7 +132,8 @@ describe('per-row activation quantisation', () => {
   it('leaves the model untouched when the selector declines', () => {
     const original = matMulModel(17);
     const result = quantizeActivationsPerRow(original, (input) => input !== 'A');
-    expect(result).toEqual({ bytes: original, rewritten: 0, skipped: 0 });
+    // The MatMul still reads the quantisation as exported.
+    expect(result).toEqual({ bytes: original, rewritten: 0, skipped: 0, unrewrittenIntegerMatMuls: 1 });
   });
 
   it('skips a quantisation whose outputs are used outside the pattern', () => {
@@ -139,7 +141,23 @@ describe('per-row activation quantisation', () => {
     const result = quantizeActivationsPerRow(original, () => true);
     expect(result.rewritten).toBe(0);
     expect(result.skipped).toBe(1);
+    expect(result.unrewrittenIntegerMatMuls).toBe(1);
     expect(result.bytes).toBe(original);
+  });
+
+  it('counts the integer MatMuls it leaves reading another input, and not the ones it rewrote', () => {
+    const two = model(
+      graph('g', [...quantizedMatMul('a_', 'A', 'Y'), ...quantizedMatMul('b_', 'B', 'Z')], [
+        ...WEIGHTS,
+        value(11, 'A', ELEM.float, ['rows', K]),
+        value(11, 'B', ELEM.float, ['rows', K]),
+        value(12, 'Y', ELEM.float, ['rows', N]),
+        value(12, 'Z', ELEM.float, ['rows', N]),
+      ]),
+      17,
+    );
+    expect(quantizeActivationsPerRow(two, () => true)).toMatchObject({ rewritten: 2, unrewrittenIntegerMatMuls: 0 });
+    expect(quantizeActivationsPerRow(two, (input) => input === 'A')).toMatchObject({ rewritten: 1, unrewrittenIntegerMatMuls: 1 });
   });
 
   it('rewrites inside If branches, reading the outer input', async () => {
@@ -168,3 +186,72 @@ describe('per-row activation quantisation', () => {
     expect(() => quantizeActivationsPerRow(new Uint8Array(0), () => true)).toThrow(ProtobufError);
   });
 });
+
+/**
+ * Weights at both ends of the int8 range and rows loud enough that, at 8 bits (zero point 128), pairs
+ * of u8 × s8 products overflow int16: where VPMADDUBSW (x86 without VNNI) saturates.
+ */
+describe('per-row activations in 7 bits (reduced range)', () => {
+  const KL = 8;
+  const NL = 2;
+  const W_LOUD = Array.from({ length: KL * NL }, (_, i) => (i % 2 === 0 ? 127 : -128 + (i % 5)));
+  // No value falls on a half step (x · levels / max), where float rounding could pick either level.
+  const LOUD = [1, 1, 1, 1, 1, 1, 1, -0.1, 0.55, -1, 0.3, 1, -0.75, 1, 0.9, -0.6];
+  const loudModel = (): Uint8Array =>
+    model(
+      graph(
+        'g',
+        [
+          node('DynamicQuantizeLinear', ['A'], ['q', 's', 'z']),
+          node('MatMulInteger', ['q', 'Wq', 'z', 'Wzp'], ['mm']),
+          node('Cast', ['mm'], ['mmf'], [intAttr('to', ELEM.float)]),
+          node('Mul', ['s', 'Wscale'], ['sprod']),
+          node('Mul', ['mmf', 'sprod'], ['Y']),
+        ],
+        [
+          tensor('Wq', ELEM.int8, [KL, NL], new Uint8Array(Int8Array.from(W_LOUD).buffer)),
+          tensor('Wzp', ELEM.int8, [], Uint8Array.of(0)),
+          tensor('Wscale', ELEM.float, [], f32([W_SCALE])),
+          value(11, 'A', ELEM.float, ['rows', KL]),
+          value(12, 'Y', ELEM.float, ['rows', NL]),
+        ],
+      ),
+      17,
+    );
+  const loudFeeds = (): Record<string, OnnxTensor> => ({ A: float32Tensor(Float32Array.from(LOUD), [2, KL]) });
+
+  /** What the rewritten MatMul computes with exact integer products: q = round(a / rs), rs = max|row| / levels. */
+  function exactPerRow(levels: number): number[] {
+    const y: number[] = [];
+    for (let r = 0; r < LOUD.length / KL; r++) {
+      const row = LOUD.slice(r * KL, (r + 1) * KL);
+      const rs = Math.max(...row.map(Math.abs)) / levels;
+      const q = row.map((x) => Math.round(x / rs));
+      for (let n = 0; n < NL; n++) y.push(q.reduce((sum, v, k) => sum + v * (W_LOUD[k * NL + n] as number), 0) * rs * W_SCALE);
+    }
+    return y;
+  }
+
+  it('writes levels 63 and zero point 64, and its products are exact on every CPU', async () => {
+    const reduced = quantizeActivationsPerRow(loudModel(), () => true, { reducedRange: true });
+    expect(reduced).toMatchObject({ rewritten: 1, skipped: 0, unrewrittenIntegerMatMuls: 0 });
+    const y = await run(reduced.bytes, loudFeeds());
+    const exact = exactPerRow(63);
+    exact.forEach((r, i) => expect(Math.abs((y[i] as number) - r), `output ${i}`).toBeLessThan(1e-5 * Math.abs(r)));
+  });
+
+  it('is the fix where 8-bit rows saturate: those come out off exactly where the probe says so', async () => {
+    const full = quantizeActivationsPerRow(loudModel(), () => true);
+    const y = await run(full.bytes, loudFeeds());
+    const exact = exactPerRow(127);
+    const off = exact.some((r, i) => Math.abs((y[i] as number) - r) > 1e-3 * Math.abs(r));
+    expect(off).toBe(await int8ProductsSaturate());
+    // 7 bits cost precision against the float product, and stay within a 7-bit step per input.
+    const float = [0, 1].flatMap((r) =>
+      [0, 1].map((n) => LOUD.slice(r * KL, (r + 1) * KL).reduce((sum, x, k) => sum + x * (W_LOUD[k * NL + n] as number) * W_SCALE, 0)),
+    );
+    const reduced = await run(quantizeActivationsPerRow(loudModel(), () => true, { reducedRange: true }).bytes, loudFeeds());
+    float.forEach((f, i) => expect(Math.abs((reduced[i] as number) - f)).toBeLessThan((KL * 128 * W_SCALE) / 63));
+  });
+});
+
