@@ -312,9 +312,9 @@ function encoderRewrite(file: string, quantize: boolean, fuseAttention: boolean,
 
 const SELF_ATTENTION_PAST = /^past_key_values\.\d+\.decoder\.(key|value)$/;
 
-function decoderRewrite(file: string, quantize: boolean, sequenceMajor: boolean, floatWeights: FloatWeights | null, uint8: boolean): RewriteSpec {
+function decoderRewrite(file: string, quantize: boolean, sequenceMajor: boolean, floatWeights: FloatWeights | null, saturates: boolean): RewriteSpec {
   return {
-    tag: `decoder:${quantize ? `per-row:${ENCODER_STATES}` : 'as-is'}:kv-append:reshape-targets${sequenceMajor ? ':seq-major' : ''}${floatTag(floatWeights)}${uint8 ? ':u8-weights' : ''}`,
+    tag: `decoder:${quantize ? `per-row:${ENCODER_STATES}` : 'as-is'}:kv-append:reshape-targets${sequenceMajor ? ':seq-major' : ''}${floatTag(floatWeights)}${saturates ? ':u8-weights' : ''}`,
     kind: floatWeights === null ? 'rewritten' : 'per-channel',
     apply: async (bytes) => {
       // The decoder's per-step quantisations stay 8-bit per tensor: step 8 stores its weights as uint8.
@@ -324,7 +324,7 @@ function decoderRewrite(file: string, quantize: boolean, sequenceMajor: boolean,
       const reshaped = constantReshapeTargets(appended.bytes);
       const isPast = (input: string): boolean => SELF_ATTENTION_PAST.test(input);
       const laidOut = sequenceMajor ? sequenceMajorSelfAttentionCache(reshaped.bytes, isPast).bytes : reshaped.bytes;
-      const weights = uint8 ? uint8WeightsRewrite(laidOut, file) : { bytes: laidOut, uint8Weights: false };
+      const weights = saturates ? uint8WeightsRewrite(laidOut, file) : { bytes: laidOut, uint8Weights: false };
       return { bytes: weights.bytes, perRow: quantized.perRow, perChannel: quantized.perChannel, shortWindows: false, reducedRange: false, uint8Weights: weights.uint8Weights };
     },
   };
