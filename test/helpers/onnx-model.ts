@@ -2,7 +2,7 @@
  * Builds small ONNX models byte by byte (onnx.proto field numbers) for tests that run them through
  * onnxruntime: no Python, no model files.
  */
-import { ATTR, ATTR_TYPE, DTYPE, GRAPH, initializerField, MODEL, NODE, nodeFields, OPSET, tensorValueInfo } from '../../src/onnx/onnx-fields.js';
+import { ATTR, ATTR_TYPE, DTYPE, GRAPH, initializerField, intAttribute, MODEL, NODE, nodeFields, OPSET, tensorValueInfo } from '../../src/onnx/onnx-fields.js';
 import { messageField, stringField, varintField, writeFields, type Field } from '../../src/onnx/protobuf.js';
 
 export { intAttribute as intAttr } from '../../src/onnx/onnx-fields.js';
@@ -57,4 +57,26 @@ export function model(graphFields: readonly Field[], opset: number): Uint8Array 
 
 export function f32(values: readonly number[]): Uint8Array {
   return new Uint8Array(Float32Array.from(values).buffer);
+}
+
+/**
+ * A MatMul as onnxruntime's quantize_dynamic writes it: `input` quantised per tensor at run time
+ * (DynamicQuantizeLinear), MatMulInteger by the int8 weight, Cast, then times the product of the two
+ * scales. Intermediate names start with `prefix`; the weight, its zero point (null: none) and its
+ * scale are initializers of the caller's, 'Wq', 'Wzp' and 'Wscale' unless named.
+ */
+export function dynamicQuantMatMul(
+  prefix: string,
+  input: string,
+  output: string,
+  names: { readonly weight?: string; readonly zeroPoint?: string | null; readonly scale?: string } = {},
+): NodeSpec[] {
+  const zeroPoint = names.zeroPoint === undefined ? 'Wzp' : names.zeroPoint;
+  return [
+    node('DynamicQuantizeLinear', [input], [`${prefix}q`, `${prefix}s`, `${prefix}z`]),
+    node('MatMulInteger', [`${prefix}q`, names.weight ?? 'Wq', `${prefix}z`, ...(zeroPoint === null ? [] : [zeroPoint])], [`${prefix}mm`]),
+    node('Cast', [`${prefix}mm`], [`${prefix}mmf`], [intAttribute('to', DTYPE.float)]),
+    node('Mul', [`${prefix}s`, names.scale ?? 'Wscale'], [`${prefix}sprod`]),
+    node('Mul', [`${prefix}mmf`, `${prefix}sprod`], [output]),
+  ];
 }

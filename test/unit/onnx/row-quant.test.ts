@@ -4,7 +4,7 @@ import { findField, ProtobufError, readFields, stringValue, varintValue } from '
 import { quantizeActivationsPerRow } from '../../../src/onnx/row-quant.js';
 import { createOnnxSession, float32Data, float32Tensor, boolTensor, type OnnxTensor } from '../../../src/onnx/runtime.js';
 import { int8ProductsSaturate } from '../../../src/onnx/saturation-probe.js';
-import { ELEM, f32, graph, graphAttr, intAttr, model, node, tensor, value } from '../../helpers/onnx-model.js';
+import { dynamicQuantMatMul, ELEM, f32, graph, graphAttr, model, node, tensor, value } from '../../helpers/onnx-model.js';
 
 /**
  * A MatMul as onnxruntime's quantize_dynamic writes it: the input quantised per tensor at run time,
@@ -15,16 +15,6 @@ const N = 3;
 const W_Q = [12, -40, 7, 127, 3, -90, -128, 64, 25, 33, -7, 100];
 const W_SCALE = 0.02;
 
-function quantizedMatMul(prefix: string, input: string, output: string) {
-  return [
-    node('DynamicQuantizeLinear', [input], [`${prefix}q`, `${prefix}s`, `${prefix}z`]),
-    node('MatMulInteger', [`${prefix}q`, 'Wq', `${prefix}z`, 'Wzp'], [`${prefix}mm`]),
-    node('Cast', [`${prefix}mm`], [`${prefix}mmf`], [intAttr('to', ELEM.float)]),
-    node('Mul', [`${prefix}s`, 'Wscale'], [`${prefix}sprod`]),
-    node('Mul', [`${prefix}mmf`, `${prefix}sprod`], [output]),
-  ];
-}
-
 const WEIGHTS = [
   tensor('Wq', ELEM.int8, [K, N], new Uint8Array(Int8Array.from(W_Q).buffer)),
   tensor('Wzp', ELEM.int8, [], Uint8Array.of(0)),
@@ -33,7 +23,7 @@ const WEIGHTS = [
 
 function matMulModel(opset: number, extraOutputs: ReturnType<typeof value>[] = []): Uint8Array {
   return model(
-    graph('g', quantizedMatMul('', 'A', 'Y'), [
+    graph('g', dynamicQuantMatMul('', 'A', 'Y'), [
       ...WEIGHTS,
       value(11, 'A', ELEM.float, ['rows', K]),
       value(12, 'Y', ELEM.float, ['rows', N]),
@@ -147,7 +137,7 @@ describe('per-row activation quantisation', () => {
 
   it('counts the integer MatMuls it leaves reading another input, and not the ones it rewrote', () => {
     const two = model(
-      graph('g', [...quantizedMatMul('a_', 'A', 'Y'), ...quantizedMatMul('b_', 'B', 'Z')], [
+      graph('g', [...dynamicQuantMatMul('a_', 'A', 'Y'), ...dynamicQuantMatMul('b_', 'B', 'Z')], [
         ...WEIGHTS,
         value(11, 'A', ELEM.float, ['rows', K]),
         value(11, 'B', ELEM.float, ['rows', K]),
@@ -162,7 +152,7 @@ describe('per-row activation quantisation', () => {
 
   it('rewrites inside If branches, reading the outer input', async () => {
     const branch = (name: string, prefix: string) =>
-      graph(name, quantizedMatMul(prefix, 'A', `${prefix}Y`), [value(12, `${prefix}Y`, ELEM.float, ['rows', N])]);
+      graph(name, dynamicQuantMatMul(prefix, 'A', `${prefix}Y`), [value(12, `${prefix}Y`, ELEM.float, ['rows', N])]);
     const original = model(
       graph('g', [node('If', ['cond'], ['Y'], [graphAttr('then_branch', branch('then', 't_')), graphAttr('else_branch', branch('else', 'e_'))])], [
         ...WEIGHTS,
@@ -201,13 +191,7 @@ describe('per-row activations in 7 bits (reduced range)', () => {
     model(
       graph(
         'g',
-        [
-          node('DynamicQuantizeLinear', ['A'], ['q', 's', 'z']),
-          node('MatMulInteger', ['q', 'Wq', 'z', 'Wzp'], ['mm']),
-          node('Cast', ['mm'], ['mmf'], [intAttr('to', ELEM.float)]),
-          node('Mul', ['s', 'Wscale'], ['sprod']),
-          node('Mul', ['mmf', 'sprod'], ['Y']),
-        ],
+        dynamicQuantMatMul('', 'A', 'Y'),
         [
           tensor('Wq', ELEM.int8, [KL, NL], new Uint8Array(Int8Array.from(W_LOUD).buffer)),
           tensor('Wzp', ELEM.int8, [], Uint8Array.of(0)),

@@ -5,7 +5,7 @@ import { quantizeActivationsPerRow } from '../../../src/onnx/row-quant.js';
 import { createOnnxSession, boolTensor, float32Data, float32Tensor, type OnnxTensor } from '../../../src/onnx/runtime.js';
 import { EXACT_PROBE_VALUE, int8ProductsSaturate, saturationProbeModel } from '../../../src/onnx/saturation-probe.js';
 import { shiftWeightsToUint8 } from '../../../src/onnx/uint8-weights.js';
-import { ELEM, f32, graph, graphAttr, intAttr, model, node, tensor, value } from '../../helpers/onnx-model.js';
+import { dynamicQuantMatMul, ELEM, f32, graph, graphAttr, intAttr, model, node, tensor, value } from '../../helpers/onnx-model.js';
 
 /**
  * A MatMul as quantize_dynamic writes it, K = 8 inputs to N = 2 outputs, with weights at the ends of
@@ -17,16 +17,6 @@ const N = 2;
 const W_Q = Array.from({ length: K * N }, (_, i) => (i % 2 === 0 ? 127 : -126 + (i % 5)));
 const SCALE = 0.01;
 
-function quantizedMatMul(prefix: string, output: string, zeroPoint: string | null = 'Wzp') {
-  return [
-    node('DynamicQuantizeLinear', ['A'], [`${prefix}q`, `${prefix}s`, `${prefix}z`]),
-    node('MatMulInteger', [`${prefix}q`, 'Wq', `${prefix}z`, ...(zeroPoint === null ? [] : [zeroPoint])], [`${prefix}mm`]),
-    node('Cast', [`${prefix}mm`], [`${prefix}mmf`], [intAttr('to', ELEM.float)]),
-    node('Mul', [`${prefix}s`, 'Wscale'], [`${prefix}sprod`]),
-    node('Mul', [`${prefix}mmf`, `${prefix}sprod`], [output]),
-  ];
-}
-
 const WEIGHT = tensor('Wq', ELEM.int8, [K, N], new Uint8Array(Int8Array.from(W_Q).buffer));
 const ZERO_POINT = tensor('Wzp', ELEM.int8, [], Uint8Array.of(0));
 const SCALE_TENSOR = tensor('Wscale', ELEM.float, [], f32([SCALE]));
@@ -35,7 +25,7 @@ const IO = [value(11, 'A', ELEM.float, ['rows', K]), value(12, 'Y', ELEM.float, 
 function matMulModel(options: { zeroPoint?: readonly ReturnType<typeof tensor>[]; withoutZeroPoint?: boolean; extra?: ReturnType<typeof node>[]; outputs?: ReturnType<typeof value>[] } = {}): Uint8Array {
   const zp = options.zeroPoint ?? [ZERO_POINT];
   return model(
-    graph('g', [...quantizedMatMul('', 'Y', options.withoutZeroPoint === true ? null : 'Wzp'), ...(options.extra ?? [])], [WEIGHT, ...zp, SCALE_TENSOR, ...IO, ...(options.outputs ?? [])]),
+    graph('g', [...dynamicQuantMatMul('', 'A', 'Y', { zeroPoint: options.withoutZeroPoint === true ? null : 'Wzp' }), ...(options.extra ?? [])], [WEIGHT, ...zp, SCALE_TENSOR, ...IO, ...(options.outputs ?? [])]),
     17,
   );
 }
@@ -118,7 +108,7 @@ describe('int8 weights stored as uint8 (zero point 128)', () => {
   });
 
   it('shifts an outer weight that both If branches read once, and both branches compute it', async () => {
-    const branch = (name: string, prefix: string) => graph(name, quantizedMatMul(prefix, `${prefix}Y`), [value(12, `${prefix}Y`, ELEM.float, ['rows', N])]);
+    const branch = (name: string, prefix: string) => graph(name, dynamicQuantMatMul(prefix, 'A', `${prefix}Y`), [value(12, `${prefix}Y`, ELEM.float, ['rows', N])]);
     const original = model(
       graph('g', [node('If', ['cond'], ['Y'], [graphAttr('then_branch', branch('then', 't_')), graphAttr('else_branch', branch('else', 'e_'))])], [
         WEIGHT,

@@ -7,7 +7,7 @@ import { createOnnxSession, boolTensor, float32Data, float32Tensor, type OnnxTen
 import { int8ProductsSaturate } from '../../../src/onnx/saturation-probe.js';
 import { shiftWeightsToUint8 } from '../../../src/onnx/uint8-weights.js';
 import { requantizeWeightsPerChannel } from '../../../src/onnx/weight-requant.js';
-import { ELEM, f32, graph, graphAttr, intAttr, model, node, tensor, value } from '../../helpers/onnx-model.js';
+import { dynamicQuantMatMul, ELEM, f32, graph, graphAttr, intAttr, model, node, tensor, value } from '../../helpers/onnx-model.js';
 
 /**
  * Float weights W [K, N] whose last output channel is ~1000 times smaller than the others: with one
@@ -41,24 +41,13 @@ function matrix(name: string, rows: number, values: readonly number[], relativeP
   };
 }
 
-/** A MatMul as onnxruntime's quantize_dynamic writes it (activations per tensor, int8 weights with one scale). */
-function quantizedMatMul(prefix: string, output: string, scale = 'Wscale') {
-  return [
-    node('DynamicQuantizeLinear', ['A'], [`${prefix}q`, `${prefix}s`, `${prefix}z`]),
-    node('MatMulInteger', [`${prefix}q`, 'Wq', `${prefix}z`, 'Wzp'], [`${prefix}mm`]),
-    node('Cast', [`${prefix}mm`], [`${prefix}mmf`], [intAttr('to', ELEM.float)]),
-    node('Mul', [`${prefix}s`, scale], [`${prefix}sprod`]),
-    node('Mul', [`${prefix}mmf`, `${prefix}sprod`], [output]),
-  ];
-}
-
 const WEIGHT = tensor('Wq', ELEM.int8, [K, N], new Uint8Array(Int8Array.from(W_Q).buffer));
 const ZERO_POINT = tensor('Wzp', ELEM.int8, [], Uint8Array.of(0));
 const SCALE_TENSOR = tensor('Wscale', ELEM.float, [], f32([SCALE]));
 const IO = [value(11, 'A', ELEM.float, ['rows', K]), value(12, 'Y', ELEM.float, ['rows', N])];
 
 function matMulModel(extra: { nodes?: ReturnType<typeof node>[]; outputs?: ReturnType<typeof value>[] } = {}): Uint8Array {
-  return model(graph('g', [...quantizedMatMul('', 'Y'), ...(extra.nodes ?? [])], [WEIGHT, ZERO_POINT, SCALE_TENSOR, ...IO, ...(extra.outputs ?? [])]), 17);
+  return model(graph('g', [...dynamicQuantMatMul('', 'A', 'Y'), ...(extra.nodes ?? [])], [WEIGHT, ZERO_POINT, SCALE_TENSOR, ...IO, ...(extra.outputs ?? [])]), 17);
 }
 
 const A = [0.5, -0.25, 1, 0.75];
@@ -152,7 +141,7 @@ describe('per-channel weight requantisation', () => {
 
   it('rewrites an outer weight and the scale each If branch holds for it (as merged decoders do)', async () => {
     const branch = (name: string, prefix: string) =>
-      graph(name, quantizedMatMul(prefix, `${prefix}Y`), [SCALE_TENSOR, value(12, `${prefix}Y`, ELEM.float, ['rows', N])]);
+      graph(name, dynamicQuantMatMul(prefix, 'A', `${prefix}Y`), [SCALE_TENSOR, value(12, `${prefix}Y`, ELEM.float, ['rows', N])]);
     const original = model(
       graph('g', [node('If', ['cond'], ['Y'], [graphAttr('then_branch', branch('then', 't_')), graphAttr('else_branch', branch('else', 'e_'))])], [
         WEIGHT,

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +6,7 @@ import { int8ProductsSaturate } from '../../../src/onnx/saturation-probe.js';
 import { createOnnxSession, float32Data, float32Tensor, type OnnxModelSource } from '../../../src/onnx/runtime.js';
 import { prepareWhisperGraphs } from '../../../src/whisper/graphs.js';
 import type { ResolvedModel } from '../../../src/whisper/types.js';
-import { ELEM, f32, graph, intAttr, model, node, tensor, value } from '../../helpers/onnx-model.js';
+import { dynamicQuantMatMul, ELEM, f32, graph, model, tensor, value } from '../../helpers/onnx-model.js';
 
 /**
  * graphs.ts step 8 on miniature int8 graphs (quantize_dynamic's pattern, no Whisper layers, so steps
@@ -22,20 +22,10 @@ const W_SCALE = 0.01;
 /** No value on a half step at 63 or 127 levels (x · levels / max), where float rounding could pick either level. */
 const A = [1, 1, 1, 1, 1, 1, 1, -0.1];
 
-function quantizedMatMul(prefix: string, input: string, output: string) {
-  return [
-    node('DynamicQuantizeLinear', [input], [`${prefix}q`, `${prefix}s`, `${prefix}z`]),
-    node('MatMulInteger', [`${prefix}q`, 'Wq', `${prefix}z`, 'Wzp'], [`${prefix}mm`]),
-    node('Cast', [`${prefix}mm`], [`${prefix}mmf`], [intAttr('to', ELEM.float)]),
-    node('Mul', [`${prefix}s`, 'Wscale'], [`${prefix}sprod`]),
-    node('Mul', [`${prefix}mmf`, `${prefix}sprod`], [output]),
-  ];
-}
-
 /** Y = A · W, quantised at run time; with `leftAlone`, a second MatMul whose quantisation is also a graph output (step 1 skips it). */
 function toyModel(input: string, leftAlone: boolean): Uint8Array {
   return model(
-    graph('g', [...quantizedMatMul('a_', input, 'Y'), ...(leftAlone ? quantizedMatMul('b_', input, 'Z') : [])], [
+    graph('g', [...dynamicQuantMatMul('a_', input, 'Y'), ...(leftAlone ? dynamicQuantMatMul('b_', input, 'Z') : [])], [
       tensor('Wq', ELEM.int8, [K, N], new Uint8Array(Int8Array.from(W_Q).buffer)),
       tensor('Wzp', ELEM.int8, [], Uint8Array.of(0)),
       tensor('Wscale', ELEM.float, [], f32([W_SCALE])),
@@ -82,7 +72,7 @@ describe('graphs.ts step 8: exact integer products where the CPU saturates them'
     const folder = path.join(dir, name);
     const encoderPath = path.join(folder, 'encoder_model_quantized.onnx');
     const decoderPath = path.join(folder, 'decoder_model_merged_quantized.onnx');
-    if (!(await readFile(encoderPath).then(() => true, () => false))) {
+    if (!(await access(encoderPath).then(() => true, () => false))) {
       await mkdir(folder, { recursive: true });
       await writeFile(encoderPath, toyModel('input_features', leftAlone));
       await writeFile(decoderPath, toyModel('encoder_hidden_states', false));
