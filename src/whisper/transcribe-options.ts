@@ -43,6 +43,8 @@ export interface ResolvedTranscribeOptions {
   readonly shortWindowMarginMs: number | null;
   readonly shortWindowMinMs: number;
   readonly shortWindowWithoutTimestamps: boolean;
+  /** null → every failed first decode of a short window is retried. */
+  readonly shortWindowRetryMinNoSpeech: number | null;
 }
 
 function fail(name: string, value: unknown, expected: string): never {
@@ -121,6 +123,10 @@ export function resolveTranscribeOptions(
     fail('shortWindowMinMs', shortWindowMinMs, 'a number ≥ 0');
   }
   if (seed > 0xffffffff) fail('seed', seed, 'an integer in [0, 2^32)');
+  const shortWindowRetryMinNoSpeech = finiteOrNull('shortWindowRetryMinNoSpeech', options.shortWindowRetryMinNoSpeech, null);
+  if (shortWindowRetryMinNoSpeech !== null && (shortWindowRetryMinNoSpeech < 0 || shortWindowRetryMinNoSpeech > 1)) {
+    fail('shortWindowRetryMinNoSpeech', shortWindowRetryMinNoSpeech, 'a probability in [0, 1] or null');
+  }
 
   const noSpeechThreshold = finiteOrNull('noSpeechThreshold', options.noSpeechThreshold, 0.6);
   const compressionRatioThreshold = finiteOrNull('compressionRatioThreshold', options.compressionRatioThreshold, 2.4);
@@ -145,5 +151,6 @@ export function resolveTranscribeOptions(
     shortWindowMarginMs,
     shortWindowMinMs,
     shortWindowWithoutTimestamps: booleanOr('shortWindowWithoutTimestamps', options.shortWindowWithoutTimestamps, false),
+    shortWindowRetryMinNoSpeech,
   };
 }

@@ -291,9 +291,13 @@ export async function transcribe(
       // noise, a short window can carry a fluent phantom sentence past the gates that the full window
       // rejects. A decode the no-speech gate drops anyway is dropped as the reference would. With
       // shortWindowWithoutTimestamps the fast path also skips the timestamp tokens; the retry keeps them.
+      // With shortWindowRetryMinNoSpeech, a decode that fails only the log-prob gate while sure of
+      // speech is kept: an unsure word, not a phantom (those are unsure of speech or loop).
       outcome = await decodeWindow(shortFrames, opts.temperatures.slice(0, 1), opts.withoutTimestamps || opts.shortWindowWithoutTimestamps);
       const { result } = outcome;
-      const fallback = !outcome.passed && opts.temperatures.length > 1;
+      const loops = opts.compressionRatioThreshold !== null && outcome.compressionRatio > opts.compressionRatioThreshold;
+      const sureOfSpeech = opts.shortWindowRetryMinNoSpeech !== null && result.noSpeechProb < opts.shortWindowRetryMinNoSpeech;
+      const fallback = !outcome.passed && opts.temperatures.length > 1 && (loops || !sureOfSpeech);
       const doubtsSpeech = opts.noSpeechThreshold !== null && result.noSpeechProb > opts.noSpeechThreshold;
       // The driver's no-speech gate below keeps such a text only when the log-prob is confident.
       const keptByLogprob = opts.logProbThreshold !== null && result.avgLogprob > opts.logProbThreshold;

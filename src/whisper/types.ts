@@ -188,6 +188,16 @@ export interface TranscribeOptions {
    */
   readonly shortWindowWithoutTimestamps?: boolean;
   /**
+   * When the short window's first decode fails only the log-prob gate (its compression ratio passes)
+   * and its no-speech probability is below this, the guard's retry is skipped and that decode is
+   * kept: the model is sure it hears speech and is unsure of a word, which the full window and the
+   * temperature fallback rarely mend, at 1–2 s of CPU for a command. The phantoms the retry is there
+   * for come with a high no-speech probability (0.6–0.9 on the corpus's noise) and still get it.
+   * Default null: every failed first decode is retried. The live engine's finals use
+   * FINAL_RETRY_MIN_NO_SPEECH (README → Models → Short windows, "Log-prob failures sure of speech").
+   */
+  readonly shortWindowRetryMinNoSpeech?: number | null;
+  /**
    * Cancels the transcription: it rejects with DecodeCancelledError (STT_DECODE_CANCELLED) at the
    * next checkpoint, i.e. before the mel, before each encoder run and before each decoder step. A
    * model run already started finishes first (onnxruntime cannot stop one midway), so the wait is

@@ -85,6 +85,16 @@ interface PendingJob {
 export const LONG_FINAL_MIN_SAMPLES = 6 * WHISPER_SAMPLE_RATE;
 
 /**
+ * A final's short-window decode that fails only the log-prob gate with a no-speech probability below
+ * this keeps its text instead of the guard's retry (TranscribeOptions.shortWindowRetryMinNoSpeech):
+ * half the no-speech threshold. On the corpus the first decodes that failed that way were speech
+ * (no-speech 0.03–0.09: "annuler", "silence", two fragments of the stream), where the retry cost
+ * 1.1–1.4 s on a 2-core CPU and its text was better once, worse once and as wrong twice; noise
+ * decodes were 0.6–0.9 and keep the retry (README → Models → Short windows).
+ */
+export const FINAL_RETRY_MIN_NO_SPEECH = 0.3;
+
+/**
  * Decoding options for a job: finals get the full settings, partials the fast path. Prompt and
  * hotwords go to partials too: they bias vocabulary, so partials agree with the final
  * (LocalAgreement) at the cost of a few prompt tokens.
@@ -125,6 +135,7 @@ export function transcribeOptionsFor(
         temperatures: [...job.temperatures],
         withoutTimestamps: false,
         shortWindowWithoutTimestamps: job.startsMidSpeech !== true,
+        shortWindowRetryMinNoSpeech: FINAL_RETRY_MIN_NO_SPEECH,
       };
     case 'partial':
       return {

@@ -5,6 +5,8 @@ import { errorRate, wordErrors } from '../../../src/eval/wer.js';
 import { transcribe } from '../../../src/whisper/transcribe.js';
 import { Whisper } from '../../../src/whisper/whisper.js';
 import { corpusPath } from '../../helpers/paths.js';
+import { FINAL_RETRY_MIN_NO_SPEECH, transcribeOptionsFor } from '../../../src/actors/decode/decode.js';
+import type { DecodeJobSpec } from '../../../src/actors/decode/decode.protocol.js';
 import { BASE_MODEL, recordingBackend } from './helpers.js';
 
 describe('short windows on whisper-base (real model)', () => {
@@ -57,5 +59,32 @@ describe('short windows on whisper-base (real model)', () => {
     expect(frames).toEqual([2000, 3000]);
     expect(decodes[0]?.result.noSpeechProb).toBeGreaterThan(0.6);
     expect(result.text).toBe('');
+  });
+
+  it("keeps a final's first decode when it fails only the log-prob gate sure of speech: one encoder pass", async () => {
+    // "silence", decoded as the live engine decodes a final. Its first decode is unsure of the word
+    // (log-prob under −1 on the CPUs measured) and sure it is speech (no-speech ~0.04), so the guard's
+    // 30 s retry and temperature fallback, which read it no better, are skipped.
+    const { samples } = await loadAudioFile(corpusPath('fr/fr_cmd_silence.wav'));
+    const job: DecodeJobSpec = {
+      jobId: 1,
+      utteranceId: 1,
+      kind: 'final',
+      speculative: false,
+      language: 'fr',
+      beamSize: 5,
+      temperatures: [0, 0.2, 0.4, 0.6, 0.8, 1],
+      startSamples: 0,
+      endSamples: samples.length,
+      initialPrompt: null,
+      hotwords: null,
+    };
+    const engine = recordingBackend(whisper);
+    const kept = await transcribe(engine.backend, samples, transcribeOptionsFor(job));
+    expect(engine.frames).toEqual([2000]);
+    expect(engine.decodes).toHaveLength(1);
+    expect(engine.decodes[0]?.result.noSpeechProb).toBeLessThan(FINAL_RETRY_MIN_NO_SPEECH);
+    expect(kept.text).not.toBe('');
+    expect(kept.text).toBe(engine.decodes[0]?.result.text.trim());
   });
 });

@@ -112,6 +112,57 @@ describe('transcribe: short windows', () => {
     expect(retried.result.text).toBe('ferme les volets');
   });
 
+  it('keeps a first decode that fails only the log-prob gate while sure of speech, when asked', async () => {
+    const options: TranscribeOptions = { shortWindowRetryMinNoSpeech: 0.3, shortWindowWithoutTimestamps: true };
+    // "annuler": an unsure word (log-prob −1.13), no-speech 0.09: kept, one encoder pass, one decode.
+    const unsure = await run([{ text: 'annuli', avgLogprob: -1.13, noSpeechProb: 0.09 }], seconds(2), options);
+    expect(unsure.backend.windows.map((w) => w.frames)).toEqual([frames(20)]);
+    expect(unsure.backend.decodeCalls.map((c) => c.temperature)).toEqual([0]);
+    expect(unsure.result.text).toBe('annuli');
+    expect(unsure.result.segments[0]).toMatchObject({ temperature: 0, avgLogprob: -1.13, noSpeechProb: 0.09 });
+    // Noise: the same failure with no-speech 0.599 (under the gate's 0.6) still gets the retry,
+    // whose full window the no-speech gate drops.
+    const noise = await run(
+      [
+        { text: "c'est bon", avgLogprob: -1.64, noSpeechProb: 0.599 },
+        { text: "c'est parti", avgLogprob: -1.35, noSpeechProb: 0.65 },
+      ],
+      seconds(12),
+      options,
+    );
+    expect(noise.backend.windows.map((w) => w.frames)).toEqual([frames(20), frames(30)]);
+    expect(noise.result.text).toBe('');
+    // A loop (compression gate) is retried however sure of speech the model is.
+    const loop = await run(
+      [
+        { text: 'merci '.repeat(40), avgLogprob: -0.2, noSpeechProb: 0.01 },
+        { text: 'merci', avgLogprob: -0.3, noSpeechProb: 0.01 },
+      ],
+      seconds(5),
+      options,
+    );
+    expect(loop.backend.windows.map((w) => w.frames)).toEqual([frames(20), frames(30)]);
+    expect(loop.result.text).toBe('merci');
+    // Without the option (transcribe's default), the same unsure word is retried the reference way.
+    const reference = await run(
+      [
+        { text: 'annuli', avgLogprob: -1.13, noSpeechProb: 0.09 },
+        { text: 'annuler', avgLogprob: -0.9, noSpeechProb: 0.09 },
+      ],
+      seconds(2),
+      { shortWindowWithoutTimestamps: true },
+    );
+    expect(reference.backend.windows.map((w) => w.frames)).toEqual([frames(20), frames(30)]);
+    expect(reference.result.text).toBe('annuler');
+  });
+
+  it('refuses a shortWindowRetryMinNoSpeech outside [0, 1] with a coded error', async () => {
+    for (const bad of [-0.1, 1.5, Number.NaN, '0.3'] as unknown[]) {
+      const options = { shortWindowRetryMinNoSpeech: bad } as unknown as TranscribeOptions;
+      await expect(run([], seconds(1), options)).rejects.toMatchObject({ code: 'STT_INVALID_OPTION', details: { option: 'shortWindowRetryMinNoSpeech' } });
+    }
+  });
+
   it('keeps timestamps on a full window even with shortWindowWithoutTimestamps, and off everywhere with withoutTimestamps', async () => {
     const full = await run([{ text: 'a' }], seconds(3), { shortWindowMarginMs: null, shortWindowWithoutTimestamps: true });
     expect(full.backend.decodeCalls.map((c) => c.withoutTimestamps)).toEqual([false]);

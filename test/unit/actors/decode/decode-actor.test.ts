@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DecodeActor, LONG_FINAL_MIN_SAMPLES, transcribeOptionsFor, type DecodeTranscriber } from '../../../../src/actors/decode/decode.js';
+import { DecodeActor, FINAL_RETRY_MIN_NO_SPEECH, LONG_FINAL_MIN_SAMPLES, transcribeOptionsFor, type DecodeTranscriber } from '../../../../src/actors/decode/decode.js';
 import type { DecodeJobSpec, DecodeMessage } from '../../../../src/actors/decode/decode.protocol.js';
 import { DecodeCancelledError, DecodeFailedError } from '../../../../src/errors.js';
 import { UtteranceArenaReader, UtteranceArenaWriter, createUtteranceArena } from '../../../../src/shm/index.js';
@@ -239,6 +239,8 @@ describe('DecodeActor', () => {
       withoutTimestamps: false,
       // One utterance: its fast path needs no timestamp tokens; the guard's retry keeps them.
       shortWindowWithoutTimestamps: true,
+      // A log-prob failure sure of speech keeps its text; one in doubt gets the guard's retry.
+      shortWindowRetryMinNoSpeech: FINAL_RETRY_MIN_NO_SPEECH,
       initialPrompt: 'Maison',
       hotwords: 'SuperWhisper',
       noSpeechThreshold: 0.6,
@@ -253,6 +255,8 @@ describe('DecodeActor', () => {
       noSpeechThreshold: null,
       shortWindowMinMs: 0,
     });
+    expect(partial).not.toHaveProperty('shortWindowRetryMinNoSpeech');
+    expect(FINAL_RETRY_MIN_NO_SPEECH).toBeLessThan(final.noSpeechThreshold ?? 0);
     expect(partial).not.toHaveProperty('initialPrompt');
     expect(partial).not.toHaveProperty('hotwords');
     // An utterance cut out of a longer one starts mid-speech: its final keeps the timestamp rules.
