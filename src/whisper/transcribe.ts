@@ -116,6 +116,11 @@ function defaultMel(backend: WhisperBackend): MelFunction {
   return (samples, padTailSamples) => logMelSpectrogram(samples, melOptions, padTailSamples);
 }
 
+/** The compression gate: a text this repetitive is a decoding loop. */
+function tooRepetitive(opts: ResolvedTranscribeOptions, ratio: number): boolean {
+  return opts.compressionRatioThreshold !== null && ratio > opts.compressionRatioThreshold;
+}
+
 /**
  * Decodes at each temperature until the gates pass. When every temperature fails, keeps the result
  * with the best average log-prob among those under the compression threshold (faster-whisper),
@@ -140,8 +145,8 @@ async function decodeWithFallback(
     all.push({ result, ratio });
 
     let needsFallback = false;
-    if (opts.compressionRatioThreshold !== null && ratio > opts.compressionRatioThreshold) {
-      needsFallback = true; // too repetitive
+    if (tooRepetitive(opts, ratio)) {
+      needsFallback = true;
     } else {
       belowRatio.push({ result, ratio });
     }
@@ -295,7 +300,7 @@ export async function transcribe(
       // speech is kept: an unsure word, not a phantom (those are unsure of speech or loop).
       outcome = await decodeWindow(shortFrames, opts.temperatures.slice(0, 1), opts.withoutTimestamps || opts.shortWindowWithoutTimestamps);
       const { result } = outcome;
-      const loops = opts.compressionRatioThreshold !== null && outcome.compressionRatio > opts.compressionRatioThreshold;
+      const loops = tooRepetitive(opts, outcome.compressionRatio);
       const sureOfSpeech = opts.shortWindowRetryMinNoSpeech !== null && result.noSpeechProb < opts.shortWindowRetryMinNoSpeech;
       const fallback = !outcome.passed && opts.temperatures.length > 1 && (loops || !sureOfSpeech);
       const doubtsSpeech = opts.noSpeechThreshold !== null && result.noSpeechProb > opts.noSpeechThreshold;
