@@ -301,6 +301,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     sampleRate: SAMPLE_RATE,
     language: resolved.language,
     beamSize: resolved.beamSize,
+    beamNarrowAfterMs: resolved.finalBeamNarrowAfterMs,
     temperatures: resolved.temperatures,
     shortWindowMarginMs: resolved.shortWindowMarginMs,
     initialPrompt: options.initialPrompt ?? null,

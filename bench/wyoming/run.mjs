@@ -13,6 +13,7 @@
 //   --interleave N       then N rounds with both servers up, one non-streaming pass each per round, the first
 //                        server alternating (default 4; 0 = skip; both servers only): a ratio that this
 //                        machine's drift over minutes does not move (interleave.mjs)
+//   --beam-narrow-after MS|off  passed to ours (serve --beam-narrow-after; default: the engine's)
 //   --skip-setup         do not (re)run setup.sh
 //   --out DIR            where the result files go (default bench/results for a full run)
 import { execFileSync, spawn } from 'node:child_process';
@@ -61,6 +62,7 @@ function parseFlags() {
         'realtime-rounds': { type: 'string', default: '1' },
         interleave: { type: 'string', default: '4' },
         'skip-setup': { type: 'boolean', default: false },
+        'beam-narrow-after': { type: 'string' },
         out: { type: 'string' },
       },
     }).values;
@@ -84,6 +86,8 @@ function parseFlags() {
     realtimeRounds: int('realtime-rounds', v['realtime-rounds'], 0),
     interleave: systems.length === 2 ? int('interleave', v.interleave, 0) : 0,
     skipSetup: v['skip-setup'],
+    /** Extra flags of ours: `serve` checks the value itself. */
+    oursArgs: v['beam-narrow-after'] === undefined ? [] : ['--beam-narrow-after', v['beam-narrow-after']],
     outDir,
     full,
   };
@@ -160,6 +164,7 @@ function serverSpec(system, port, logLine) {
       '--beam-size', String(BEAM_SIZE), '--threads', String(THREADS), '--model', 'base',
       // The peer's own CTranslate2 file as float weights: int8 weights requantised per channel, as it quantises them.
       '--float-weights', CT2_MODEL_DIR,
+      ...oursArgs,
     ],
     env: { ...env, STT_MODEL_MIRROR: process.env['STT_MODEL_MIRROR'] ?? path.join(SHARED_DIR, 'models') },
     host: HOST,
@@ -268,8 +273,12 @@ async function benchSystem(system, flags, corpusDir, runDir) {
   return { system, name: NAMES[system], command: serverSpec(system, port ?? 0, () => {}).args, asr: asrInfo(server.info), readyMs: server.readyMs, peakRssBytes, passes };
 }
 
+/** parseFlags().oursArgs, for serverSpec. */
+let oursArgs = [];
+
 async function main() {
   const flags = parseFlags();
+  oursArgs = flags.oursArgs;
   if (flags.systems.includes('ours') && !existsSync(path.join(REPO_ROOT, 'dist', 'main.js'))) {
     usage('dist/main.js is missing: run `npm run build` (npm run bench:wyoming does it)');
   }

@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import type { PcmFormat } from '../actors/capture/capture.protocol.js';
 import { createEngine, listAudioDevices, type Engine, type EngineInput, type EngineOptions } from '../engine.js';
+import { parseBeamNarrowAfter } from '../engine/options.js';
 import { serializeError } from '../errors.js';
 import { parseFloatWeightsWord } from '../models/float-weights.js';
 import { LiveObservers } from '../observe/live-observers.js';
@@ -38,6 +39,9 @@ Model:
   --strict-device       fail instead of falling back to the CPU
   --threads N           decode threads
   --beam N              beam size of finals (default 5)
+  --beam-narrow-after MS|off
+                        a final still in its beam search after MS of decoding finishes greedy,
+                        to come sooner on a slow CPU (default 700; off: never)
   --full-windows        pad every utterance to a 30 s window (default: its audio + 4 s; ~2× faster)
   --no-warm-up          start 1–2 s sooner (2 cores), without the decoder's warm-up (the first
                         utterance then pays the cold start, ~100–200 ms, and the first full
@@ -70,6 +74,7 @@ const OPTIONS = {
   'strict-device': { type: 'boolean' },
   threads: { type: 'string' },
   beam: { type: 'string' },
+  'beam-narrow-after': { type: 'string' },
   'full-windows': { type: 'boolean' },
   jsonl: { type: 'boolean' },
   'no-partials': { type: 'boolean' },
@@ -91,6 +96,7 @@ function intArg(flag: string, value: string | undefined, fallback: number | unde
   if (value.trim() === '' || !Number.isInteger(n) || n < 1) throw new UsageError(`--${flag} must be an integer ≥ 1, got "${value}"`);
   return n;
 }
+
 
 /** Extra process hooks, injected so tests can raise a fake SIGINT. */
 export interface LiveHooks {
@@ -138,6 +144,7 @@ export function runLive(hooks: LiveHooks = {}): CliCommand {
       inspect = flags;
       const threads = intArg('threads', values.threads, undefined);
       const beamSize = intArg('beam', values.beam, undefined);
+      const narrowAfter = parseBeamNarrowAfter(values['beam-narrow-after'], (m) => new UsageError(m));
       options = {
         input,
         env: io.env,
@@ -150,6 +157,7 @@ export function runLive(hooks: LiveHooks = {}): CliCommand {
         ...(values['strict-device'] ? { strictDevice: true } : {}),
         ...(threads !== undefined ? { threads } : {}),
         ...(beamSize !== undefined ? { beamSize } : {}),
+        ...(narrowAfter !== undefined ? { finalBeamNarrowAfterMs: narrowAfter } : {}),
         ...(values['full-windows'] ? { shortWindowMarginMs: null } : {}),
         ...(values['no-warm-up'] ? { warmUp: false } : {}),
         // Periodic `metrics` events only feed a trace here (the inspector and --metrics-port read

@@ -6,6 +6,7 @@
  * open requests finish, close every engine and exit 0.
  */
 import { parseArgs } from 'node:util';
+import { parseBeamNarrowAfter } from '../engine/options.js';
 import { serializeError } from '../errors.js';
 import { parseFloatWeightsWord } from '../models/float-weights.js';
 import { EngineBackend } from '../wyoming/backend.js';
@@ -33,6 +34,10 @@ Model:
                           hub download) or none (default: env STT_FLOAT_WEIGHTS)
   --language fr|auto|…    default language when a request names none (default: fr)
   --beam-size N           beam size of finals (default 5; alias: --beam)
+  --beam-narrow-after MS|off
+                          a request still in its beam search after MS of decoding finishes
+                          greedy, to come sooner on a slow CPU (default off, unlike live's 700:
+                          it cost words on whole recordings)
   --initial-prompt TEXT   prompt for every utterance (names, vocabulary)
   --full-windows          pad every request to a 30 s window, as wyoming-faster-whisper does
                           (default: its audio + 4 s; ~2× faster)
@@ -58,6 +63,7 @@ const OPTIONS = {
   language: { type: 'string' },
   'beam-size': { type: 'string' },
   beam: { type: 'string' },
+  'beam-narrow-after': { type: 'string' },
   'initial-prompt': { type: 'string' },
   'full-windows': { type: 'boolean' },
   device: { type: 'string' },
@@ -69,6 +75,7 @@ const OPTIONS = {
 } as const;
 
 const DEFAULT_ZEROCONF_NAME = 'stt-engine';
+
 
 class UsageError extends Error {}
 
@@ -144,6 +151,7 @@ export function runServe(hooks: ServeHooks = {}): CliCommand {
         endpointSilenceMs = Math.round(s * 1000);
       }
       intArg('beam-size', values['beam-size'] ?? values.beam);
+      parseBeamNarrowAfter(values['beam-narrow-after'], (m) => new UsageError(m));
       intArg('threads', values.threads ?? values['cpu-threads']);
     } catch (err) {
       if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
@@ -154,6 +162,7 @@ export function runServe(hooks: ServeHooks = {}): CliCommand {
     }
     const log = (line: string): void => void io.stderr.write(`wyoming: ${line}\n`);
     const beamSize = intArg('beam-size', values['beam-size'] ?? values.beam);
+    const narrowAfter = parseBeamNarrowAfter(values['beam-narrow-after'], (m) => new UsageError(m));
     const threads = intArg('threads', values.threads ?? values['cpu-threads']);
     const vadEndpoint = Boolean(values['vad-endpoint']) || endpointSilenceMs !== undefined;
 
@@ -176,6 +185,7 @@ export function runServe(hooks: ServeHooks = {}): CliCommand {
         segmentation: vadEndpoint ? 'vad' : 'external',
         partials: !values['no-partials'],
         ...(beamSize !== undefined ? { beamSize } : {}),
+        ...(narrowAfter !== undefined ? { finalBeamNarrowAfterMs: narrowAfter } : {}),
         ...(values['initial-prompt'] !== undefined ? { initialPrompt: values['initial-prompt'] } : {}),
         ...(endpointSilenceMs !== undefined ? { endpointSilenceMs } : {}),
         ...(values['full-windows'] ? { shortWindowMarginMs: null } : {}),

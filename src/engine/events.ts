@@ -25,6 +25,11 @@ export interface FinalEvent {
   readonly endMs: number;
   /** True when the speculative decode started in the endpoint pause became the final (no second decode). */
   readonly speculative: boolean;
+  /**
+   * Its beam search ran past EngineOptions.finalBeamNarrowAfterMs and finished with one hypothesis
+   * (greedy) to come sooner; false when the configured beam decoded it all.
+   */
+  readonly beamNarrowed: boolean;
   readonly timings: FinalTimings;
   readonly corrections: readonly Correction[];
 }
@@ -128,6 +133,8 @@ export interface EngineMetrics {
   readonly speculativeDiscarded: number;
   /** Speculative finals that became the final with no second decode. */
   readonly speculativeReused: number;
+  /** Finals whose beam search was narrowed at its deadline (FinalEvent.beamNarrowed). */
+  readonly beamNarrowedFinals: number;
   /** Jobs re-sent to a restarted decode worker. */
   readonly replayedJobs: number;
   /**

@@ -50,6 +50,12 @@ export interface EngineOptions {
   readonly warmUp?: boolean;
   /** Beam size of finals (partials are always greedy). Default 5. */
   readonly beamSize?: number;
+  /**
+   * A final's beam search still running this long after its decode began goes on with one
+   * hypothesis (TranscribeOptions.beamNarrowAfterMs), so a slow machine's long finals come sooner;
+   * decodes that end in time are untouched. Default FINAL_BEAM_NARROW_AFTER_MS; null: never.
+   */
+  readonly finalBeamNarrowAfterMs?: number | null;
   readonly temperatures?: readonly number[];
   /**
    * Utterances under 30 s are encoded as their audio plus this margin instead of a padded 30 s
@@ -101,6 +107,7 @@ export interface EngineOptions {
 export interface ResolvedEngineOptions {
   readonly language: string;
   readonly beamSize: number;
+  readonly finalBeamNarrowAfterMs: number | null;
   readonly temperatures: readonly number[];
   readonly shortWindowMarginMs: number | null;
   readonly vad: VadOptions;
@@ -123,6 +130,30 @@ function integerAtLeast(name: string, value: number | undefined, min: number, fa
     throw new InvalidOptionError(`option ${name} must be an integer ≥ ${min}, got ${String(value)}`, { option: name });
   }
   return value;
+}
+
+/**
+ * EngineOptions.finalBeamNarrowAfterMs's default: a final still in its beam search 700 ms after its
+ * decode began finishes greedy. The final is due 880 ms after the end of speech (endpoint silence
+ * 480 + 400, bench:stream's p95 target) and its decode starts about when speech ends (speculatively,
+ * at the pause); 700 ms leaves the tail of a long utterance ~180 ms at a greedy step's cost (~8 ms
+ * on the slowest 2-core CPU measured, against ~13 ms for 5 beams). A command that reaches it there has
+ * only its last tokens left. On bench:stream on that CPU (README → Benchmarks → Stream, "Finals running
+ * late finish greedy"), three pairs: p95 1225 / 1340 / 1235 → 1126 / 1182 / 1066 ms, word errors
+ * 142 ×3 → 138 / 143 / 138.
+ */
+export const FINAL_BEAM_NARROW_AFTER_MS: number | null = 700;
+
+/**
+ * The CLIs' `--beam-narrow-after MS|off` (live, serve): ms ≥ 0, or null for 'off'; undefined when
+ * absent. Anything else throws the CLI's own usage error, made by `usage`.
+ */
+export function parseBeamNarrowAfter(value: string | undefined, usage: (message: string) => Error): number | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'off') return null;
+  const ms = Number(value);
+  if (value.trim() === '' || !Number.isFinite(ms) || ms < 0) throw usage(`--beam-narrow-after must be a number of ms ≥ 0 or off, got "${value}"`);
+  return ms;
 }
 
 /**
@@ -216,10 +247,15 @@ export function resolveEngineOptions(o: EngineOptions): ResolvedEngineOptions {
   if (margin !== null && (typeof margin !== 'number' || !Number.isFinite(margin) || margin < 0)) {
     throw new InvalidOptionError('option shortWindowMarginMs must be a number ≥ 0 or null', { option: 'shortWindowMarginMs' });
   }
+  const narrowAfter = o.finalBeamNarrowAfterMs === undefined ? FINAL_BEAM_NARROW_AFTER_MS : o.finalBeamNarrowAfterMs;
+  if (narrowAfter !== null && (typeof narrowAfter !== 'number' || !Number.isFinite(narrowAfter) || narrowAfter < 0)) {
+    throw new InvalidOptionError('option finalBeamNarrowAfterMs must be a number of ms ≥ 0 or null', { option: 'finalBeamNarrowAfterMs' });
+  }
   const vad: VadOptions = { ...DEFAULT_VAD_OPTIONS, ...o.vad };
   return {
     language,
     beamSize: integerAtLeast('beamSize', o.beamSize, 1, 5),
+    finalBeamNarrowAfterMs: narrowAfter,
     temperatures,
     shortWindowMarginMs: margin,
     vad,

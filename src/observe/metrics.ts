@@ -94,6 +94,7 @@ export function createEngineMetrics(source: MetricsSource, options: EngineMetric
   const rejected = counter('rejected_total', 'Utterances rejected (misfire, no speech, blocklisted, repetition, decode failed).');
   const drops = counter('partial_drops_total', 'Partial decodes not run, by reason.', ['reason']);
   const speculative = counter('speculative_finals_total', 'Speculative final decodes, by outcome.', ['outcome']);
+  const narrowed = counter('beam_narrowed_finals_total', 'Finals whose beam search finished with one hypothesis past finalBeamNarrowAfterMs.');
   const replayed = counter('replayed_jobs_total', 'Decode jobs re-sent to a restarted decode worker.');
   const cancelled = counter('cancelled_decodes_total', 'Decodes cancelled in the worker (preempted or stale partials, voided speculative finals), by kind.', ['kind']);
   const cancelledSeconds = counter('cancelled_decode_seconds_total', 'Decode time those cancelled decodes had used.');
@@ -112,7 +113,7 @@ export function createEngineMetrics(source: MetricsSource, options: EngineMetric
   };
 
   const apply = (m: EngineMetrics): void => {
-    for (const c of [utterances, misfires, partials, finals, rejected, drops, speculative, replayed, cancelled, cancelledSeconds, restarts, overrun, decodeSeconds, audioSeconds]) {
+    for (const c of [utterances, misfires, partials, finals, rejected, drops, speculative, narrowed, replayed, cancelled, cancelledSeconds, restarts, overrun, decodeSeconds, audioSeconds]) {
       (c as Counter<string>).reset();
     }
     for (const g of [queue, rtf, lag]) (g as Gauge<string>).reset();
@@ -124,6 +125,7 @@ export function createEngineMetrics(source: MetricsSource, options: EngineMetric
     for (const reason of DROP_REASONS) setCount(drops, m.partialDrops[reason], { reason });
     setCount(speculative, m.speculativeReused, { outcome: 'reused' });
     setCount(speculative, m.speculativeDiscarded, { outcome: 'discarded' });
+    setCount(narrowed, m.beamNarrowedFinals);
     setCount(replayed, m.replayedJobs);
     setCount(cancelled, m.cancelledDecodes.partial, { kind: 'partial' });
     setCount(cancelled, m.cancelledDecodes.final, { kind: 'final' });

@@ -38,6 +38,7 @@ export interface PipelineCounters {
   partialsNotShown: number;
   speculativeDiscarded: number;
   speculativeReused: number;
+  beamNarrowedFinals: number;
   replayedJobs: number;
   readonly cancelledDecodes: { partial: number; final: number; ranMs: number };
   readonly partialDrops: Record<EngineDropReason, number>;
@@ -60,6 +61,7 @@ export function emptyCounters(): PipelineCounters {
     partialsNotShown: 0,
     speculativeDiscarded: 0,
     speculativeReused: 0,
+    beamNarrowedFinals: 0,
     replayedJobs: 0,
     cancelledDecodes: { partial: 0, final: 0, ranMs: 0 },
     partialDrops: { superseded: 0, 'final-pending': 0, 'queue-full': 0, stale: 0, 'fast-input': 0, preempted: 0 },
@@ -121,6 +123,7 @@ export function snapshotMetrics(
     partialDrops: { ...c.partialDrops },
     speculativeDiscarded: c.speculativeDiscarded,
     speculativeReused: c.speculativeReused,
+    beamNarrowedFinals: c.beamNarrowedFinals,
     replayedJobs: c.replayedJobs,
     cancelledDecodes: { ...c.cancelledDecodes },
     restarts,

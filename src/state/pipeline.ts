@@ -296,6 +296,7 @@ export class Pipeline {
     const enteredAt = this.#ports.wallClockOfSample(lastSpeech);
     if (u) this.#setState(u, 'emitted');
     this.#counters.finals++;
+    if (request.decoded.result.beamNarrowed === true) this.#counters.beamNarrowedFinals++;
     this.#ports.emit('final', finalEvent(request, output, (n) => this.#ms(n), now, enteredAt));
   }
 
@@ -372,6 +373,7 @@ export class Pipeline {
       beamSize: final ? this.#options.beamSize : 1,
       temperatures: final ? this.#options.temperatures : [0],
       ...(this.#options.shortWindowMarginMs !== undefined ? { shortWindowMarginMs: this.#options.shortWindowMarginMs } : {}),
+      ...(final && this.#options.beamNarrowAfterMs != null ? { beamNarrowAfterMs: this.#options.beamNarrowAfterMs } : {}),
       initialPrompt: this.#options.initialPrompt,
       hotwords: this.#options.hotwords,
       speculative,

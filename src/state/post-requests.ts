@@ -96,6 +96,7 @@ export function finalEvent(
     startMs: ms(request.startSamples),
     endMs: ms(request.endSamples),
     speculative: request.speculative,
+    beamNarrowed: result.beamNarrowed === true,
     timings: {
       decodeMs: result.timings.totalMs,
       queueMs,

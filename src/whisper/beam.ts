@@ -11,6 +11,21 @@ export interface BeamOptions {
   readonly beamSize: number;
   /** Stop after round(beamSize × patience) finished hypotheses. */
   readonly patience: number;
+  /** A deadline after which the search keeps fewer live hypotheses (DecodeOptions.narrowBeam). */
+  readonly narrow?: BeamNarrowing | undefined;
+}
+
+/**
+ * Once `now() >= atMs`, checked before each step, the search keeps only the best `beamSize` live
+ * hypotheses, with a batch that small from the next decoder run on: a decoder step's cost grows with
+ * its batch (whisper-base int8, 2 cores: ~6 ms at 1 row, ~10 ms at 5), and a late decode finishes
+ * sooner. From then it stops after round(beamSize × patience) more finished hypotheses, so a search
+ * narrowed to 1 ends as greedy search does: at the first EOT that ranks above every live one.
+ */
+export interface BeamNarrowing {
+  readonly atMs: number;
+  readonly beamSize: number;
+  readonly now: () => number;
 }
 
 /** Beam state for one step, in flat typed arrays (beam-major, maxSteps tokens per beam). */
@@ -40,9 +55,12 @@ export async function beamSearch(
   options: BeamOptions,
 ): Promise<Candidate> {
   const { vocabSize: vocab, eot, filters, maxSteps } = params;
-  const { beamSize } = options;
-  const maxCandidates = Math.max(1, Math.round(beamSize * options.patience));
+  const { beamSize, narrow } = options;
+  let maxCandidates = Math.max(1, Math.round(beamSize * options.patience));
   const perBeam = beamSize + 1;
+  // Live hypotheses kept per step: beamSize until the narrowing deadline.
+  let width = beamSize;
+  const narrowTo = narrow === undefined ? beamSize : Math.max(1, Math.min(beamSize, narrow.beamSize));
 
   let current = new Beams(beamSize, maxSteps);
   let upcoming = new Beams(beamSize, maxSteps);
@@ -61,6 +79,11 @@ export async function beamSearch(
   let batch = 1;
   let logits = first;
   for (let step = 0; step < maxSteps; step++) {
+    if (narrow !== undefined && width > narrowTo && narrow.now() >= narrow.atMs) {
+      width = narrowTo;
+      // Candidates finished so far stay; the narrowed search still runs its own hypotheses to EOT.
+      maxCandidates = finished.length + Math.max(1, Math.round(width * options.patience));
+    }
     let count = 0;
     for (let j = 0; j < batch; j++) {
       const row = logits.subarray(j * vocab, (j + 1) * vocab);
@@ -101,7 +124,7 @@ export async function beamSearch(
       nextTokens[saved] = token;
       nextSources[saved] = source;
       saved++;
-      if (saved === beamSize) break;
+      if (saved === width) break;
     }
     for (const candidate of newlyFinished) {
       if (finished.length >= maxCandidates) break;
@@ -114,14 +137,17 @@ export async function beamSearch(
     // the repetition gate, the search is returning a loop; stop here rather than at maxSteps.
     const bestLength = current.lengths[0] as number;
     if (params.hopeless && isRepetitionCheckpoint(bestLength) && params.hopeless(current.history(0).subarray(0, bestLength))) {
-      return { ...current.toCandidate(0, current.sums[0] as number), stoppedEarly: true };
+      return { ...current.toCandidate(0, current.sums[0] as number), stoppedEarly: true, ...(width < beamSize ? { narrowed: true } : {}) };
     }
     model.reorder(nextSources.subarray(0, saved));
     logits = await model.step(nextTokens.subarray(0, saved));
   }
 
-  // Too few finished: complete with the live beams, best first, as if they ended here.
-  if (finished.length < beamSize) {
+  // Too few finished (maxSteps came first): complete with the live beams, best first, as if they
+  // ended here. A narrowed search stopped by its own count is complete: a live beam "ended" by
+  // that stop would skip its EOT's log-prob and could outrank the greedy hypothesis that paid it.
+  const narrowed = width < beamSize;
+  if (finished.length < (narrowed ? maxCandidates : beamSize)) {
     const live = Array.from({ length: batch }, (_, j) => j).sort(
       (a, b) => (current.sums[b] as number) - (current.sums[a] as number),
     );
@@ -130,5 +156,6 @@ export async function beamSearch(
       finished.push(current.toCandidate(j, current.sums[j] as number));
     }
   }
-  return pickBest(finished, params.lengthPenalty);
+  const best = pickBest(finished, params.lengthPenalty);
+  return narrowed ? { ...best, narrowed: true } : best;
 }

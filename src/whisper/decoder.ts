@@ -182,7 +182,7 @@ export async function decodeWindow(decoder: DecoderModel, ctx: DecoderContext, o
   if (options.temperature > 0) {
     best = await sampleSearch(model, first, params, options.bestOf, options.temperature, options.random);
   } else if (options.beamSize > 1) {
-    best = await beamSearch(model, first, params, { beamSize: options.beamSize, patience: options.patience });
+    best = await beamSearch(model, first, params, { beamSize: options.beamSize, patience: options.patience, narrow: options.narrowBeam });
   } else {
     best = await sampleSearch(model, first, params, 1, 0, undefined);
   }
@@ -196,5 +196,6 @@ export async function decodeWindow(decoder: DecoderModel, ctx: DecoderContext, o
     avgLogprob: best.sumLogprob / (best.tokens.length + 1),
     noSpeechProb,
     ...(best.stoppedEarly === true ? { stoppedEarly: 'repetition' as const } : {}),
+    ...(best.narrowed === true ? { beamNarrowed: true as const } : {}),
   };
 }

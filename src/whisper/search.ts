@@ -38,6 +38,8 @@ export interface Candidate {
   readonly sumLogprob: number;
   /** Stopped before EOT because `hopeless` said so. */
   readonly stoppedEarly?: boolean;
+  /** A beam search that kept fewer hypotheses past its deadline (BeamOptions.narrow) before it ended. */
+  readonly narrowed?: boolean;
 }
 
 /** Lengths at which a hypothesis is checked: 32, 48, 64… A loop needs a few repeats to show. */

@@ -45,6 +45,7 @@ export interface ResolvedTranscribeOptions {
   readonly shortWindowWithoutTimestamps: boolean;
   /** null → every failed first decode of a short window is retried. */
   readonly shortWindowRetryMinNoSpeech: number | null;
+  readonly beamNarrowAfterMs: number | null;
 }
 
 function fail(name: string, value: unknown, expected: string): never {
@@ -128,6 +129,9 @@ export function resolveTranscribeOptions(
     fail('shortWindowRetryMinNoSpeech', shortWindowRetryMinNoSpeech, 'a probability in [0, 1] or null');
   }
 
+  const beamNarrowAfterMs = finiteOrNull('beamNarrowAfterMs', options.beamNarrowAfterMs, null);
+  if (beamNarrowAfterMs !== null && beamNarrowAfterMs < 0) fail('beamNarrowAfterMs', beamNarrowAfterMs, 'a number of ms ≥ 0 or null');
+
   const noSpeechThreshold = finiteOrNull('noSpeechThreshold', options.noSpeechThreshold, 0.6);
   const compressionRatioThreshold = finiteOrNull('compressionRatioThreshold', options.compressionRatioThreshold, 2.4);
 
@@ -152,5 +156,6 @@ export function resolveTranscribeOptions(
     shortWindowMinMs,
     shortWindowWithoutTimestamps: booleanOr('shortWindowWithoutTimestamps', options.shortWindowWithoutTimestamps, false),
     shortWindowRetryMinNoSpeech,
+    beamNarrowAfterMs,
   };
 }

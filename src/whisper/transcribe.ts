@@ -279,6 +279,7 @@ export async function transcribe(
           // Lets a decode that already fails the gate below stop early instead of looping to maxNewTokens.
           compressionRatioThreshold: opts.compressionRatioThreshold,
           ...(signal !== undefined ? { signal } : {}),
+          ...(opts.beamNarrowAfterMs !== null ? { narrowBeam: { atMs: startedMs + opts.beamNarrowAfterMs, beamSize: 1, now } } : {}),
         };
         return await decodeWithFallback(backend, encoded, { ...opts, temperatures }, base, random);
       } finally {
@@ -344,6 +345,7 @@ export async function transcribe(
         avgLogprob: result.avgLogprob,
         compressionRatio: outcome.compressionRatio,
         noSpeechProb: result.noSpeechProb,
+        ...(result.beamNarrowed === true ? { beamNarrowed: true as const } : {}),
       });
       allTokens.push(...piece.tokens);
     }

@@ -106,6 +106,11 @@ export interface DecodeOptions {
   readonly compressionRatioThreshold?: number | null;
   /** Stops the search before its next decoder run (DecodeCancelledError). */
   readonly signal?: AbortSignal;
+  /**
+   * Beam search only: past `atMs` on the `now` clock, keep `beamSize` live hypotheses (see
+   * BeamNarrowing in beam.ts). TranscribeOptions.beamNarrowAfterMs sets it.
+   */
+  readonly narrowBeam?: { readonly atMs: number; readonly beamSize: number; readonly now: () => number };
 }
 
 /** What one decode produced. `tokens` excludes the SOT sequence, the prompt and the final EOT. */
@@ -125,6 +130,8 @@ export interface DecodingResult {
    * DecodeOptions.compressionRatioThreshold; tokens and text are the hypothesis at that point.
    */
   readonly stoppedEarly?: 'repetition';
+  /** The beam search went on with fewer hypotheses past its deadline (DecodeOptions.narrowBeam). */
+  readonly beamNarrowed?: true;
 }
 
 export interface LanguageDetection {
@@ -145,6 +152,8 @@ export interface Segment {
   readonly avgLogprob: number;
   readonly compressionRatio: number;
   readonly noSpeechProb: number;
+  /** Its decode's beam search was narrowed at the deadline (TranscribeOptions.beamNarrowAfterMs). */
+  readonly beamNarrowed?: true;
 }
 
 export interface TranscribeOptions {
@@ -197,6 +206,16 @@ export interface TranscribeOptions {
    * FINAL_RETRY_MIN_NO_SPEECH (README → Models → Short windows, "Log-prob failures sure of speech").
    */
   readonly shortWindowRetryMinNoSpeech?: number | null;
+  /**
+   * A deadline for beam search, in ms after transcribe() began (default null: none). A beam search
+   * (temperature 0, beamSize > 1) still running then goes on with one hypothesis, as greedy search
+   * would from there: a decoder step costs ~40 % less at batch 1 than at 5 on a 2-core CPU, so a
+   * late decode ends sooner at the cost of the beam on its last words. Every decode that ends before
+   * the deadline is untouched, so on a fast machine nothing changes; on a slow one the text of a long
+   * decode depends on timing. The live engine's finals use EngineOptions.finalBeamNarrowAfterMs
+   * (README → Models → "Finals running late finish greedy").
+   */
+  readonly beamNarrowAfterMs?: number | null;
   /**
    * Cancels the transcription: it rejects with DecodeCancelledError (STT_DECODE_CANCELLED) at the
    * next checkpoint, i.e. before the mel, before each encoder run and before each decoder step. A

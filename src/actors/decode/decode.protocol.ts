@@ -19,6 +19,8 @@ export interface DecodeSettings {
   readonly temperatures: readonly number[];
   /** TranscribeOptions.shortWindowMarginMs; absent: the transcriber's default. */
   readonly shortWindowMarginMs?: number | null;
+  /** Finals: TranscribeOptions.beamNarrowAfterMs (EngineOptions.finalBeamNarrowAfterMs); absent or null: none. */
+  readonly beamNarrowAfterMs?: number | null;
   readonly initialPrompt: string | null;
   readonly hotwords: string | null;
 }
@@ -65,6 +67,8 @@ export interface DecodeResultMessage {
   readonly noSpeechProb: number;
   readonly compressionRatio: number;
   readonly temperature: number;
+  /** A segment kept in `text` was decoded with its beam narrowed at the job's deadline (beamNarrowAfterMs). */
+  readonly beamNarrowed: boolean;
   readonly timings: DecodeTimings;
 }
 

@@ -136,6 +136,7 @@ export function transcribeOptionsFor(
         withoutTimestamps: false,
         shortWindowWithoutTimestamps: job.startsMidSpeech !== true,
         shortWindowRetryMinNoSpeech: FINAL_RETRY_MIN_NO_SPEECH,
+        beamNarrowAfterMs: job.beamNarrowAfterMs ?? null,
       };
     case 'partial':
       return {
@@ -286,6 +287,7 @@ export class DecodeActor {
       noSpeechProb: score.noSpeechProb,
       compressionRatio: score.compressionRatio,
       temperature: score.temperature,
+      beamNarrowed: score.beamNarrowed,
       timings: {
         waitMs: startedMs - arrivedMs,
         melMs: result.timings.melMs,
@@ -312,12 +314,13 @@ export class DecodeActor {
     noSpeechProb: number;
     compressionRatio: number;
     temperature: number;
+    beamNarrowed: boolean;
   } {
     const { noSpeechThreshold, logProbThreshold } = this.#gate;
     const silent = (s: Segment): boolean => s.noSpeechProb > noSpeechThreshold && s.avgLogprob < logProbThreshold;
     const speech = segments.filter((s) => !silent(s));
     const kept = speech.length > 0 ? speech : segments;
-    if (kept.length === 0) return { text: '', avgLogprob: 0, noSpeechProb: 0, compressionRatio: 0, temperature: 0 };
+    if (kept.length === 0) return { text: '', avgLogprob: 0, noSpeechProb: 0, compressionRatio: 0, temperature: 0, beamNarrowed: false };
     let avgLogprob = Infinity;
     let noSpeechProb = -Infinity;
     let compressionRatio = -Infinity;
@@ -332,7 +335,7 @@ export class DecodeActor {
       .map((s) => s.text)
       .join('')
       .trim();
-    return { text, avgLogprob, noSpeechProb, compressionRatio, temperature };
+    return { text, avgLogprob, noSpeechProb, compressionRatio, temperature, beamNarrowed: kept.some((s) => s.beamNarrowed === true) };
   }
 }
 

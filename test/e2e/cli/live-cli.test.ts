@@ -22,9 +22,20 @@ describe.skipIf(!hasShared())('stt-engine live (leading flags run live)', () => 
     const finals = events.filter((e) => e['type'] === 'final');
     expect(finals.length).toBeGreaterThanOrEqual(20);
     expect(finals[0]).toMatchObject({ utteranceId: expect.any(Number), text: expect.any(String), language: 'fr', timings: { decodeMs: expect.any(Number) } });
+    // Greedy finals have no beam to narrow.
+    expect(finals.every((f) => f['beamNarrowed'] === false)).toBe(true);
     expect(events.at(-1)).toMatchObject({ type: 'metrics', finals: finals.length });
     expect(events.some((e) => e['type'] === 'partial')).toBe(false);
   }, 240_000);
+
+  it('--beam-narrow-after takes ms or off, anything else is a usage error before any model loads', async () => {
+    for (const bad of ['soon', '-5', '']) {
+      const t = io();
+      const code = await main(['--input', corpusPath('fr/fr_cmd_silence.wav'), `--beam-narrow-after=${bad}`], t.io);
+      expect(code).toBe(2);
+      expect(t.err()).toContain('--beam-narrow-after must be a number of ms ≥ 0 or off');
+    }
+  });
 
   it('an unknown microphone is a coded error with a hint, exit 1', async () => {
     const t = io();

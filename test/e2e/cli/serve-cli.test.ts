@@ -46,6 +46,16 @@ describe.skipIf(!hasShared())('stt-engine serve: start-up', () => {
     expect(decoderLine).toBeLessThan(lines.findIndex((l) => l.startsWith('listening on ')));
   }, 60_000);
 
+  it('--beam-narrow-after takes ms or off; anything else is a usage error before the model loads', async () => {
+    const off = await startAndStop(['--no-warm-up', '--beam-narrow-after', 'off']);
+    expect(off.code).toBe(0);
+    let err = '';
+    const io = { stdout: { write: () => true }, stderr: { write: (s: string) => ((err += s), true) }, env: {}, cwd: REPO_ROOT, stderrIsTTY: false };
+    const code = await runServe()(['--wyoming', 'tcp://127.0.0.1:0', '--beam-narrow-after', 'later'], io);
+    expect(code).toBe(2);
+    expect(err).toContain('--beam-narrow-after must be a number of ms ≥ 0 or off, got "later"');
+  }, 60_000);
+
   it('--no-warm-up listens without it', async () => {
     const { code, err } = await startAndStop(['--no-warm-up']);
     expect(code).toBe(0);

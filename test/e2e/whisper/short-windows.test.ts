@@ -87,4 +87,38 @@ describe('short windows on whisper-base (real model)', () => {
     expect(kept.text).not.toBe('');
     expect(kept.text).toBe(engine.decodes[0]?.result.text.trim());
   });
+
+  it("narrows a final's beam at its deadline: from the start it is greedy search, never reached it is the plain beam", async () => {
+    // A 6.7 s clip where beam 5 and greedy search read a word differently ("divisait" / "divise et").
+    const { samples } = await loadAudioFile(corpusPath('fr/fr_sppas_nh_track_636.wav'));
+    const job = (beamSize: number, beamNarrowAfterMs: number | null): DecodeJobSpec => ({
+      jobId: 1,
+      utteranceId: 1,
+      kind: 'final',
+      speculative: false,
+      language: 'fr',
+      beamSize,
+      beamNarrowAfterMs,
+      temperatures: [0, 0.2, 0.4, 0.6, 0.8, 1],
+      startSamples: 0,
+      endSamples: samples.length,
+      initialPrompt: null,
+      hotwords: null,
+    });
+    const decodeOf = async (spec: DecodeJobSpec) => {
+      const engine = recordingBackend(whisper);
+      await transcribe(engine.backend, samples, transcribeOptionsFor(spec));
+      // The first decode (short window, temperature 0): the one the deadline applies to.
+      return engine.decodes[0]!.result;
+    };
+    const beam = await decodeOf(job(5, null));
+    const greedy = await decodeOf(job(1, null));
+    expect(beam.text).not.toBe(greedy.text);
+    const narrowedAtOnce = await decodeOf(job(5, 0));
+    expect(narrowedAtOnce.tokens).toEqual(greedy.tokens);
+    expect(narrowedAtOnce.sumLogprob).toBe(greedy.sumLogprob);
+    const neverNarrowed = await decodeOf(job(5, 60_000));
+    expect(neverNarrowed.tokens).toEqual(beam.tokens);
+    expect(neverNarrowed.sumLogprob).toBe(beam.sumLogprob);
+  });
 });

@@ -119,6 +119,15 @@ describe.skipIf(!hasShared())('Wyoming server (real engine, real audio)', () => 
     expect(pool.engines).toBe(1);
   });
 
+  it('keeps the exact beam search unless told otherwise: no finalBeamNarrowAfterMs deadline, unlike the live engine', async () => {
+    const engine = await pool.acquire('fr');
+    try {
+      expect(engine.options.finalBeamNarrowAfterMs).toBeNull();
+    } finally {
+      await pool.release(engine, true);
+    }
+  });
+
   it('transcribes a French clip sent as 48 kHz stereo 32-bit (non-streaming read)', async () => {
     const up = await MonoResampler.create(16000, 48000);
     const pcm = toPcm(up.resample(await clip(VOLETS.file)), 4, 2);

@@ -10,6 +10,7 @@ function final(utteranceId: number): FinalEvent {
     startMs: 0,
     endMs: 1000,
     speculative: false,
+    beamNarrowed: false,
     timings: { decodeMs: 1, queueMs: 0, postProcessMs: 0, endOfSpeechToFinalMs: null },
     corrections: [],
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveEngineOptions } from '../../../src/engine/options.js';
+import { FINAL_BEAM_NARROW_AFTER_MS, resolveEngineOptions } from '../../../src/engine/options.js';
 
 describe('engine options: short windows', () => {
   it('shortWindowMarginMs defaults to 4000, takes null for full windows, and must be a number ≥ 0', () => {
@@ -8,6 +8,19 @@ describe('engine options: short windows', () => {
     expect(resolveEngineOptions({ shortWindowMarginMs: 0 }).shortWindowMarginMs).toBe(0);
     for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, '4000' as unknown as number]) {
       expect(() => resolveEngineOptions({ shortWindowMarginMs: bad })).toThrow(expect.objectContaining({ code: 'STT_INVALID_OPTION' }));
+    }
+  });
+});
+
+describe('engine options: beam deadline of finals', () => {
+  it('finalBeamNarrowAfterMs defaults to FINAL_BEAM_NARROW_AFTER_MS, takes null for never, and must be a number ≥ 0', () => {
+    expect(resolveEngineOptions({}).finalBeamNarrowAfterMs).toBe(FINAL_BEAM_NARROW_AFTER_MS);
+    expect(resolveEngineOptions({ finalBeamNarrowAfterMs: null }).finalBeamNarrowAfterMs).toBeNull();
+    expect(resolveEngineOptions({ finalBeamNarrowAfterMs: 0 }).finalBeamNarrowAfterMs).toBe(0);
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, '700' as unknown as number]) {
+      expect(() => resolveEngineOptions({ finalBeamNarrowAfterMs: bad })).toThrow(
+        expect.objectContaining({ code: 'STT_INVALID_OPTION', details: { option: 'finalBeamNarrowAfterMs' } }),
+      );
     }
   });
 });

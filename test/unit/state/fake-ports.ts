@@ -85,7 +85,13 @@ export function cancelled(ports: FakePorts, job: DecodeJobSpec, ranMs = 0): void
 }
 
 /** Answers a decode job as the worker would, with `text` (the worker's whole time: `totalMs`). */
-export function answer(ports: { readonly decode: { deliver(message: DecodeMessage): void } }, job: DecodeJobSpec, text: string, totalMs = 16): void {
+export function answer(
+  ports: { readonly decode: { deliver(message: DecodeMessage): void } },
+  job: DecodeJobSpec,
+  text: string,
+  totalMs = 16,
+  beamNarrowed = false,
+): void {
   ports.decode.deliver({
     type: 'result',
     jobId: job.jobId,
@@ -97,6 +103,7 @@ export function answer(ports: { readonly decode: { deliver(message: DecodeMessag
     noSpeechProb: 0.01,
     compressionRatio: 1.2,
     temperature: 0,
+    beamNarrowed,
     timings: { waitMs: 0, melMs: 1, encodeMs: 10, decodeMs: totalMs - 11, totalMs },
   });
 }

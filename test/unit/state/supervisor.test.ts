@@ -274,6 +274,31 @@ describe('partials', () => {
     ]);
   });
 
+  it('gives finals alone the engine’s beam deadline, and reports and counts the finals it narrowed', async () => {
+    const h = await harness({ beamNarrowAfterMs: 700 });
+    vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    progress(h.ports, 8192);
+    answer(h.ports, jobs(h.ports)[0]!, 'allume');
+    vad(h.ports, { type: 'pauseStart', utteranceId: 1, endSamples: 9000 });
+    expect(jobs(h.ports).map((j) => [j.kind, j.beamNarrowAfterMs])).toEqual([
+      ['partial', undefined],
+      ['final', 700],
+    ]);
+    answer(h.ports, jobs(h.ports)[1]!, 'allume la cuisine', 900, true);
+    vad(h.ports, { type: 'speechEnd', utteranceId: 1, startSamples: 0, endSamples: 9000, reason: 'silence' });
+    processAll(h.ports);
+    vad(h.ports, { type: 'speechStart', utteranceId: 2, startSamples: 40_000 });
+    vad(h.ports, { type: 'pauseStart', utteranceId: 2, endSamples: 50_000 });
+    answer(h.ports, jobs(h.ports)[2]!, 'ferme les volets', 400, false);
+    vad(h.ports, { type: 'speechEnd', utteranceId: 2, startSamples: 40_000, endSamples: 50_000, reason: 'silence' });
+    processAll(h.ports);
+    expect(h.finals().map((f) => [f.text, f.beamNarrowed])).toEqual([
+      ['allume la cuisine', true],
+      ['ferme les volets', false],
+    ]);
+    expect(h.pipeline.metrics({ decode: 0, postprocess: 0 }, 0)).toMatchObject({ finals: 2, beamNarrowedFinals: 1 });
+  });
+
   it('queues a partial every intervalMs of NEW audio (VAD positions), with LocalAgreement-2 stable words', async () => {
     const h = await harness();
     vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });

@@ -28,9 +28,10 @@ function table(history: readonly number[]): Record<number, number> {
 class TableModel implements DecoderModel {
   rows: number[][] = [];
   readonly batches: number[] = [];
+  constructor(private readonly probs: (history: readonly number[]) => Record<number, number> = table) {}
   private logitsOf(history: readonly number[], out: Float32Array, offset: number): void {
     out.fill(-Infinity, offset, offset + V);
-    for (const [id, p] of Object.entries(table(history))) out[offset + Number(id)] = Math.log(p);
+    for (const [id, p] of Object.entries(this.probs(history))) out[offset + Number(id)] = Math.log(p);
   }
   async start(tokens: readonly number[]): Promise<Float32Array> {
     this.rows = [[...tokens]];
@@ -122,6 +123,102 @@ describe('beam search', () => {
     const model = new TableModel();
     const best = await beamSearch(model, await firstRow(model), params({ maxSteps: 1 }), { beamSize: 2, patience: 1 });
     expect(best.tokens).toEqual([A]);
+  });
+});
+
+describe('beam search narrowed at a deadline', () => {
+  /** A clock that reads `times` in turn, then stays at the last one: one read per step. */
+  function clock(...times: number[]): () => number {
+    let i = 0;
+    return () => times[Math.min(i++, times.length - 1)] as number;
+  }
+
+  it('narrowed from the first step, it is greedy search: same tokens and log-prob, batch 1', async () => {
+    const greedyModel = new TableModel();
+    const greedy = await sampleSearch(greedyModel, await firstRow(greedyModel), params(), 1, 0, undefined);
+    const model = new TableModel();
+    const narrow = { atMs: 0, beamSize: 1, now: clock(0) };
+    const best = await beamSearch(model, await firstRow(model), params(), { beamSize: 2, patience: 1, narrow });
+    // The full beam finds [B] (see above); from the first step on the search keeps one hypothesis.
+    expect(best.tokens).toEqual([A, C]);
+    expect(best.tokens).toEqual(greedy.tokens);
+    expect(best.sumLogprob).toBe(greedy.sumLogprob);
+    expect(model.batches).toEqual(greedyModel.batches);
+  });
+
+  it('narrowed, it ends at the EOT greedy search takes, not at a live beam that skipped its EOT', async () => {
+    // After A, EOT (.51) narrowly beats C (.49). Ranked by sum / length, the live [A, C] "ended"
+    // without its EOT's log-prob (−0.61 a token) would beat the finished [A] (−1.18).
+    const probs = (history: readonly number[]): Record<number, number> => {
+      if (history.length === 1) return { [A]: 0.6, [B]: 0.4 };
+      if (history.at(-1) === A) return { [EOT]: 0.51, [C]: 0.49 };
+      return { [EOT]: 1 };
+    };
+    const greedyModel = new TableModel(probs);
+    const greedy = await sampleSearch(greedyModel, await firstRow(greedyModel), params(), 1, 0, undefined);
+    expect(greedy.tokens).toEqual([A]);
+    const model = new TableModel(probs);
+    const best = await beamSearch(model, await firstRow(model), params(), { beamSize: 3, patience: 1, narrow: { atMs: 0, beamSize: 1, now: clock(0) } });
+    expect(best.tokens).toEqual([A]);
+    expect(best.sumLogprob).toBe(greedy.sumLogprob);
+    expect(best.narrowed).toBe(true);
+    // Cut by maxSteps instead, it keeps the live hypothesis as greedy search does.
+    const cutModel = new TableModel(probs);
+    const cut = await beamSearch(cutModel, await firstRow(cutModel), params({ maxSteps: 1 }), { beamSize: 3, patience: 1, narrow: { atMs: 0, beamSize: 1, now: clock(0) } });
+    expect(cut.tokens).toEqual([A]);
+  });
+
+  it('a deadline never reached changes nothing', async () => {
+    const model = new TableModel();
+    const narrow = { atMs: 1000, beamSize: 1, now: clock(0, 10, 999) };
+    const best = await beamSearch(model, await firstRow(model), params(), { beamSize: 2, patience: 1, narrow });
+    expect(best.tokens).toEqual([B]);
+    expect(best.narrowed).toBeUndefined();
+    expect(model.batches.every((b) => b === 2)).toBe(true);
+  });
+
+  it('keeps the best live hypotheses from the step the deadline passes, with the smaller batch from the next run', async () => {
+    // Every row: A .5, B .3, C .2 until three tokens are generated, then EOT.
+    class Flat extends TableModel {
+      override async start(tokens: readonly number[]): Promise<Float32Array> {
+        this.rows = [[...tokens]];
+        return flatRow(tokens.length);
+      }
+      override async step(tokens: Int32Array): Promise<Float32Array> {
+        this.batches.push(tokens.length);
+        const out = new Float32Array(tokens.length * V);
+        this.rows.forEach((row, b) => {
+          row.push(tokens[b] as number);
+          out.set(flatRow(row.length), b * V);
+        });
+        return out;
+      }
+    }
+    function flatRow(length: number): Float32Array {
+      const row = new Float32Array(V).fill(-Infinity);
+      if (length >= 4) row[EOT] = 0;
+      else [A, B, C].forEach((id, k) => (row[id] = Math.log([0.5, 0.3, 0.2][k] as number)));
+      return row;
+    }
+    const full = new Flat();
+    const plain = await beamSearch(full, await full.start([0]), params(), { beamSize: 3, patience: 1 });
+    expect(full.batches).toEqual([3, 3, 3]);
+    const model = new Flat();
+    // Read before step 0 (no), before step 1 (yes): step 1 ranks all three beams' candidates and keeps one.
+    const narrow = { atMs: 5, beamSize: 1, now: clock(0, 5) };
+    const best = await beamSearch(model, await model.start([0]), params(), { beamSize: 3, patience: 1, narrow });
+    expect(model.batches).toEqual([3, 1, 1]);
+    expect(best.tokens).toEqual([A, A, A]);
+    expect(best.tokens).toEqual(plain.tokens);
+    expect(best.sumLogprob).toBeCloseTo(plain.sumLogprob, 12);
+  });
+
+  it('narrows to at most its own beam size, and only down', async () => {
+    const model = new TableModel();
+    const narrow = { atMs: 0, beamSize: 4, now: clock(0) };
+    const best = await beamSearch(model, await firstRow(model), params(), { beamSize: 2, patience: 1, narrow });
+    expect(best.tokens).toEqual([B]);
+    expect(model.batches.every((b) => b === 2)).toBe(true);
   });
 });
 

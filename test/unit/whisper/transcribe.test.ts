@@ -304,6 +304,8 @@ describe('transcribe: language, options, inputs', () => {
     [{ task: 'summarise' }],
     [{ seed: -1 }],
     [{ logProbThreshold: Number.NaN }],
+    [{ beamNarrowAfterMs: -1 }],
+    [{ beamNarrowAfterMs: '500' }],
   ])('rejects %j with STT_INVALID_OPTION', async (options) => {
     const backend = new ScriptedBackend([{ text: 'a' }]);
     await expect(
@@ -331,6 +333,22 @@ describe('transcribe: language, options, inputs', () => {
       message: expect.stringContaining('ORT exploded'),
     });
     expect(backend.released).toBe(1);
+  });
+
+  it('gives each decode a beam deadline beamNarrowAfterMs after the transcription began, on its own clock', async () => {
+    let tick = 100;
+    const now = (): number => tick++;
+    const backend = new ScriptedBackend([{ text: 'x', avgLogprob: -1.6 }, { text: 'allume', avgLogprob: -0.3 }]);
+    await transcribe(backend, seconds(1), { language: 'fr', beamNarrowAfterMs: 250, shortWindowMarginMs: null }, { mel: indexMel, now });
+    // One deadline for the whole transcription (the fallback's decode included): started at 100.
+    expect(backend.decodeCalls.map((c) => [c.temperature, c.narrowBeam?.atMs, c.narrowBeam?.beamSize])).toEqual([
+      [0, 350, 1],
+      [0.2, 350, 1],
+    ]);
+    expect(backend.decodeCalls[0]?.narrowBeam?.now).toBe(now);
+    const plain = new ScriptedBackend([{ text: 'a' }]);
+    await transcribe(plain, seconds(1), { language: 'fr' }, { mel: indexMel });
+    expect(plain.decodeCalls[0]).not.toHaveProperty('narrowBeam');
   });
 
   it('reports timings from the injected clock', async () => {

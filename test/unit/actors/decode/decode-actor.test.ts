@@ -256,6 +256,10 @@ describe('DecodeActor', () => {
       shortWindowMinMs: 0,
     });
     expect(partial).not.toHaveProperty('shortWindowRetryMinNoSpeech');
+    // No beam deadline unless the engine set one; then finals only (partials are greedy).
+    expect(final.beamNarrowAfterMs).toBeNull();
+    expect(transcribeOptionsFor(job({ jobId: 3, startSamples: 0, endSamples: 1, beamNarrowAfterMs: 700 })).beamNarrowAfterMs).toBe(700);
+    expect(partial).not.toHaveProperty('beamNarrowAfterMs');
     expect(FINAL_RETRY_MIN_NO_SPEECH).toBeLessThan(final.noSpeechThreshold ?? 0);
     expect(partial).not.toHaveProperty('initialPrompt');
     expect(partial).not.toHaveProperty('hotwords');
