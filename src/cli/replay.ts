@@ -79,6 +79,9 @@ function printRedecode(io: CliIO, report: RedecodeReport): void {
     io.stdout.write(`  ~ job ${d.jobId} (utterance ${d.utteranceId}): ${JSON.stringify(d.recorded)} → ${JSON.stringify(d.redecoded)}\n`);
   }
   if (report.withoutAudio.length > 0) io.stdout.write(`note: no audio in the trace for job(s) ${report.withoutAudio.join(', ')}\n`);
+  if (report.narrowed.length > 0) {
+    io.stdout.write(`note: not decoded again, their beam narrowed at the deadline (timing-dependent): job(s) ${report.narrowed.join(', ')}\n`);
+  }
 }
 
 export const runReplayCommand: CliCommand = async (argv, io) => {

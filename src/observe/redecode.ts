@@ -26,6 +26,12 @@ export interface RedecodeReport {
   readonly differences: readonly RedecodeDifference[];
   /** Jobs whose audio the trace lacks (recorded without audio, or evicted before it was read). */
   readonly withoutAudio: readonly number[];
+  /**
+   * Jobs whose recorded decode narrowed its beam at the deadline (FinalEvent.beamNarrowed): that text
+   * depended on the session's timing, so they are not decoded again. The others are decoded with no
+   * deadline, as they were (they ended before it), whatever this machine's speed.
+   */
+  readonly narrowed: readonly number[];
 }
 
 /** One job's audio as the arena the decode actor reads. */
@@ -72,6 +78,7 @@ function finalJobs(trace: Trace): { job: DecodeJobSpec; result: DecodeResultMess
 export async function redecodeTrace(trace: Trace, transcriber: DecodeTranscriber): Promise<RedecodeReport> {
   const differences: RedecodeDifference[] = [];
   const withoutAudio: number[] = [];
+  const narrowed: number[] = [];
   const jobs = finalJobs(trace);
   let decoded = 0;
   let identical = 0;
@@ -81,10 +88,14 @@ export async function redecodeTrace(trace: Trace, transcriber: DecodeTranscriber
       withoutAudio.push(job.jobId);
       continue;
     }
+    if (result.beamNarrowed === true) {
+      narrowed.push(job.jobId);
+      continue;
+    }
     const arena = new RecordedAudio(job, audio.samples);
     let answer: DecodeMessage | null = null;
     const actor = new DecodeActor({ transcriber, arena, post: (m) => (answer = m) });
-    actor.submit({ ...job, arenaId: 0 });
+    actor.submit({ ...job, arenaId: 0, beamNarrowAfterMs: null });
     await actor.whenIdle();
     decoded++;
     const got = answer as DecodeMessage | null;
@@ -92,5 +103,5 @@ export async function redecodeTrace(trace: Trace, transcriber: DecodeTranscriber
     if (text === result.text) identical++;
     else differences.push({ jobId: job.jobId, utteranceId: job.utteranceId, recorded: result.text, redecoded: text });
   }
-  return { jobs: jobs.length, decoded, identical, differences, withoutAudio };
+  return { jobs: jobs.length, decoded, identical, differences, withoutAudio, narrowed };
 }
