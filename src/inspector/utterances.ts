@@ -40,6 +40,8 @@ export interface UtteranceRow {
   final: string | null;
   rejected: string | null;
   speculative: boolean | null;
+  /** FinalEvent.beamNarrowed: the final's beam search finished greedy at its deadline (false in traces older than the flag). */
+  beamNarrowed: boolean | null;
   latency: LatencyBreakdown | null;
 }
 
@@ -141,6 +143,7 @@ export class UtteranceTracker {
         row.startMs = f.startMs;
         row.endMs = f.endMs;
         row.speculative = f.speculative;
+        row.beamNarrowed = f.beamNarrowed === true;
         row.latency = this.#latency(f);
         this.#pending.delete(f.utteranceId);
         return row;
@@ -192,7 +195,7 @@ export class UtteranceTracker {
   #row(id: number): UtteranceRow {
     let row = this.#rows.get(id);
     if (row) return row;
-    row = { id, state: 'idle', path: [], startMs: null, endMs: null, partial: null, partials: 0, final: null, rejected: null, speculative: null, latency: null };
+    row = { id, state: 'idle', path: [], startMs: null, endMs: null, partial: null, partials: 0, final: null, rejected: null, speculative: null, beamNarrowed: null, latency: null };
     this.#rows.set(id, row);
     if (this.#rows.size > MAX_ROWS) {
       // Maps iterate in insertion order: the first row is the oldest.

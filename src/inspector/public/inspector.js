@@ -115,7 +115,8 @@ function renderRow(row) {
   if (row.final !== null) text.append(el('span', { class: 'final', 'data-testid': `utt-${id}-final` }, row.final));
   else if (row.rejected !== null) text.append(el('span', { class: 'rejected', 'data-testid': `utt-${id}-rejected` }, `rejected: ${row.rejected}`));
   else if (row.partial) text.append(el('span', { 'data-testid': `utt-${id}-partial` }, el('span', { class: 'stable' }, row.partial.stable), ' ', el('span', { class: 'unstable' }, row.partial.unstable)));
-  if (row.partials) text.append(el('div', { class: 'muted' }, `${row.partials} partial${row.partials > 1 ? 's' : ''}${row.speculative ? ' · speculative final' : ''}`));
+  const notes = [row.partials ? `${row.partials} partial${row.partials > 1 ? 's' : ''}` : '', row.speculative ? 'speculative final' : '', row.beamNarrowed ? 'beam narrowed at its deadline' : ''].filter(Boolean);
+  if (notes.length > 0) text.append(el('div', { class: 'muted', 'data-testid': `utt-${id}-notes` }, notes.join(' · ')));
   const audio = el('td', { class: 'muted' }, row.startMs === null ? '' : `${(row.startMs / 1000).toFixed(2)}–${row.endMs === null ? '…' : (row.endMs / 1000).toFixed(2)} s`);
   tr.replaceChildren(el('td', {}, `${id}`), chips, audio, text, latencyCell(row));
 }
@@ -210,7 +211,7 @@ function renderCounters() {
   const rows = [];
   const m = view.metrics;
   if (m) {
-    for (const key of ['utterances', 'finals', 'partials', 'rejected', 'misfires', 'speculativeReused', 'speculativeDiscarded', 'replayedJobs', 'ringOverrunSamples']) if (typeof m[key] === 'number') rows.push([key, m[key]]);
+    for (const key of ['utterances', 'finals', 'partials', 'rejected', 'misfires', 'speculativeReused', 'speculativeDiscarded', 'beamNarrowedFinals', 'replayedJobs', 'ringOverrunSamples']) if (typeof m[key] === 'number') rows.push([key, m[key]]);
     flatten('partialDrops', m.partialDrops, rows);
     flatten('restarts', m.restarts, rows);
     if (m.cancelledDecodes) flatten('cancelledDecodes', { partial: m.cancelledDecodes.partial, final: m.cancelledDecodes.final }, rows);

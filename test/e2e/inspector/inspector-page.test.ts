@@ -114,6 +114,9 @@ describe.skipIf(!hasShared() || !hasChromium())('inspector page in headless Chro
       await page.locator('[data-testid="state-supervisor.drained"].current').waitFor();
       await expect.poll(async () => Number(await page.locator('[data-testid="level-strip"]').getAttribute('data-points'))).toBeGreaterThan(20);
       await expect.poll(() => page.locator('[data-testid="counter-finals"]').textContent()).toBe(String(finals.length));
+      // Greedy finals (beam 1) have no beam to narrow: the counter shows 0 and no row says otherwise.
+      expect(await page.locator('[data-testid="counter-beamNarrowedFinals"]').textContent()).toBe('0');
+      expect(await page.locator('[data-testid$="-notes"]', { hasText: 'beam narrowed' }).count()).toBe(0);
       expect(await page.locator('[data-testid="timeline"] li[data-kind="command"]').count()).toBeGreaterThan(0);
       expect(await page.locator('[data-testid="timeline"] li[data-kind="output"]', { hasText: first.text }).count()).toBeGreaterThan(0);
 

@@ -55,6 +55,7 @@ describe('UtteranceTracker', () => {
       final: 'Allume la lumière.',
       rejected: null,
       speculative: true,
+      beamNarrowed: true,
       // vad: speechEnd at 2500; its last speech sample (20000 − 96 ms post-roll) was written at 2000.
       latency: { vadMs: 500, queueMs: 5, encoderMs: 110, decoderMs: 50, postProcessMs: 2, totalMs: 900 },
     });

@@ -84,6 +84,7 @@ export function oneUtterance(): TraceRecord[] {
         startMs: 0,
         endMs: 1250,
         speculative: true,
+        beamNarrowed: true,
         timings: { decodeMs: 161, queueMs: 4, postProcessMs: 2, endOfSpeechToFinalMs: 900 },
         corrections: [],
       },
