@@ -302,6 +302,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     language: resolved.language,
     beamSize: resolved.beamSize,
     beamNarrowAfterMs: resolved.finalBeamNarrowAfterMs,
+    drafts: resolved.drafts,
     temperatures: resolved.temperatures,
     shortWindowMarginMs: resolved.shortWindowMarginMs,
     initialPrompt: options.initialPrompt ?? null,

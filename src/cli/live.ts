@@ -42,6 +42,8 @@ Model:
   --beam-narrow-after MS|off
                         a final still in its beam search after MS of decoding finishes greedy,
                         to come sooner on a slow CPU (default 700; off: never)
+  --no-drafts           decode each utterance without checking its latest decode's words as a
+                        draft (more decoder passes; README → Models → Drafts)
   --full-windows        pad every utterance to a 30 s window (default: its audio + 4 s; ~2× faster)
   --no-warm-up          start 1–2 s sooner (2 cores), without the decoder's warm-up (the first
                         utterance then pays the cold start, ~100–200 ms, and the first full
@@ -78,6 +80,7 @@ const OPTIONS = {
   'full-windows': { type: 'boolean' },
   jsonl: { type: 'boolean' },
   'no-partials': { type: 'boolean' },
+  'no-drafts': { type: 'boolean' },
   'no-warm-up': { type: 'boolean' },
   trace: { type: 'string' },
   'trace-audio': { type: 'boolean' },
@@ -158,6 +161,7 @@ export function runLive(hooks: LiveHooks = {}): CliCommand {
         ...(threads !== undefined ? { threads } : {}),
         ...(beamSize !== undefined ? { beamSize } : {}),
         ...(narrowAfter !== undefined ? { finalBeamNarrowAfterMs: narrowAfter } : {}),
+        ...(values['no-drafts'] ? { drafts: false } : {}),
         ...(values['full-windows'] ? { shortWindowMarginMs: null } : {}),
         ...(values['no-warm-up'] ? { warmUp: false } : {}),
         // Periodic `metrics` events only feed a trace here (the inspector and --metrics-port read

@@ -82,6 +82,9 @@ function printRedecode(io: CliIO, report: RedecodeReport): void {
   if (report.narrowed.length > 0) {
     io.stdout.write(`note: not decoded again, their beam narrowed at the deadline (timing-dependent): job(s) ${report.narrowed.join(', ')}\n`);
   }
+  if (report.drafted.length > 0) {
+    io.stdout.write(`note: not decoded again, they checked a draft the trace does not hold (its int8 rounding): job(s) ${report.drafted.join(', ')}\n`);
+  }
 }
 
 export const runReplayCommand: CliCommand = async (argv, io) => {

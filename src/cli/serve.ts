@@ -38,6 +38,8 @@ Model:
                           a request still in its beam search after MS of decoding finishes
                           greedy, to come sooner on a slow CPU (default off, unlike live's 700:
                           it cost words on whole recordings)
+  --no-drafts             decode without checking a request's latest decode (a partial) as a
+                          draft (README → Models → Drafts)
   --initial-prompt TEXT   prompt for every utterance (names, vocabulary)
   --full-windows          pad every request to a 30 s window, as wyoming-faster-whisper does
                           (default: its audio + 4 s; ~2× faster)
@@ -57,6 +59,7 @@ const OPTIONS = {
   'vad-endpoint': { type: 'boolean' },
   'vad-endpointing': { type: 'string' },
   'no-partials': { type: 'boolean' },
+  'no-drafts': { type: 'boolean' },
   model: { type: 'string' },
   'model-dir': { type: 'string' },
   'float-weights': { type: 'string' },
@@ -186,6 +189,7 @@ export function runServe(hooks: ServeHooks = {}): CliCommand {
         partials: !values['no-partials'],
         ...(beamSize !== undefined ? { beamSize } : {}),
         ...(narrowAfter !== undefined ? { finalBeamNarrowAfterMs: narrowAfter } : {}),
+        ...(values['no-drafts'] ? { drafts: false } : {}),
         ...(values['initial-prompt'] !== undefined ? { initialPrompt: values['initial-prompt'] } : {}),
         ...(endpointSilenceMs !== undefined ? { endpointSilenceMs } : {}),
         ...(values['full-windows'] ? { shortWindowMarginMs: null } : {}),

@@ -135,6 +135,12 @@ export interface EngineMetrics {
   readonly speculativeReused: number;
   /** Finals whose beam search was narrowed at its deadline (FinalEvent.beamNarrowed). */
   readonly beamNarrowedFinals: number;
+  /**
+   * Decodes (partials and finals, voided ones included) that checked their utterance's latest decode
+   * as a draft (EngineOptions.drafts), the multi-token passes they ran, the tokens those guessed and
+   * the guesses sampled: each accepted token is a decoder pass saved.
+   */
+  readonly drafts: { readonly decodes: number; readonly passes: number; readonly guessed: number; readonly accepted: number };
   /** Jobs re-sent to a restarted decode worker. */
   readonly replayedJobs: number;
   /**

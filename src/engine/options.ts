@@ -56,6 +56,12 @@ export interface EngineOptions {
    * decodes that end in time are untouched. Default FINAL_BEAM_NARROW_AFTER_MS; null: never.
    */
   readonly finalBeamNarrowAfterMs?: number | null;
+  /**
+   * Each decode of an utterance (its partials, its final) checks the words of its latest decode
+   * several tokens per decoder pass (TranscribeOptions.draftTokens): greedy steps, and a final's
+   * once its beam narrowed, take fewer passes (README → Models → Drafts). Default true.
+   */
+  readonly drafts?: boolean;
   readonly temperatures?: readonly number[];
   /**
    * Utterances under 30 s are encoded as their audio plus this margin instead of a padded 30 s
@@ -108,6 +114,7 @@ export interface ResolvedEngineOptions {
   readonly language: string;
   readonly beamSize: number;
   readonly finalBeamNarrowAfterMs: number | null;
+  readonly drafts: boolean;
   readonly temperatures: readonly number[];
   readonly shortWindowMarginMs: number | null;
   readonly vad: VadOptions;
@@ -251,11 +258,14 @@ export function resolveEngineOptions(o: EngineOptions): ResolvedEngineOptions {
   if (narrowAfter !== null && (typeof narrowAfter !== 'number' || !Number.isFinite(narrowAfter) || narrowAfter < 0)) {
     throw new InvalidOptionError('option finalBeamNarrowAfterMs must be a number of ms ≥ 0 or null', { option: 'finalBeamNarrowAfterMs' });
   }
+  const drafts = o.drafts === undefined ? true : o.drafts;
+  if (typeof drafts !== 'boolean') throw new InvalidOptionError('option drafts must be a boolean', { option: 'drafts' });
   const vad: VadOptions = { ...DEFAULT_VAD_OPTIONS, ...o.vad };
   return {
     language,
     beamSize: integerAtLeast('beamSize', o.beamSize, 1, 5),
     finalBeamNarrowAfterMs: narrowAfter,
+    drafts,
     temperatures,
     shortWindowMarginMs: margin,
     vad,

@@ -95,6 +95,8 @@ export function createEngineMetrics(source: MetricsSource, options: EngineMetric
   const drops = counter('partial_drops_total', 'Partial decodes not run, by reason.', ['reason']);
   const speculative = counter('speculative_finals_total', 'Speculative final decodes, by outcome.', ['outcome']);
   const narrowed = counter('beam_narrowed_finals_total', 'Finals whose beam search finished with one hypothesis past finalBeamNarrowAfterMs.');
+  const draftTokens = counter('draft_tokens_total', "Tokens of an utterance's latest decode checked as a draft by the next decode, by outcome (guessed, accepted).", ['outcome']);
+  const draftPasses = counter('draft_passes_total', 'Multi-token decoder passes that checked a draft.');
   const replayed = counter('replayed_jobs_total', 'Decode jobs re-sent to a restarted decode worker.');
   const cancelled = counter('cancelled_decodes_total', 'Decodes cancelled in the worker (preempted or stale partials, voided speculative finals), by kind.', ['kind']);
   const cancelledSeconds = counter('cancelled_decode_seconds_total', 'Decode time those cancelled decodes had used.');
@@ -113,7 +115,7 @@ export function createEngineMetrics(source: MetricsSource, options: EngineMetric
   };
 
   const apply = (m: EngineMetrics): void => {
-    for (const c of [utterances, misfires, partials, finals, rejected, drops, speculative, narrowed, replayed, cancelled, cancelledSeconds, restarts, overrun, decodeSeconds, audioSeconds]) {
+    for (const c of [utterances, misfires, partials, finals, rejected, drops, speculative, narrowed, draftTokens, draftPasses, replayed, cancelled, cancelledSeconds, restarts, overrun, decodeSeconds, audioSeconds]) {
       (c as Counter<string>).reset();
     }
     for (const g of [queue, rtf, lag]) (g as Gauge<string>).reset();
@@ -126,6 +128,9 @@ export function createEngineMetrics(source: MetricsSource, options: EngineMetric
     setCount(speculative, m.speculativeReused, { outcome: 'reused' });
     setCount(speculative, m.speculativeDiscarded, { outcome: 'discarded' });
     setCount(narrowed, m.beamNarrowedFinals);
+    setCount(draftTokens, m.drafts.guessed, { outcome: 'guessed' });
+    setCount(draftTokens, m.drafts.accepted, { outcome: 'accepted' });
+    setCount(draftPasses, m.drafts.passes);
     setCount(replayed, m.replayedJobs);
     setCount(cancelled, m.cancelledDecodes.partial, { kind: 'partial' });
     setCount(cancelled, m.cancelledDecodes.final, { kind: 'final' });

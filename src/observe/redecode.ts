@@ -32,6 +32,12 @@ export interface RedecodeReport {
    * deadline, as they were (they ended before it), whatever this machine's speed.
    */
   readonly narrowed: readonly number[];
+  /**
+   * Jobs whose recorded decode checked a draft in multi-token passes (DecodeResultMessage.draft): a
+   * pass's int8 rounding depended on that draft (README → Models → Drafts), which the trace does not
+   * hold, so they are not decoded again either.
+   */
+  readonly drafted: readonly number[];
 }
 
 /** One job's audio as the arena the decode actor reads. */
@@ -79,6 +85,7 @@ export async function redecodeTrace(trace: Trace, transcriber: DecodeTranscriber
   const differences: RedecodeDifference[] = [];
   const withoutAudio: number[] = [];
   const narrowed: number[] = [];
+  const drafted: number[] = [];
   const jobs = finalJobs(trace);
   let decoded = 0;
   let identical = 0;
@@ -92,6 +99,10 @@ export async function redecodeTrace(trace: Trace, transcriber: DecodeTranscriber
       narrowed.push(job.jobId);
       continue;
     }
+    if ((result.draft?.passes ?? 0) > 0) {
+      drafted.push(job.jobId);
+      continue;
+    }
     const arena = new RecordedAudio(job, audio.samples);
     let answer: DecodeMessage | null = null;
     const actor = new DecodeActor({ transcriber, arena, post: (m) => (answer = m) });
@@ -103,5 +114,5 @@ export async function redecodeTrace(trace: Trace, transcriber: DecodeTranscriber
     if (text === result.text) identical++;
     else differences.push({ jobId: job.jobId, utteranceId: job.utteranceId, recorded: result.text, redecoded: text });
   }
-  return { jobs: jobs.length, decoded, identical, differences, withoutAudio, narrowed };
+  return { jobs: jobs.length, decoded, identical, differences, withoutAudio, narrowed, drafted };
 }

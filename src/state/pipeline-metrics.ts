@@ -39,6 +39,7 @@ export interface PipelineCounters {
   speculativeDiscarded: number;
   speculativeReused: number;
   beamNarrowedFinals: number;
+  readonly drafts: { decodes: number; passes: number; guessed: number; accepted: number };
   replayedJobs: number;
   readonly cancelledDecodes: { partial: number; final: number; ranMs: number };
   readonly partialDrops: Record<EngineDropReason, number>;
@@ -62,6 +63,7 @@ export function emptyCounters(): PipelineCounters {
     speculativeDiscarded: 0,
     speculativeReused: 0,
     beamNarrowedFinals: 0,
+    drafts: { decodes: 0, passes: 0, guessed: 0, accepted: 0 },
     replayedJobs: 0,
     cancelledDecodes: { partial: 0, final: 0, ranMs: 0 },
     partialDrops: { superseded: 0, 'final-pending': 0, 'queue-full': 0, stale: 0, 'fast-input': 0, preempted: 0 },
@@ -124,6 +126,7 @@ export function snapshotMetrics(
     speculativeDiscarded: c.speculativeDiscarded,
     speculativeReused: c.speculativeReused,
     beamNarrowedFinals: c.beamNarrowedFinals,
+    drafts: { ...c.drafts },
     replayedJobs: c.replayedJobs,
     cancelledDecodes: { ...c.cancelledDecodes },
     restarts,

@@ -219,6 +219,13 @@ export class Pipeline {
     if (!answered) return;
     const { spec } = answered.job;
     recordDecodeMs(this.#counters, result.kind, result.timings.totalMs, this.#ms(spec.endSamples - spec.startSamples));
+    if (result.draft !== undefined) {
+      const d = this.#counters.drafts;
+      d.decodes++;
+      d.passes += result.draft.passes;
+      d.guessed += result.draft.guessed;
+      d.accepted += result.draft.accepted;
+    }
     if (result.kind === 'partial') this.#lastPartialDecodeMs = result.timings.totalMs;
     if (!answered.voided) this.#onDecoded(answered.job, { result, queueMs: answered.queueMs });
     this.#decodes.dispatch();
@@ -374,6 +381,7 @@ export class Pipeline {
       temperatures: final ? this.#options.temperatures : [0],
       ...(this.#options.shortWindowMarginMs !== undefined ? { shortWindowMarginMs: this.#options.shortWindowMarginMs } : {}),
       ...(final && this.#options.beamNarrowAfterMs != null ? { beamNarrowAfterMs: this.#options.beamNarrowAfterMs } : {}),
+      ...(this.#options.drafts === false ? { drafts: false } : {}),
       initialPrompt: this.#options.initialPrompt,
       hotwords: this.#options.hotwords,
       speculative,

@@ -5,7 +5,8 @@
  * finished hypotheses), and reorder the KV cache to the surviving beams' sources.
  */
 import { logSumExp, topK } from './logit-filters.js';
-import { isRepetitionCheckpoint, pickBest, type Candidate, type DecoderModel, type SearchParams } from './search.js';
+import { greedyWithDraft } from './draft.js';
+import { isRepetitionCheckpoint, pickBest, takesDrafts, usableDraft, type Candidate, type DecoderModel, type SearchParams } from './search.js';
 
 export interface BeamOptions {
   readonly beamSize: number;
@@ -61,6 +62,7 @@ export async function beamSearch(
   // Live hypotheses kept per step: beamSize until the narrowing deadline.
   let width = beamSize;
   const narrowTo = narrow === undefined ? beamSize : Math.max(1, Math.min(beamSize, narrow.beamSize));
+  const draft = usableDraft(model, params);
 
   let current = new Beams(beamSize, maxSteps);
   let upcoming = new Beams(beamSize, maxSteps);
@@ -140,6 +142,20 @@ export async function beamSearch(
       return { ...current.toCandidate(0, current.sums[0] as number), stoppedEarly: true, ...(width < beamSize ? { narrowed: true } : {}) };
     }
     model.reorder(nextSources.subarray(0, saved));
+    if (width === 1 && draft !== null && takesDrafts(model)) {
+      // Narrowed to one hypothesis: from here the search is greedy search (module comment), which
+      // a draft lets check several tokens per decoder pass.
+      const h = { history: current.history(0), length: current.lengths[0] as number, sum: current.sums[0] as number };
+      const end = await greedyWithDraft(model, params, draft, h, null, params.draftStats);
+      current.lengths[0] = h.length;
+      current.sums[0] = h.sum;
+      if (end === 'hopeless') return { ...current.toCandidate(0, h.sum), stoppedEarly: true, narrowed: true };
+      if (end === 'eot') {
+        finished.push(current.toCandidate(0, h.sum));
+        batch = 0;
+      }
+      break;
+    }
     logits = await model.step(nextTokens.subarray(0, saved));
   }
 

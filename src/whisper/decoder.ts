@@ -78,6 +78,7 @@ export function validateDecodeOptions(options: DecodeOptions, ctx: DecoderContex
   checkIds(options.suppressTokens, ctx.vocabSize, 'suppressTokens');
   checkIds(options.promptTokens, ctx.vocabSize, 'promptTokens');
   checkIds(options.prefixTokens, ctx.vocabSize, 'prefixTokens');
+  if (options.draftTokens !== undefined) checkIds(options.draftTokens, ctx.specials.eot, 'draftTokens');
 }
 
 export function initialSequence(options: DecodeOptions, ctx: DecoderContext): InitialSequence {
@@ -125,6 +126,15 @@ function cancellable(model: DecoderModel, signal: AbortSignal | undefined): Deco
       throwIfCancelled(signal);
       return model.step(tokens);
     },
+    ...(model.extend && model.rewind
+      ? {
+          extend: (tokens: readonly number[]) => {
+            throwIfCancelled(signal);
+            return (model.extend as NonNullable<DecoderModel['extend']>)(tokens);
+          },
+          rewind: (count: number) => (model.rewind as NonNullable<DecoderModel['rewind']>)(count),
+        }
+      : {}),
   };
 }
 
@@ -167,6 +177,8 @@ export async function decodeWindow(decoder: DecoderModel, ctx: DecoderContext, o
       threshold === undefined || threshold === null
         ? undefined
         : (ids) => compressionRatio(ctx.decodeText(Array.from(ids)).trim()) > threshold,
+    draft: options.draftTokens,
+    draftStats: options.draftStats,
   };
 
   const startLogits = await model.start(initial.tokens);

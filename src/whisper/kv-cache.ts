@@ -43,6 +43,14 @@ export interface SelfCache {
   copyRow(from: number, to: number): void;
   /** The cache becomes rows[0..n) of the current one (physical indices): a batch change. */
   gather(rows: Int32Array): void;
+  /** Forgets the last tokens: the cache keeps its first `length` (≤ the current length) per row. */
+  truncate(length: number): void;
+}
+
+function checkTruncate(length: number, current: number): void {
+  if (!Number.isInteger(length) || length < 0 || length > current) {
+    throw new DecodeFailedError(`truncate: cannot keep ${length} of ${current} cached tokens`, {});
+  }
 }
 
 export class ConcatCache implements SelfCache {
@@ -86,6 +94,22 @@ export class ConcatCache implements SelfCache {
       return float32Tensor(out, [n, nHeads, this.length, headDim]);
     });
     this.batch = n;
+  }
+
+  truncate(length: number): void {
+    checkTruncate(length, this.length);
+    if (length === this.length) return;
+    const { nHeads, headDim } = this.shape;
+    const rows = this.batch * nHeads;
+    const from = this.length * headDim;
+    const to = length * headDim;
+    this.#past = this.#past.map((t) => {
+      const data = float32Data(t, 'past key/value');
+      const out = new Float32Array(rows * to);
+      for (let r = 0; r < rows; r++) out.set(data.subarray(r * from, r * from + to), r * to);
+      return float32Tensor(out, [this.batch, nHeads, length, headDim]);
+    });
+    this.length = length;
   }
 }
 
@@ -156,6 +180,12 @@ export class AppendCache implements SelfCache {
 
   gather(rows: Int32Array): void {
     this.#resize(rows.length, this.#capacity, rows);
+  }
+
+  /** The rows past `length` stay in the buffers, unread: the valid length is what each pass is fed. */
+  truncate(length: number): void {
+    checkTruncate(length, this.length);
+    this.length = length;
   }
 
   /** New buffers of `batch` rows and at least `capacity` positions, holding rows[b] (or row b) of the old. */
@@ -237,6 +267,12 @@ export class SequenceMajorCache implements SelfCache {
 
   gather(rows: Int32Array): void {
     this.#resize(rows.length, this.#capacity, rows);
+  }
+
+  /** The rows past `length` stay in the buffers, unread: the valid length is what each pass is fed. */
+  truncate(length: number): void {
+    checkTruncate(length, this.length);
+    this.length = length;
   }
 
   /** New buffers of `batch` rows and at least `capacity` positions, holding rows[b] (or row b) of the old. */

@@ -95,6 +95,19 @@ export class KvDecoder implements DecoderModel {
     return this.#logical;
   }
 
+  async extend(tokens: readonly number[]): Promise<Float32Array> {
+    if (this.cache.batch !== 1) throw new DecodeFailedError(`extend: the decoder holds ${this.cache.batch} rows, not 1`, {});
+    if (tokens.length === 0) throw new DecodeFailedError('extend: no tokens', {});
+    const ids = new BigInt64Array(tokens.length);
+    for (let i = 0; i < tokens.length; i++) ids[i] = BigInt(tokens[i] as number);
+    const { logits } = await this.#run(int64Tensor(ids, [1, tokens.length]), tokens.length);
+    return logits;
+  }
+
+  rewind(count: number): void {
+    this.cache.truncate(this.cache.length - count);
+  }
+
   reorder(sources: Int32Array): void {
     const batch = this.cache.batch;
     if (sources.length !== batch) {

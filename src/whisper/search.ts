@@ -2,6 +2,7 @@
  * The model-facing side of a decode and the two sampling searches (greedy, temperature sampling with
  * best-of). The model is injected as a DecoderModel so the searches run on synthetic logits in tests.
  */
+import { greedyWithDraft, type DraftStats } from './draft.js';
 import { LogitFilters, argmax, logSumExp, rangeMax, rankScore, sampleWithTemperature } from './logit-filters.js';
 
 /** A decoder with its KV cache, as seen by a search. */
@@ -15,6 +16,14 @@ export interface DecoderModel {
   reorder(sources: Int32Array): void;
   /** Feeds one token per row; returns logits row-major [batch][vocab], the caller's to overwrite until the next step. */
   step(tokens: Int32Array): Promise<Float32Array>;
+  /**
+   * At batch 1: feeds several tokens in one pass (the next token and a draft's guess of the ones
+   * after it); returns logits row-major [tokens.length][vocab], row i read after tokens[0..i].
+   * Absent: the model takes one token per step only, and a draft is not used.
+   */
+  extend?(tokens: readonly number[]): Promise<Float32Array>;
+  /** Forgets the last `count` fed tokens of every row (a draft's rejected guesses). With extend. */
+  rewind?(count: number): void;
 }
 
 export interface SearchParams {
@@ -29,6 +38,25 @@ export interface SearchParams {
    * asked only at repetition checkpoints. Absent: hypotheses run to EOT or maxSteps.
    */
   readonly hopeless?: ((tokens: Int32Array) => boolean) | undefined;
+  /**
+   * Text tokens another decode of this audio produced (DecodeOptions.draftTokens): greedy search,
+   * and a beam search once narrowed to one hypothesis, check several tokens per decoder pass where
+   * the hypothesis follows it (draft.ts). Used only with a model that has extend and rewind.
+   */
+  readonly draft?: readonly number[] | undefined;
+  /** Counts of the draft's passes, when the caller wants them. */
+  readonly draftStats?: DraftStats | undefined;
+}
+
+/** The model can check a draft (DecoderModel.extend and rewind). */
+export function takesDrafts(model: DecoderModel): model is DecoderModel & Required<Pick<DecoderModel, 'extend' | 'rewind'>> {
+  return typeof model.extend === 'function' && typeof model.rewind === 'function';
+}
+
+/** The draft to check in this search, or null: none given, or a model that cannot. */
+export function usableDraft(model: DecoderModel, params: SearchParams): readonly number[] | null {
+  const draft = params.draft;
+  return draft !== undefined && draft.length > 0 && takesDrafts(model) ? draft : null;
 }
 
 /** One finished hypothesis: sampled tokens without the final EOT. */
@@ -78,6 +106,13 @@ export async function sampleSearch(
   random: (() => number) | undefined,
 ): Promise<Candidate> {
   const { vocabSize: vocab, eot, filters, maxSteps } = params;
+  const draft = n === 1 && temperature === 0 ? usableDraft(model, params) : null;
+  if (draft !== null && takesDrafts(model)) {
+    const h = { history: new Int32Array(maxSteps), length: 0, sum: 0 };
+    const end = await greedyWithDraft(model, params, draft, h, first, params.draftStats);
+    const ids = Array.from(h.history.subarray(0, h.length));
+    return end === 'hopeless' ? { tokens: ids, sumLogprob: h.sum, stoppedEarly: true } : { tokens: ids, sumLogprob: h.sum };
+  }
   const tokens = new Int32Array(n * maxSteps);
   const lengths = new Int32Array(n);
   const finished = new Uint8Array(n);

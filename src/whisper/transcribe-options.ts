@@ -46,6 +46,8 @@ export interface ResolvedTranscribeOptions {
   /** null → every failed first decode of a short window is retried. */
   readonly shortWindowRetryMinNoSpeech: number | null;
   readonly beamNarrowAfterMs: number | null;
+  /** Text tokens only (below EOT); empty: no draft. */
+  readonly draftTokens: readonly number[];
 }
 
 function fail(name: string, value: unknown, expected: string): never {
@@ -132,6 +134,11 @@ export function resolveTranscribeOptions(
   const beamNarrowAfterMs = finiteOrNull('beamNarrowAfterMs', options.beamNarrowAfterMs, null);
   if (beamNarrowAfterMs !== null && beamNarrowAfterMs < 0) fail('beamNarrowAfterMs', beamNarrowAfterMs, 'a number of ms ≥ 0 or null');
 
+  const draftTokens: unknown = options.draftTokens ?? [];
+  if (!Array.isArray(draftTokens) || !draftTokens.every((t: unknown) => typeof t === 'number' && Number.isInteger(t) && t >= 0)) {
+    fail('draftTokens', draftTokens, 'a list of token ids');
+  }
+
   const noSpeechThreshold = finiteOrNull('noSpeechThreshold', options.noSpeechThreshold, 0.6);
   const compressionRatioThreshold = finiteOrNull('compressionRatioThreshold', options.compressionRatioThreshold, 2.4);
 
@@ -157,5 +164,7 @@ export function resolveTranscribeOptions(
     shortWindowWithoutTimestamps: booleanOr('shortWindowWithoutTimestamps', options.shortWindowWithoutTimestamps, false),
     shortWindowRetryMinNoSpeech,
     beamNarrowAfterMs,
+    // Timestamps and other special tokens are not text a decode repeats: the draft is the text tokens.
+    draftTokens: (draftTokens as number[]).filter((id) => id < tokenizer.specials.eot),
   };
 }

@@ -4,6 +4,7 @@
  * starting at `seek`; each window is decoded with temperature fallback, gated for silence, split at
  * timestamp tokens, and `seek` moves to the last timestamp so words cut by the edge are decoded whole.
  */
+import type { DraftStats } from './draft.js';
 import { DecodeFailedError, EmptyAudioError, InvalidSamplesError, SttError } from '../errors.js';
 import { compressionRatio } from './compression.js';
 import { throwIfCancelled } from './decoder.js';
@@ -207,6 +208,7 @@ export async function transcribe(
   const frameMs = (hopLength * 1000) / WHISPER_SAMPLE_RATE;
   const durationMs = (samples.length * 1000) / WHISPER_SAMPLE_RATE;
   const clock: Clock = { melMs: 0, encodeMs: 0, decodeMs: 0 };
+  const draftStats: DraftStats = { passes: 0, guessed: 0, accepted: 0 };
 
   let t = now();
   const mel = (deps.mel ?? defaultMel(backend))(samples, nFrames * hopLength);
@@ -280,6 +282,7 @@ export async function transcribe(
           compressionRatioThreshold: opts.compressionRatioThreshold,
           ...(signal !== undefined ? { signal } : {}),
           ...(opts.beamNarrowAfterMs !== null ? { narrowBeam: { atMs: startedMs + opts.beamNarrowAfterMs, beamSize: 1, now } } : {}),
+          ...(opts.draftTokens.length > 0 ? { draftTokens: opts.draftTokens, draftStats } : {}),
         };
         return await decodeWithFallback(backend, encoded, { ...opts, temperatures }, base, random);
       } finally {
@@ -363,5 +366,6 @@ export async function transcribe(
     segments,
     durationMs,
     timings: { ...clock, totalMs: now() - startedMs },
+    ...(opts.draftTokens.length > 0 ? { draft: draftStats } : {}),
   };
 }

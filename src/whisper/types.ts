@@ -3,6 +3,7 @@
  * tokenizer, decoder) → transcribe driver. All times in milliseconds unless the name ends in `InS`;
  * audio is 16 kHz mono Float32 in [-1, 1] unless the name says otherwise.
  */
+import type { DraftStats } from './draft.js';
 import type { ActivationQuant, SaturationGuards } from './graphs.js';
 
 /** Where the ONNX sessions run. `cuda` with an index, default 0 when parsed from bare `cuda`. */
@@ -111,6 +112,15 @@ export interface DecodeOptions {
    * BeamNarrowing in beam.ts). TranscribeOptions.beamNarrowAfterMs sets it.
    */
   readonly narrowBeam?: { readonly atMs: number; readonly beamSize: number; readonly now: () => number };
+  /**
+   * Tokens another decode of this audio produced (the live engine: the utterance's last partial),
+   * checked several per decoder pass by greedy search and by a beam search narrowed to one
+   * hypothesis (src/whisper/draft.ts): each token is still the argmax of the model's row for it, but a
+   * pass's rows carry the int8 rounding of several rows at once, which flips a near tie now and then.
+   */
+  readonly draftTokens?: readonly number[];
+  /** Filled with the draft's counts (passes, tokens guessed, tokens accepted), when given. */
+  readonly draftStats?: DraftStats;
 }
 
 /** What one decode produced. `tokens` excludes the SOT sequence, the prompt and the final EOT. */
@@ -217,6 +227,16 @@ export interface TranscribeOptions {
    */
   readonly beamNarrowAfterMs?: number | null;
   /**
+   * Tokens of an earlier decode of (most of) this audio, e.g. a Segment's: the live engine passes an
+   * utterance's latest partial to its next partial and to its final. Only its text tokens (ids below
+   * EOT) are used: timestamps and other special tokens are left out. Greedy search, and a beam search once
+   * narrowed to one hypothesis (beamNarrowAfterMs), check the draft's next tokens several per
+   * decoder pass where the hypothesis follows it (src/whisper/draft.ts): fewer passes, and the tokens
+   * greedy search would sample but for the int8 rounding of a pass's rows (README → Models → Drafts:
+   * WER unchanged, a word here and there read the other way). Default none.
+   */
+  readonly draftTokens?: readonly number[];
+  /**
    * Cancels the transcription: it rejects with DecodeCancelledError (STT_DECODE_CANCELLED) at the
    * next checkpoint, i.e. before the mel, before each encoder run and before each decoder step. A
    * model run already started finishes first (onnxruntime cannot stop one midway), so the wait is
@@ -232,6 +252,8 @@ export interface TranscriptionResult {
   readonly segments: readonly Segment[];
   readonly durationMs: number;
   readonly timings: { readonly melMs: number; readonly encodeMs: number; readonly decodeMs: number; readonly totalMs: number };
+  /** With TranscribeOptions.draftTokens: the multi-token passes run, tokens guessed and tokens accepted. */
+  readonly draft?: DraftStats;
 }
 
 /** Token ids the decoder needs, read from the model's config files (never hard-coded). */

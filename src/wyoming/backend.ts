@@ -36,6 +36,8 @@ export interface RequestEngineOptions {
    * Benchmarks → Wyoming, "Finals running late").
    */
   readonly finalBeamNarrowAfterMs?: number | null;
+  /** EngineOptions.drafts (absent: the engine's default, true). */
+  readonly drafts?: boolean;
   readonly initialPrompt?: string;
   /** EngineOptions.shortWindowMarginMs (absent: the engine's default). */
   readonly shortWindowMarginMs?: number | null;
@@ -192,6 +194,7 @@ export class EngineBackend implements SessionBackend {
       vad,
       ...(o.beamSize !== undefined ? { beamSize: o.beamSize } : {}),
       finalBeamNarrowAfterMs: o.finalBeamNarrowAfterMs ?? null,
+      ...(o.drafts !== undefined ? { drafts: o.drafts } : {}),
       ...(o.initialPrompt !== undefined ? { initialPrompt: o.initialPrompt } : {}),
       ...(o.shortWindowMarginMs !== undefined ? { shortWindowMarginMs: o.shortWindowMarginMs } : {}),
       ...(o.decoder.env !== undefined ? { env: o.decoder.env } : {}),

@@ -21,6 +21,11 @@ export interface DecodeSettings {
   readonly shortWindowMarginMs?: number | null;
   /** Finals: TranscribeOptions.beamNarrowAfterMs (EngineOptions.finalBeamNarrowAfterMs); absent or null: none. */
   readonly beamNarrowAfterMs?: number | null;
+  /**
+   * Each decode of an utterance checks the words of its latest decode as a draft, several tokens per
+   * decoder pass (src/actors/decode/drafts.ts; EngineOptions.drafts). Absent: true.
+   */
+  readonly drafts?: boolean;
   readonly initialPrompt: string | null;
   readonly hotwords: string | null;
 }
@@ -69,7 +74,16 @@ export interface DecodeResultMessage {
   readonly temperature: number;
   /** A segment kept in `text` was decoded with its beam narrowed at the job's deadline (beamNarrowAfterMs). */
   readonly beamNarrowed: boolean;
+  /** The decode checked the utterance's latest decode as a draft (DecodeSettings.drafts): its counts. */
+  readonly draft?: DraftCounts;
   readonly timings: DecodeTimings;
+}
+
+/** TranscriptionResult.draft: multi-token decoder passes run, tokens they guessed, guesses sampled. */
+export interface DraftCounts {
+  readonly passes: number;
+  readonly guessed: number;
+  readonly accepted: number;
 }
 
 /** Main → decode worker. */

@@ -21,6 +21,7 @@ import { DecodeCancelledError, InvalidOptionError, serializeError } from '../../
 import type { Segment, TranscribeOptions, TranscriptionResult, WhisperBackend } from '../../whisper/types.js';
 import { WHISPER_SAMPLE_RATE } from '../../whisper/transcribe.js';
 import type { DecodeJobSpec, DecodeMessage, DecodeResultMessage } from './decode.protocol.js';
+import { DraftStore } from './drafts.js';
 
 /** What the actor needs of a Transcriber (src/transcriber.ts's fits). */
 export interface DecodeTranscriber {
@@ -116,10 +117,12 @@ export function transcribeOptionsFor(
   job: DecodeJobSpec,
   gate: NoSpeechGate = DEFAULT_NO_SPEECH_GATE,
   signal?: AbortSignal,
+  draft: readonly number[] | null = null,
 ): TranscribeOptions {
   const shared: TranscribeOptions = {
     language: job.language,
     ...(signal !== undefined ? { signal } : {}),
+    ...(draft !== null && draft.length > 0 ? { draftTokens: draft } : {}),
     logProbThreshold: gate.logProbThreshold,
     ...(job.shortWindowMarginMs !== undefined ? { shortWindowMarginMs: job.shortWindowMarginMs } : {}),
     ...(job.initialPrompt !== null ? { initialPrompt: job.initialPrompt } : {}),
@@ -168,6 +171,8 @@ export class DecodeActor {
   #completed = 0;
   #failed = 0;
   #cancelled = 0;
+  /** The latest decoded text tokens of recent utterances, drafts for their next decodes. */
+  readonly #drafts = new DraftStore();
 
   constructor(deps: DecodeActorDeps) {
     this.#transcriber = deps.transcriber;
@@ -244,7 +249,9 @@ export class DecodeActor {
       const arena = this.#arena(arenaId);
       if (!arena) throw new InvalidOptionError(`decode job ${job.jobId} names arena ${arenaId}, which is not attached`, { option: 'arenaId' });
       const samples = this.#copy(arena, job.startSamples, job.endSamples);
-      const result = await this.#transcriber.transcribe(samples, transcribeOptionsFor(job, this.#gate, controller.signal));
+      const draft = job.drafts === false ? null : this.#drafts.draftFor(arenaId, job);
+      const result = await this.#transcriber.transcribe(samples, transcribeOptionsFor(job, this.#gate, controller.signal, draft));
+      if (job.drafts !== false) this.#drafts.remember(arenaId, job, result.segments);
       const message = this.#message(job, result, arrivedMs, startedMs);
       this.#completed++;
       this.#post(message);
@@ -288,6 +295,7 @@ export class DecodeActor {
       compressionRatio: score.compressionRatio,
       temperature: score.temperature,
       beamNarrowed: score.beamNarrowed,
+      ...(result.draft !== undefined ? { draft: { ...result.draft } } : {}),
       timings: {
         waitMs: startedMs - arrivedMs,
         melMs: result.timings.melMs,

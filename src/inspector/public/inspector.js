@@ -213,6 +213,8 @@ function renderCounters() {
   if (m) {
     for (const key of ['utterances', 'finals', 'partials', 'rejected', 'misfires', 'speculativeReused', 'speculativeDiscarded', 'beamNarrowedFinals', 'replayedJobs', 'ringOverrunSamples']) if (typeof m[key] === 'number') rows.push([key, m[key]]);
     flatten('partialDrops', m.partialDrops, rows);
+    // Older traces predate drafts.
+    if (m.drafts) flatten('drafts', { accepted: m.drafts.accepted, guessed: m.drafts.guessed }, rows);
     flatten('restarts', m.restarts, rows);
     if (m.cancelledDecodes) flatten('cancelledDecodes', { partial: m.cancelledDecodes.partial, final: m.cancelledDecodes.final }, rows);
     flatten('queueDepth', m.queueDepth, rows);

@@ -46,8 +46,8 @@ describe.skipIf(!hasShared())('stt-engine serve: start-up', () => {
     expect(decoderLine).toBeLessThan(lines.findIndex((l) => l.startsWith('listening on ')));
   }, 60_000);
 
-  it('--beam-narrow-after takes ms or off; anything else is a usage error before the model loads', async () => {
-    const off = await startAndStop(['--no-warm-up', '--beam-narrow-after', 'off']);
+  it('--beam-narrow-after takes ms or off (with --no-drafts); anything else is a usage error before the model loads', async () => {
+    const off = await startAndStop(['--no-warm-up', '--beam-narrow-after', 'off', '--no-drafts']);
     expect(off.code).toBe(0);
     let err = '';
     const io = { stdout: { write: () => true }, stderr: { write: (s: string) => ((err += s), true) }, env: {}, cwd: REPO_ROOT, stderrIsTTY: false };

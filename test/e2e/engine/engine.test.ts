@@ -64,6 +64,33 @@ describe.skipIf(!hasShared())('engine e2e (real workers, real model)', () => {
     );
   }, 240_000);
 
+  it("decodes a sentence pushed in real time with each decode checking the utterance's latest decode as a draft", async () => {
+    const { samples } = await loadAudioFile(corpusPath('fr/fr_fleurs_005.wav'));
+    const engine = await createEngine({ ...MODEL, input: { kind: 'push' } });
+    const finals: FinalEvent[] = [];
+    engine.on('final', (f) => finals.push(f));
+    const audio = new Float32Array(samples.length + 16_000);
+    audio.set(samples);
+    // 100 ms chunks on a cumulative real-time schedule: partials come on their cadence while it is spoken.
+    const t0 = performance.now();
+    for (let k = 0; k * 1600 < audio.length; k++) {
+      const wait = t0 + (k + 1) * 100 - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      await engine.pushAudio(audio.subarray(k * 1600, (k + 1) * 1600), 16_000);
+    }
+    const metrics = await engine.flush();
+    await engine.close();
+    expect(finals).toHaveLength(1);
+    // Each partial after the first, and the final, had the previous decode's words, and guesses held
+    // (a partial's last words, cut mid-word, often do not: about a fifth of the guesses here).
+    expect(metrics.partials).toBeGreaterThanOrEqual(2);
+    expect(metrics.drafts.decodes).toBeGreaterThanOrEqual(2);
+    expect(metrics.drafts.accepted).toBeGreaterThanOrEqual(5);
+    expect(metrics.drafts.accepted).toBeLessThanOrEqual(metrics.drafts.guessed);
+    const c = wordErrors(normalizeFrench(manifestEntry('fr_fleurs_005').text), normalizeFrench(finals[0]!.text));
+    expect((c.substitutions + c.deletions + c.insertions) / c.refLength).toBeLessThan(0.4);
+  }, 120_000);
+
   it('delivers every final exactly once when the decode worker is killed mid-utterance', async () => {
     const engine = await createEngine({ ...MODEL, partials: { enabled: false }, input: { kind: 'push' } });
     const finals: FinalEvent[] = [];

@@ -92,7 +92,7 @@ describe.skipIf(!hasShared() || !hasChromium())('inspector page in headless Chro
       const rowId = (await speaking.getAttribute('data-testid'))!.replace('utterance-', '');
       await expect.poll(() => page.locator(`[data-testid="utt-${rowId}-state-speech"]`).getAttribute('class')).toContain('current');
 
-      await engine.done();
+      const metrics = await engine.done();
       expect(finals.length).toBeGreaterThanOrEqual(1);
       const first = finals[0]!;
       const finalText = page.locator(`[data-testid="utt-${first.utteranceId}-final"]`);
@@ -116,6 +116,9 @@ describe.skipIf(!hasShared() || !hasChromium())('inspector page in headless Chro
       await expect.poll(() => page.locator('[data-testid="counter-finals"]').textContent()).toBe(String(finals.length));
       // Greedy finals (beam 1) have no beam to narrow: the counter shows 0 and no row says otherwise.
       expect(await page.locator('[data-testid="counter-beamNarrowedFinals"]').textContent()).toBe('0');
+      // Partials checked the utterance's previous partial as a draft: the page shows the engine's counts.
+      await expect.poll(() => page.locator('[data-testid="counter-drafts.guessed"]').textContent()).toBe(String(metrics.drafts.guessed));
+      await expect.poll(() => page.locator('[data-testid="counter-drafts.accepted"]').textContent()).toBe(String(metrics.drafts.accepted));
       expect(await page.locator('[data-testid$="-notes"]', { hasText: 'beam narrowed' }).count()).toBe(0);
       expect(await page.locator('[data-testid="timeline"] li[data-kind="command"]').count()).toBeGreaterThan(0);
       expect(await page.locator('[data-testid="timeline"] li[data-kind="output"]', { hasText: first.text }).count()).toBeGreaterThan(0);

@@ -123,6 +123,8 @@ describe.skipIf(!hasShared())('Wyoming server (real engine, real audio)', () => 
     const engine = await pool.acquire('fr');
     try {
       expect(engine.options.finalBeamNarrowAfterMs).toBeNull();
+      // Drafts are on, as in the live engine (README → Models → Drafts).
+      expect(engine.options.drafts).toBe(true);
     } finally {
       await pool.release(engine, true);
     }

@@ -25,6 +25,16 @@ describe('engine options: beam deadline of finals', () => {
   });
 });
 
+describe('engine options: drafts', () => {
+  it('drafts defaults to true and must be a boolean', () => {
+    expect(resolveEngineOptions({}).drafts).toBe(true);
+    expect(resolveEngineOptions({ drafts: false }).drafts).toBe(false);
+    for (const bad of ['no', 0, 1, null] as unknown as boolean[]) {
+      expect(() => resolveEngineOptions({ drafts: bad })).toThrow(expect.objectContaining({ code: 'STT_INVALID_OPTION', details: { option: 'drafts' } }));
+    }
+  });
+});
+
 describe('engine options: partials', () => {
   it('partials.maxDecodeShare defaults to 0.5, takes null to turn pacing off, and must lie in (0, 1]', () => {
     expect(resolveEngineOptions({}).partialMaxDecodeShare).toBe(0.5);

@@ -37,6 +37,7 @@ describe('Prometheus exposition of the engine metrics', () => {
       eventLoopLagMs: lag,
       cancelledDecodes,
       beamNarrowedFinals: 1,
+      drafts: { decodes: 4, passes: 6, guessed: 70, accepted: 41 },
     });
     const exporter = createEngineMetrics({ metrics: snapshot });
     expect(exporter.contentType).toBe('text/plain; version=0.0.4; charset=utf-8');
@@ -54,6 +55,8 @@ describe('Prometheus exposition of the engine metrics', () => {
     expect(counter('stt_rejected_total')).toBe(1);
     expect(counter('stt_replayed_jobs_total')).toBe(0);
     expect(counter('stt_beam_narrowed_finals_total')).toBe(1);
+    expect(values(family(families, 'stt_draft_tokens_total'), 'outcome')).toEqual({ guessed: 70, accepted: 41 });
+    expect(counter('stt_draft_passes_total')).toBe(6);
     expect(values(family(families, 'stt_cancelled_decodes_total'), 'kind')).toEqual({ partial: 3, final: 1 });
     expect(counter('stt_cancelled_decode_seconds_total')).toBe(1.25);
     expect(counter('stt_ring_overrun_samples_total')).toBe(480);

@@ -28,7 +28,7 @@ function job(jobId: number, startSamples: number, endSamples: number): DecodeJob
   };
 }
 
-function result(jobId: number, text: string, beamNarrowed: boolean): DecodeResultMessage {
+function result(jobId: number, text: string, beamNarrowed: boolean, draftPasses?: number): DecodeResultMessage {
   return {
     type: 'result',
     jobId,
@@ -41,6 +41,7 @@ function result(jobId: number, text: string, beamNarrowed: boolean): DecodeResul
     compressionRatio: 1.1,
     temperature: 0,
     beamNarrowed,
+    ...(draftPasses !== undefined ? { draft: { passes: draftPasses, guessed: 3 * draftPasses, accepted: draftPasses } } : {}),
     timings: { waitMs: 0, melMs: 1, encodeMs: 10, decodeMs: 700, totalMs: 720 },
   };
 }
@@ -59,26 +60,29 @@ class Scripted implements DecodeTranscriber {
 }
 
 describe('replay --redecode', () => {
-  it('decodes the recorded finals again without the beam deadline, and leaves out those that narrowed', async () => {
-    const jobs = [job(1, 0, 100), job(2, 100, 200), job(3, 200, 300)];
+  it('decodes the recorded finals again without the beam deadline, and leaves out those that narrowed or checked a draft', async () => {
+    const jobs = [job(1, 0, 100), job(2, 100, 200), job(3, 200, 300), job(4, 300, 400)];
     const records: TraceRecord[] = [
       ...jobs.map((j, i): TraceRecord => ({ kind: 'command', seq: i, atMs: i, actor: 'decode', command: { type: 'job', job: j } })),
-      { kind: 'event', seq: 3, atMs: 3, actor: 'decode', event: 'message', data: result(1, 'allume la lumière', false) },
-      { kind: 'event', seq: 4, atMs: 4, actor: 'decode', event: 'message', data: result(2, 'ferme les volets', true) },
-      { kind: 'event', seq: 5, atMs: 5, actor: 'decode', event: 'message', data: result(3, 'quel temps fait-il', false) },
+      // Job 1 had a draft but never checked it in a pass (no passes): its rounding was the plain one.
+      { kind: 'event', seq: 4, atMs: 4, actor: 'decode', event: 'message', data: result(1, 'allume la lumière', false, 0) },
+      { kind: 'event', seq: 5, atMs: 5, actor: 'decode', event: 'message', data: result(2, 'ferme les volets', true) },
+      { kind: 'event', seq: 6, atMs: 6, actor: 'decode', event: 'message', data: result(3, 'quel temps fait-il', false) },
+      { kind: 'event', seq: 7, atMs: 7, actor: 'decode', event: 'message', data: result(4, 'éteins tout', false, 2) },
     ];
     // Each job's audio starts with its id, so the script knows which one it decodes.
     const audio = new Map(jobs.map((j) => [j.jobId, { samples: new Float32Array(100).fill(j.jobId) }] as const));
     const trace: Trace = { header: { kind: 'header', version: 1, startedAtEpochMs: 0, sampleRate: 16_000, options: null }, records, audio, warnings: [] };
-    const transcriber = new Scripted(new Map([[1, 'allume la lumière'], [2, 'ferme les volés'], [3, "qu'elle t'en fait-il"]]));
+    const transcriber = new Scripted(new Map([[1, 'allume la lumière'], [2, 'ferme les volés'], [3, "qu'elle t'en fait-il"], [4, 'éteins tous']]));
     const report = await redecodeTrace(trace, transcriber);
     expect(report).toEqual({
-      jobs: 3,
+      jobs: 4,
       decoded: 2,
       identical: 1,
       differences: [{ jobId: 3, utteranceId: 3, recorded: 'quel temps fait-il', redecoded: "qu'elle t'en fait-il" }],
       withoutAudio: [],
       narrowed: [2],
+      drafted: [4],
     });
     expect(transcriber.calls).toHaveLength(2);
     expect(transcriber.calls.map((o) => o?.beamNarrowAfterMs)).toEqual([null, null]);

@@ -1,5 +1,5 @@
 /** Scripted ActorPorts: the supervisor under test talks to these instead of worker threads. */
-import type { DecodeCommand, DecodeJobSpec, DecodeMessage } from '../../../src/actors/decode/decode.protocol.js';
+import type { DecodeCommand, DecodeJobSpec, DecodeMessage, DraftCounts } from '../../../src/actors/decode/decode.protocol.js';
 import type { PostProcessCommand, PostProcessMessage } from '../../../src/actors/postprocess/postprocess.protocol.js';
 import type { CaptureCommand, CaptureMessage } from '../../../src/actors/capture/capture.protocol.js';
 import type { VadCommand, VadEvent, VadMessage } from '../../../src/actors/vad/vad.protocol.js';
@@ -91,6 +91,7 @@ export function answer(
   text: string,
   totalMs = 16,
   beamNarrowed = false,
+  draft?: DraftCounts,
 ): void {
   ports.decode.deliver({
     type: 'result',
@@ -104,6 +105,7 @@ export function answer(
     compressionRatio: 1.2,
     temperature: 0,
     beamNarrowed,
+    ...(draft !== undefined ? { draft } : {}),
     timings: { waitMs: 0, melMs: 1, encodeMs: 10, decodeMs: totalMs - 11, totalMs },
   });
 }

@@ -299,6 +299,28 @@ describe('partials', () => {
     expect(h.pipeline.metrics({ decode: 0, postprocess: 0 }, 0)).toMatchObject({ finals: 2, beamNarrowedFinals: 1 });
   });
 
+  it("lets every job check its utterance's drafts unless the engine turned them off, and counts what they saved", async () => {
+    const on = await harness();
+    vad(on.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    progress(on.ports, 8192);
+    answer(on.ports, jobs(on.ports)[0]!, 'allume', 30, false, { passes: 1, guessed: 3, accepted: 2 });
+    vad(on.ports, { type: 'pauseStart', utteranceId: 1, endSamples: 9000 });
+    answer(on.ports, jobs(on.ports)[1]!, 'allume la cuisine', 200, true, { passes: 2, guessed: 20, accepted: 9 });
+    expect(jobs(on.ports).map((j) => j.drafts)).toEqual([undefined, undefined]);
+    expect(on.pipeline.metrics({ decode: 0, postprocess: 0 }, 0).drafts).toEqual({ decodes: 2, passes: 3, guessed: 23, accepted: 11 });
+
+    const off = await harness({ drafts: false });
+    vad(off.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });
+    progress(off.ports, 8192);
+    answer(off.ports, jobs(off.ports)[0]!, 'allume');
+    vad(off.ports, { type: 'pauseStart', utteranceId: 1, endSamples: 9000 });
+    expect(jobs(off.ports).map((j) => [j.kind, j.drafts])).toEqual([
+      ['partial', false],
+      ['final', false],
+    ]);
+    expect(off.pipeline.metrics({ decode: 0, postprocess: 0 }, 0).drafts).toEqual({ decodes: 0, passes: 0, guessed: 0, accepted: 0 });
+  });
+
   it('queues a partial every intervalMs of NEW audio (VAD positions), with LocalAgreement-2 stable words', async () => {
     const h = await harness();
     vad(h.ports, { type: 'speechStart', utteranceId: 1, startSamples: 0 });

@@ -115,4 +115,35 @@ describe('the self-attention caches kept by the caller (AppendCache, SequenceMaj
       expect.objectContaining({ code: 'STT_DECODE_FAILED' }),
     );
   });
+
+  it.each([
+    ['AppendCache', (): SelfCache => new AppendCache(shape)],
+    ['SequenceMajorCache', (): SelfCache => new SequenceMajorCache(shape)],
+  ])("%s forgets a draft's rejected tokens as the graph-kept cache does, and appends after the kept ones", (_name, make) => {
+    let counter = 0;
+    const next = (): number => ++counter;
+    const kept = make();
+    const concat = new ConcatCache(shape);
+    let outputs = pass(concat, 1, 4, next);
+    kept.absorb(outputs.rows, 4);
+    concat.absorb(outputs.whole, 4);
+    // A pass of 17 tokens (a token and 16 guesses) of which 3 stand: 14 forgotten.
+    outputs = pass(concat, 1, 17, next);
+    kept.absorb(outputs.rows, 17);
+    concat.absorb(outputs.whole, 17);
+    const before = contents(concat);
+    for (const c of [kept, concat]) c.truncate(7);
+    expect(kept.length).toBe(7);
+    expect(contents(concat)).toEqual(before.map((rows) => rows.map((heads) => heads.map((positions) => positions.slice(0, 7)))));
+    expect(contents(kept)).toEqual(contents(concat));
+    outputs = pass(concat, 1, 2, next);
+    kept.absorb(outputs.rows, 2);
+    concat.absorb(outputs.whole, 2);
+    expect(contents(kept)).toEqual(contents(concat));
+    expect(kept.length).toBe(9);
+    for (const c of [kept, concat]) {
+      expect(() => c.truncate(10)).toThrow(expect.objectContaining({ code: 'STT_DECODE_FAILED' }));
+      expect(() => c.truncate(-1)).toThrow(expect.objectContaining({ code: 'STT_DECODE_FAILED' }));
+    }
+  });
 });

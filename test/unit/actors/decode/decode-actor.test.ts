@@ -366,4 +366,44 @@ describe('DecodeActor', () => {
     expect(posted[1]).toMatchObject({ text: 'Merci. Merci.', avgLogprob: -1.4, noSpeechProb: 0.8 });
     expect(posted[2]).toMatchObject({ text: '', avgLogprob: 0, noSpeechProb: 0, compressionRatio: 0 });
   });
+
+  it("hands each decode of an utterance its latest decode's tokens as a draft, and no other utterance's", async () => {
+    const script = new Map([
+      [100, [segment(' Allume la', { tokens: [50, 51] }), segment(' lumière', { tokens: [52, 50364] })]],
+      [200, [segment(' la lumière', { tokens: [51, 52] })]],
+      [5000, [segment(' Éteins', { tokens: [60] })]],
+      [7000, [segment('', { tokens: [] })]],
+    ]);
+    const { transcriber, actor } = setup(script);
+    const jobs = [
+      job({ jobId: 1, kind: 'partial', utteranceId: 1, startSamples: 100, endSamples: 3000 }),
+      job({ jobId: 2, utteranceId: 1, startSamples: 100, endSamples: 6000, speculative: true }),
+      job({ jobId: 3, utteranceId: 2, startSamples: 5000, endSamples: 9000 }),
+      // Utterance 1 again but from elsewhere: not the audio its draft was decoded from.
+      job({ jobId: 4, kind: 'partial', utteranceId: 1, startSamples: 200, endSamples: 3000 }),
+      // Drafts off: none given, none kept (the next job of utterance 2 still gets job 3's).
+      job({ jobId: 5, utteranceId: 2, startSamples: 5000, endSamples: 9500, drafts: false }),
+      job({ jobId: 6, utteranceId: 2, startSamples: 5000, endSamples: 9600 }),
+      // A decode without tokens keeps the draft there was.
+      job({ jobId: 7, kind: 'partial', utteranceId: 3, startSamples: 7000, endSamples: 9000 }),
+      job({ jobId: 8, utteranceId: 3, startSamples: 7000, endSamples: 9900 }),
+      job({ jobId: 9, utteranceId: 1, startSamples: 200, endSamples: 3500 }),
+    ];
+    for (const j of jobs) {
+      actor.submit(j);
+      await transcriber.release();
+      await actor.whenIdle();
+    }
+    expect(transcriber.calls.map((c) => c.options?.draftTokens)).toEqual([
+      undefined,
+      [50, 51, 52, 50364], // the transcriber keeps the text tokens (below EOT)
+      undefined,
+      undefined,
+      undefined,
+      [60],
+      undefined,
+      undefined,
+      [51, 52], // job 4 started utterance 1's draft over from sample 200
+    ]);
+  });
 });
