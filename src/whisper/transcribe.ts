@@ -4,10 +4,10 @@
  * starting at `seek`; each window is decoded with temperature fallback, gated for silence, split at
  * timestamp tokens, and `seek` moves to the last timestamp so words cut by the edge are decoded whole.
  */
-import type { DraftStats } from './draft.js';
 import { DecodeFailedError, EmptyAudioError, InvalidSamplesError, SttError } from '../errors.js';
 import { compressionRatio } from './compression.js';
 import { throwIfCancelled } from './decoder.js';
+import type { DraftStats } from './draft.js';
 import { logMelSpectrogram } from './mel.js';
 import { seededRandom } from './random.js';
 import { splitWindow, type WindowSplit } from './segments.js';

@@ -6,6 +6,7 @@
  */
 import type { SerializedError } from '../../errors.js';
 import type { UtteranceArenaShared } from '../../shm/utterance-arena.js';
+import type { DraftStats } from '../../whisper/draft.js';
 import type { EngineWarning, TranscriberOptions } from '../../whisper/types.js';
 import type { LifecycleMessage, ControlMessage } from '../../workers/worker.protocol.js';
 
@@ -80,11 +81,7 @@ export interface DecodeResultMessage {
 }
 
 /** TranscriptionResult.draft: multi-token decoder passes run, tokens they guessed, guesses sampled. */
-export interface DraftCounts {
-  readonly passes: number;
-  readonly guessed: number;
-  readonly accepted: number;
-}
+export type DraftCounts = Readonly<DraftStats>;
 
 /** Main → decode worker. */
 export type DecodeCommand =
