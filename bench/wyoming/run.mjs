@@ -14,6 +14,7 @@
 //                        server alternating (default 4; 0 = skip; both servers only): a ratio that this
 //                        machine's drift over minutes does not move (interleave.mjs)
 //   --beam-narrow-after MS|off  passed to ours (serve --beam-narrow-after; default: the engine's)
+//   --no-drafts          passed to ours (serve --no-drafts: decodes do not check a request's latest decode)
 //   --skip-setup         do not (re)run setup.sh
 //   --out DIR            where the result files go (default bench/results for a full run)
 import { execFileSync, spawn } from 'node:child_process';
@@ -63,6 +64,7 @@ function parseFlags() {
         interleave: { type: 'string', default: '4' },
         'skip-setup': { type: 'boolean', default: false },
         'beam-narrow-after': { type: 'string' },
+        'no-drafts': { type: 'boolean', default: false },
         out: { type: 'string' },
       },
     }).values;
@@ -87,7 +89,7 @@ function parseFlags() {
     interleave: systems.length === 2 ? int('interleave', v.interleave, 0) : 0,
     skipSetup: v['skip-setup'],
     /** Extra flags of ours: `serve` checks the value itself. */
-    oursArgs: v['beam-narrow-after'] === undefined ? [] : ['--beam-narrow-after', v['beam-narrow-after']],
+    oursArgs: [...(v['beam-narrow-after'] === undefined ? [] : ['--beam-narrow-after', v['beam-narrow-after']]), ...(v['no-drafts'] ? ['--no-drafts'] : [])],
     outDir,
     full,
   };
