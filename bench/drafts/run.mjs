@@ -15,9 +15,8 @@
 // Flags: --langs fr,en  --limit N (clips per language; such runs go to bench/.work/results)
 //        --float-weights DIR|none (default: bench/.work/ct2-whisper-base as bench:stream, fetched if absent)
 //        --out DIR
-import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -28,13 +27,13 @@ import { wordErrors } from '../../dist/eval/wer.js';
 import { createTranscriber } from '../../dist/transcriber.js';
 import { FINAL_BEAM_NARROW_AFTER_MS } from '../../dist/engine/options.js';
 import { clipsFromManifest, selectClips } from '../decode/report.mjs';
+import { ensureFloatWeights, floatWeightsFlag } from '../float-weights.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(HERE, '../..');
 const SHARED_DIR = path.resolve(process.env['STT_SHARED_DIR'] ?? path.join(REPO_ROOT, '..', 'shared'));
 const MODEL_DIR = path.join(SHARED_DIR, 'models', 'whisper-base');
 const CORPUS_DIR = path.join(SHARED_DIR, 'corpus');
-const DEFAULT_FLOAT_WEIGHTS = path.join(REPO_ROOT, 'bench', '.work', 'ct2-whisper-base');
 const SAMPLE_RATE = 16_000;
 /** The partial that gives the draft ends this long before the clip does. */
 const DRAFT_LEAD_MS = 1000;
@@ -48,7 +47,7 @@ function flags() {
   }).values;
   const limit = v.limit === undefined ? null : Number(v.limit);
   if (limit !== null && !(Number.isInteger(limit) && limit > 0)) throw new Error(`--limit must be a positive integer, got '${v.limit}'`);
-  const floatWeights = v['float-weights'] === 'none' ? null : path.resolve(v['float-weights'] ?? DEFAULT_FLOAT_WEIGHTS);
+  const floatWeights = floatWeightsFlag(v['float-weights']);
   const full = limit === null;
   return {
     langs: v.langs.split(',').map((s) => s.trim()).filter(Boolean),
@@ -82,9 +81,7 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.lengt
 
 async function main() {
   const f = flags();
-  if (f.floatWeights === DEFAULT_FLOAT_WEIGHTS && !existsSync(path.join(DEFAULT_FLOAT_WEIGHTS, 'model.bin'))) {
-    execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'fetch-faster-whisper-base.sh'), DEFAULT_FLOAT_WEIGHTS], { stdio: 'inherit' });
-  }
+  ensureFloatWeights(f.floatWeights);
   const entries = readFileSync(path.join(CORPUS_DIR, 'manifest.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
   const clips = selectClips(clipsFromManifest(entries, CORPUS_DIR), f.langs, f.limit);
   const transcriber = await createTranscriber({ modelDir: MODEL_DIR, dtype: 'q8', device: 'cpu', allowDownload: false, floatWeights: f.floatWeights, intraOpThreads: 2 });

@@ -19,7 +19,7 @@
 //                       int8 files as they are
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, release, totalmem } from 'node:os';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +34,7 @@ import { SAMPLE_RATE, buildStream, loadClips } from './corpus.mjs';
 import { enteredAtMs, feedPaced } from './feed.mjs';
 import { decodeOneByOne } from './one-by-one.mjs';
 import { renderMarkdown } from './report.mjs';
+import { ensureFloatWeights, floatWeightsFlag } from '../float-weights.mjs';
 import { rssTrend, scoreStream } from './score.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -41,7 +42,6 @@ const REPO_ROOT = path.resolve(HERE, '../..');
 const SHARED_DIR = path.resolve(process.env['STT_SHARED_DIR'] ?? path.join(REPO_ROOT, '..', 'shared'));
 const MODEL_DIR = path.join(SHARED_DIR, 'models', 'whisper-base');
 const CORPUS_DIR = path.join(SHARED_DIR, 'corpus');
-const DEFAULT_FLOAT_WEIGHTS = path.join(REPO_ROOT, 'bench', '.work', 'ct2-whisper-base');
 const CHUNK_SAMPLES = 320; // 20 ms at 16 kHz
 const LANGS = ['fr', 'en'];
 const LOOP_RESOLUTION_MS = 5;
@@ -122,7 +122,7 @@ function parseFlags() {
     threads: positive('threads', v.threads, { integer: true }) ?? 2,
     drafts: !v['no-drafts'],
     skipOneByOne: v['skip-one-by-one'],
-    floatWeights: v['float-weights'] === 'none' ? null : path.resolve(v['float-weights'] ?? DEFAULT_FLOAT_WEIGHTS),
+    floatWeights: floatWeightsFlag(v['float-weights']),
     full: limit === null && speed === 1 && !v['skip-one-by-one'],
     /** A JSONL trace of each language's run (`<file>` for one language, `<file>.<lang>` for several): `node dist/main.js replay` and the inspector read it. */
     trace: v.trace === undefined ? null : path.resolve(v.trace),
@@ -246,9 +246,7 @@ async function streamRun(lang, flags) {
 
 async function main() {
   const flags = parseFlags();
-  if (flags.floatWeights === DEFAULT_FLOAT_WEIGHTS && !existsSync(path.join(DEFAULT_FLOAT_WEIGHTS, 'model.bin'))) {
-    execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'fetch-faster-whisper-base.sh'), DEFAULT_FLOAT_WEIGHTS], { stdio: 'inherit' });
-  }
+  ensureFloatWeights(flags.floatWeights);
   const normalizers = new Map();
   const normalize = (text, lang) => {
     if (!normalizers.has(lang)) normalizers.set(lang, normalizeFor(lang));

@@ -6,6 +6,7 @@ import type {
   EngineMetrics,
   RealTimeFactor,
 } from '../engine/events.js';
+import type { DraftCounts } from '../actors/decode/decode.protocol.js';
 
 /** Decode times kept per kind for the percentiles: a bounded window, so memory stays flat. */
 const DECODE_MS_WINDOW = 512;
@@ -70,6 +71,15 @@ export function emptyCounters(): PipelineCounters {
     decodeMs: { partial: [], final: [], count: { partial: 0, final: 0 } },
     latency: { partial: emptyLatency(), final: emptyLatency() },
   };
+}
+
+/** One decode answered that checked a draft (voided ones too): its passes and tokens. */
+export function recordDraft(counters: PipelineCounters, draft: DraftCounts): void {
+  const d = counters.drafts;
+  d.decodes++;
+  d.passes += draft.passes;
+  d.guessed += draft.guessed;
+  d.accepted += draft.accepted;
 }
 
 /**

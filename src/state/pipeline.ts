@@ -25,7 +25,7 @@ import type { PostProcessOutput } from '../actors/postprocess/postprocess.protoc
 import type { SpeechEndReason, VadEvent } from '../actors/vad/vad.protocol.js';
 import { DecodeDispatcher, type QueuedJob } from './decode-dispatcher.js';
 import { PostProcessRequests, finalEvent, type DecodedResult } from './post-requests.js';
-import { emptyCounters, recordDecodeMs, snapshotMetrics, type PipelineCounters } from './pipeline-metrics.js';
+import { emptyCounters, recordDecodeMs, recordDraft, snapshotMetrics, type PipelineCounters } from './pipeline-metrics.js';
 import type { EngineMetrics } from '../engine/events.js';
 import type { PipelineOptions, PipelinePorts, UtteranceState } from './pipeline-ports.js';
 
@@ -219,13 +219,7 @@ export class Pipeline {
     if (!answered) return;
     const { spec } = answered.job;
     recordDecodeMs(this.#counters, result.kind, result.timings.totalMs, this.#ms(spec.endSamples - spec.startSamples));
-    if (result.draft !== undefined) {
-      const d = this.#counters.drafts;
-      d.decodes++;
-      d.passes += result.draft.passes;
-      d.guessed += result.draft.guessed;
-      d.accepted += result.draft.accepted;
-    }
+    if (result.draft !== undefined) recordDraft(this.#counters, result.draft);
     if (result.kind === 'partial') this.#lastPartialDecodeMs = result.timings.totalMs;
     if (!answered.voided) this.#onDecoded(answered.job, { result, queueMs: answered.queueMs });
     this.#decodes.dispatch();
