@@ -15,7 +15,6 @@
 //                    decode-<date>-rounds<N>.json and decode-rounds-latest.md)
 //   --out DIR        where the result files go (default bench/results for a full run)
 import { execFileSync, spawn } from 'node:child_process';
-import { cpus, totalmem, release } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { normalizeFor } from '../../dist/eval/normalize.js';
 import { wordErrors } from '../../dist/eval/wer.js';
 import { GROUPS, clipsFromManifest, renderMarkdown, scoreRun, selectClips } from './report.mjs';
+import { describeMachine, machineInfo } from '../machine.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(HERE, '../..');
@@ -199,7 +199,7 @@ async function main() {
     engine: gitRevision(),
     selection: { groups: flags.groups, limitPerGroup: flags.limit, clips: clips.length, audioInS },
     rounds: flags.rounds,
-    machine: { cpu: cpus()[0]?.model ?? 'unknown', logicalCores: cpus().length, totalMemBytes: totalmem(), kernel: release() },
+    machine: machineInfo(),
     threads: { intraOp: THREADS, interOp: 1 },
     method: {
       timing: 'wall time of one transcribe call per clip, samples already in memory (file I/O excluded for every system), after one untimed warm-up decode',
@@ -218,7 +218,7 @@ async function main() {
     `# Decode benchmark, ${date}`,
     '',
     `${clips.length} clips (${audioInS.toFixed(1)} s of audio${flags.full ? ', the whole corpus' : `, groups ${flags.groups.join(',')}, limit ${flags.limit ?? 'none'} per group`}); ` +
-      `${report.machine.cpu}, ${report.machine.logicalCores} logical cores; ${THREADS} intra-op threads for every system. ` +
+      `${describeMachine(report.machine)}; ${THREADS} intra-op threads for every system. ` +
       'Decode time = sum over the group of per-clip transcribe wall time (audio in memory, after a warm-up); RTF over all clips; ' +
       'peak RSS per process. Raw numbers: ' + `decode-${date}${suffix}.json.`,
     '',

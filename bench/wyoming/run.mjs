@@ -19,7 +19,7 @@
 //   --out DIR            where the result files go (default bench/results for a full run)
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -29,6 +29,7 @@ import { parseBenchOutput } from './parse.mjs';
 import { checkTargets, renderMarkdown, summarize, TOTAL_RATIO_TARGET } from './report.mjs';
 import { interleaveOrder, renderInterleaved, summarizeInterleaved } from './interleave.mjs';
 import { freePort, killOnExit, startServer, stopServer } from './servers.mjs';
+import { describeMachine, machineInfo } from '../machine.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(HERE, '../..');
@@ -310,13 +311,7 @@ async function main() {
     full: flags.full,
     engine: gitRevision(),
     selection: { language: LANGUAGE, clips: corpus.clips, audioInS: corpus.audioInS, ids: clips.map((c) => c.id), convertedToPcm16: corpus.converted },
-    machine: {
-      cpu: cpus()[0]?.model ?? 'unknown',
-      logicalCores: cpus().length,
-      totalMemBytes: totalmem(),
-      kernel: release(),
-      loadAverage: { start: loadAtStart, end: loadavg() },
-    },
+    machine: { ...machineInfo(), loadAverage: { start: loadAtStart, end: loadavg() } },
     versions: {
       node: process.version,
       python: pythonVersion(),
@@ -344,7 +339,7 @@ async function main() {
     `\`wyoming-bench stt\` ${report.versions.wyomingBench ?? '?'} on ${corpus.clips} French clips of ../shared/corpus ` +
       `(${corpus.audioInS.toFixed(1)} s of audio${flags.full ? '' : ', a quick check'}), ${flags.rounds} round(s) after 1 warm-up, ` +
       `language fr, beam 5, 2 threads for both servers; real-time pass: ${flags.realtimeRounds} round(s), ${CHUNK_SAMPLES}-sample chunks ` +
-      `every ${(1000 * CHUNK_SAMPLES) / RATE_HZ} ms. ${report.machine.cpu}, ${report.machine.logicalCores} logical cores, ` +
+      `every ${(1000 * CHUNK_SAMPLES) / RATE_HZ} ms. ${describeMachine(report.machine)}, ` +
       `load average ${load(loadAtStart)} at the start, ${load(report.machine.loadAverage.end)} at the end. ` +
       `Raw numbers: wyoming-${date}.json; method: bench/wyoming/README.md.`,
     '',
