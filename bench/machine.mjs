@@ -29,9 +29,10 @@ function readCpuinfo() {
 
 /** This machine: CPU model, logical cores, memory, kernel, Node, and its int8 flags. */
 export function machineInfo() {
+  const cores = cpus();
   return {
-    cpu: cpus()[0]?.model ?? 'unknown',
-    logicalCores: cpus().length,
+    cpu: cores[0]?.model ?? 'unknown',
+    logicalCores: cores.length,
     totalMemBytes: totalmem(),
     kernel: release(),
     node: process.version,
